@@ -1,0 +1,131 @@
+// Package api is the HTTP face of the orders API: the gin engine, the route
+// table (and with it the authorization policy), the handlers, the request and
+// response shapes, and the mapping of errors to problem+json responses.
+//
+// It reaches storage only through the OrderStore interface it declares, and
+// identity only through package auth; it never touches SQL or parses tokens.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-contrib/cors"
+	"github.com/gin-gonic/gin"
+
+	"github.com/coffeemesh/orders/auth"
+)
+
+// Config holds the API's own settings.
+type Config struct {
+	// CORSOrigins are the origins a browser may call the API from, each
+	// scheme://host[:port], or the single value "*". None by default.
+	CORSOrigins []string
+}
+
+// Validate checks c.
+func (c Config) Validate() error {
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			if len(c.CORSOrigins) > 1 {
+				return errors.New(`cors origins: "*" must stand alone`)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("cors origins: %q is not an origin like https://app.example.com", o)
+		}
+	}
+	return nil
+}
+
+// New returns the API's handler. Every /orders route requires a token that v
+// accepts; store holds the orders; log receives one line per request.
+func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+
+	writeError := errorWriter(log)
+	e.Use(logRequests(log), recoverPanics(log, writeError))
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(newCORS(cfg.CORSOrigins))
+	}
+	e.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
+	e.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
+	addRoutes(e, v, store, log, writeError)
+	return e, nil
+}
+
+// newCORS answers preflight requests before authentication, for the given
+// origins only. Bearer tokens are not cookies, so credentials are never
+// allowed, and "*" is never combined with them.
+func newCORS(origins []string) gin.HandlerFunc {
+	cfg := cors.Config{
+		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowHeaders:     []string{"Authorization", "Content-Type"},
+		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After"},
+		AllowCredentials: false,
+		MaxAge:           10 * time.Minute,
+	}
+	if len(origins) == 1 && origins[0] == "*" {
+		cfg.AllowAllOrigins = true
+	} else {
+		cfg.AllowOrigins = origins
+	}
+	return cors.New(cfg)
+}
+
+// logRequests logs one line per request: method, route pattern, status,
+// latency and subject. It never logs the query string, headers or body,
+// where tokens could be.
+func logRequests(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		attrs := []any{
+			"method", c.Request.Method,
+			"route", route,
+			"status", c.Writer.Status(),
+			"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		if p, ok := auth.FromContext(c.Request.Context()); ok {
+			attrs = append(attrs, "subject", p.Subject)
+		}
+		log.InfoContext(c.Request.Context(), "request", attrs...)
+	}
+}
+
+// recoverPanics turns a panic into a 500 problem response; the stack goes to
+// the log, never to the client.
+func recoverPanics(log *slog.Logger, writeError auth.WriteError) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			writeError(c, fmt.Errorf("panic: %v", r))
+		}()
+		c.Next()
+	}
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/models"
+)
+
+// Errors of the API layer itself, beside those of models and auth.
+var (
+	// errMalformedBody means the body is not one JSON value.
+	errMalformedBody = errors.New("the body is not valid JSON")
+	// errBodyTooLarge means the body is over maxBodyBytes.
+	errBodyTooLarge = errors.New("the body is larger than 1 MiB")
+	// errMediaType means the body is not application/json.
+	errMediaType = errors.New("the body must be application/json")
+	// errNoRoute means no route matches the path.
+	errNoRoute = errors.New("no such resource")
+	// errNoMethod means the path exists but not with this method.
+	errNoMethod = errors.New("the resource does not support this method")
+)
+
+// statusOf is the one place that chooses a response status for an error.
+func statusOf(err error) int {
+	var invalid *models.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, errNoRoute):
+		return http.StatusNotFound
+	case errors.Is(err, models.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, auth.ErrInsufficientScope):
+		return http.StatusForbidden
+	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
+		return http.StatusBadRequest
+	case errors.Is(err, auth.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, errNoMethod):
+		return http.StatusMethodNotAllowed
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// problem is an RFC 9457 problem details object.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	// Errors lists invalid fields, on 422.
+	Errors []fieldError `json:"errors,omitempty"`
+}
+
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// detailOf says what went wrong in words safe for the client: never the
+// wrapped cause, which may hold SQL, paths or token text.
+func detailOf(err error, status int) (string, []fieldError) {
+	var (
+		invalid *models.ValidationError
+		authErr *auth.Error
+	)
+	switch {
+	case errors.As(err, &invalid):
+		var fields []fieldError
+		for _, f := range sortedKeys(invalid.Fields) {
+			fields = append(fields, fieldError{Field: f, Message: invalid.Fields[f]})
+		}
+		return invalid.Error(), fields
+	case errors.As(err, &authErr):
+		return authErr.Description, nil
+	case errors.Is(err, models.ErrNotFound):
+		return "no order with this id", nil
+	case errors.Is(err, models.ErrConflict):
+		return "the order's status does not allow this change", nil
+	}
+	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
+		if errors.Is(err, e) {
+			return e.Error(), nil
+		}
+	}
+	if status >= http.StatusInternalServerError {
+		return "the server could not complete the request", nil
+	}
+	return http.StatusText(status), nil
+}
+
+// errorWriter returns the function that answers every failed request with
+// problem+json. It logs server errors with their cause, and client errors at
+// debug level.
+func errorWriter(log *slog.Logger) auth.WriteError {
+	return func(c *gin.Context, err error) {
+		status := statusOf(err)
+		detail, fields := detailOf(err, status)
+		ctx := c.Request.Context()
+		if status >= http.StatusInternalServerError {
+			log.ErrorContext(ctx, "request failed", "route", c.FullPath(), "status", status, "error", err)
+		} else {
+			log.DebugContext(ctx, "request refused", "route", c.FullPath(), "status", status, "error", err)
+		}
+		c.Header("Content-Type", "application/problem+json")
+		c.Header("Cache-Control", "no-store")
+		c.AbortWithStatusJSON(status, problem{
+			Type:   "about:blank",
+			Title:  http.StatusText(status),
+			Status: status,
+			Detail: detail,
+			Errors: fields,
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffeemesh/orders/models"
+)
+
+// parseListQuery reads GET /orders' query: cancelled (true or false), limit
+// (1 to models.MaxPageSize) and cursor (from a Link header). Each may appear
+// at most once; other parameters are ignored.
+func parseListQuery(q url.Values) (models.ListQuery, error) {
+	lq := models.ListQuery{Limit: models.DefaultPageSize}
+	var verr models.ValidationError
+	for name, vs := range q {
+		if len(vs) > 1 && (name == "cancelled" || name == "limit" || name == "cursor") {
+			verr.Add(name, "must appear at most once")
+		}
+	}
+	if q.Has("cancelled") {
+		switch q.Get("cancelled") {
+		case "true":
+			lq.Cancelled = ptr(true)
+		case "false":
+			lq.Cancelled = ptr(false)
+		default:
+			verr.Add("cancelled", "must be true or false")
+		}
+	}
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || n < 1 || n > models.MaxPageSize {
+			verr.Add("limit", fmt.Sprintf("must be an integer between 1 and %d", models.MaxPageSize))
+		}
+		lq.Limit = n
+	}
+	if q.Has("cursor") {
+		c, err := decodeCursor(q.Get("cursor"))
+		if err != nil {
+			verr.Add("cursor", "is not a cursor this API issued")
+		}
+		lq.After = c
+	}
+	if err := verr.Err(); err != nil {
+		return models.ListQuery{}, err
+	}
+	return lq, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A cursor is opaque to clients: base64url of "<unix microseconds>.<id>" of
+// the last order of the page before.
+func encodeCursor(c models.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%s", c.Created.UnixMicro(), c.ID))
+}
+
+func decodeCursor(s string) (*models.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	micros, id, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return nil, fmt.Errorf("cursor has no separator")
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil || us < 0 {
+		return nil, fmt.Errorf("cursor time is invalid")
+	}
+	oid, err := models.ParseOrderID("cursor", id)
+	if err != nil {
+		return nil, err
+	}
+	return &models.Cursor{Created: time.UnixMicro(us).UTC(), ID: oid}, nil
+}
+
+// nextLink is the RFC 8288 Link header value that points at the page after
+// this one, keeping the request's filter and limit.
+func nextLink(path string, q models.ListQuery, next models.Cursor) string {
+	v := url.Values{}
+	if q.Cancelled != nil {
+		v.Set("cancelled", strconv.FormatBool(*q.Cancelled))
+	}
+	v.Set("limit", strconv.Itoa(q.Limit))
+	v.Set("cursor", encodeCursor(next))
+	return fmt.Sprintf(`<%s?%s>; rel="next"`, path, v.Encode())
+}

@@ -1,0 +1,100 @@
+// Package auth decides who is calling and what they may do. It verifies
+// OAuth 2.0 access tokens (JWTs) against the signing keys that the configured
+// issuer publishes in its JWKS, turns a valid token into a Principal, and
+// provides the gin middlewares that require one (Authenticate) and that
+// require a scope of it (RequireScope).
+//
+// It knows nothing of orders or databases, and leaves the format of error
+// responses to its caller: the middlewares take a function that writes them.
+package auth
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Scope is an OAuth 2.0 scope, such as "orders:read". Scopes match exactly,
+// case-sensitively.
+type Scope string
+
+// Principal is the verified caller: who they are and what the token lets
+// them do.
+type Principal struct {
+	// Subject is the token's non-empty sub claim.
+	Subject string
+	// Scopes are the scopes the token grants, from its scope, scp and
+	// permissions claims.
+	Scopes []Scope
+}
+
+// Has reports whether p holds scope s.
+func (p Principal) Has(s Scope) bool {
+	return slices.Contains(p.Scopes, s)
+}
+
+type principalKey struct{}
+
+// NewContext returns a copy of ctx that carries p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal that Authenticate stored in ctx, and
+// whether there is one.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Kinds of failure. Every error this package returns matches exactly one of
+// them with errors.Is, and is an *Error.
+var (
+	// ErrNoToken means the request carried no bearer token (401, no error code).
+	ErrNoToken = errors.New("no bearer token")
+	// ErrInvalidToken means a bearer token was sent and is not acceptable
+	// (401, error="invalid_token").
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrInvalidRequest means the request's credentials are ambiguous or
+	// malformed (400, error="invalid_request").
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrInsufficientScope means the token is valid but lacks a scope the
+	// operation needs (403, error="insufficient_scope").
+	ErrInsufficientScope = errors.New("insufficient scope")
+	// ErrUnavailable means no signing key could be had from the issuer yet,
+	// so no token can be verified (503, with Retry-After).
+	ErrUnavailable = errors.New("signing keys unavailable")
+)
+
+// Error is an authentication or authorization failure. Description is fixed
+// text that is safe to show the client: it never holds token content.
+type Error struct {
+	// Kind is one of ErrNoToken, ErrInvalidToken, ErrInvalidRequest,
+	// ErrInsufficientScope and ErrUnavailable.
+	Kind error
+	// Description says what is wrong, for the client's developer.
+	Description string
+	// Scope is the scope that was missing, with ErrInsufficientScope.
+	Scope Scope
+	// cause is what went wrong inside, for logs only; it may be nil.
+	cause error
+}
+
+func (e *Error) Error() string {
+	if e.cause == nil {
+		return e.Kind.Error() + ": " + e.Description
+	}
+	return e.Kind.Error() + ": " + e.Description + ": " + e.cause.Error()
+}
+
+// Unwrap lets errors.Is see the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.cause}
+}
+
+func fail(kind error, description string, cause error) *Error {
+	return &Error{Kind: kind, Description: description, cause: cause}
+}

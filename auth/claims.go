@@ -1,0 +1,187 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxNumericDate is 9999-12-31T23:59:59Z. Later dates, like 1e19, would
+// overflow time.Unix and wrap into the past.
+const maxNumericDate = 253402300799
+
+// maxSubjectLength bounds the sub claim, which becomes the owner of orders.
+const maxSubjectLength = 255
+
+// claims are the claims of an access token that this API reads. They are
+// decoded strictly: a claim name matches only exactly (golang-jwt's default
+// struct decoding would let "SUB" stand for "sub"), a claim may appear only
+// once, and a claim of the wrong JSON type makes the token malformed rather
+// than being ignored.
+type claims struct {
+	issuer    string
+	subject   string
+	audience  jwt.ClaimStrings
+	expiresAt *jwt.NumericDate
+	notBefore *jwt.NumericDate
+	issuedAt  *jwt.NumericDate
+	tokenUse  string
+	scopes    []Scope
+}
+
+var _ jwt.Claims = (*claims)(nil)
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.expiresAt, nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.notBefore, nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.issuedAt, nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.audience, nil }
+
+// errClaims marks a claim set that is not well formed.
+var errClaims = errors.New("malformed claims")
+
+// UnmarshalJSON decodes the claim set b.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	raw, err := uniqueMembers(b)
+	if err != nil {
+		return err
+	}
+	for name, v := range raw {
+		if err := c.set(name, v); err != nil {
+			return fmt.Errorf("%w: claim %q: %w", errClaims, name, err)
+		}
+	}
+	return nil
+}
+
+func (c *claims) set(name string, v json.RawMessage) error {
+	var err error
+	switch name {
+	case "iss":
+		err = decodeString(v, &c.issuer)
+	case "sub":
+		err = decodeString(v, &c.subject)
+	case "aud":
+		c.audience, err = decodeStrings(v)
+	case "exp":
+		c.expiresAt, err = decodeNumericDate(v)
+	case "nbf":
+		c.notBefore, err = decodeNumericDate(v)
+	case "iat":
+		c.issuedAt, err = decodeNumericDate(v)
+	case "token_use":
+		err = decodeString(v, &c.tokenUse)
+	case "scope":
+		var s string
+		err = decodeString(v, &s)
+		c.addScopes(strings.Split(s, " "))
+	case "scp":
+		var ss []string
+		ss, err = decodeStrings(v)
+		if err == nil && v[0] == '"' {
+			ss = strings.Split(ss[0], " ")
+		}
+		c.addScopes(ss)
+	case "permissions":
+		var ss []string
+		err = json.Unmarshal(v, &ss)
+		if err == nil && ss == nil {
+			err = errors.New("must be an array of strings")
+		}
+		c.addScopes(ss)
+	}
+	return err
+}
+
+func (c *claims) addScopes(ss []string) {
+	for _, s := range ss {
+		if s != "" {
+			c.scopes = append(c.scopes, Scope(s))
+		}
+	}
+}
+
+// validSubject reports whether sub can name an owner: not empty, not too
+// long, and free of control characters.
+func validSubject(sub string) bool {
+	return sub != "" && len(sub) <= maxSubjectLength && strings.IndexFunc(sub, unicode.IsControl) < 0
+}
+
+// uniqueMembers splits a JSON object into its members, and fails if a name
+// appears twice, so that a second "sub" cannot replace the first.
+func uniqueMembers(b []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("%w: not a JSON object", errClaims)
+	}
+	members := make(map[string]json.RawMessage)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errClaims, err)
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: %w", errClaims, err)
+		}
+		if _, dup := members[name]; dup {
+			return nil, fmt.Errorf("%w: claim %q appears twice", errClaims, name)
+		}
+		members[name] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errClaims, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the object", errClaims)
+	}
+	return members, nil
+}
+
+func decodeString(v json.RawMessage, dst *string) error {
+	if len(v) == 0 || v[0] != '"' {
+		return errors.New("must be a string")
+	}
+	return json.Unmarshal(v, dst)
+}
+
+// decodeStrings accepts a string or an array of strings, as aud and scp come.
+func decodeStrings(v json.RawMessage) ([]string, error) {
+	if len(v) > 0 && v[0] == '"' {
+		var s string
+		err := json.Unmarshal(v, &s)
+		return []string{s}, err
+	}
+	var ss []string
+	if err := json.Unmarshal(v, &ss); err != nil || ss == nil {
+		return nil, errors.New("must be a string or an array of strings")
+	}
+	return ss, nil
+}
+
+// decodeNumericDate accepts a JSON number of seconds since the epoch
+// (RFC 7519, section 2) between 0 and year 9999. Strings, negative numbers
+// and numbers that would overflow are refused.
+func decodeNumericDate(v json.RawMessage) (*jwt.NumericDate, error) {
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+		return nil, errors.New("must be a number")
+	}
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil {
+		return nil, errors.New("must be a number")
+	}
+	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return nil, errors.New("must be a date between 1970 and 9999")
+	}
+	sec, frac := math.Modf(f)
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+}

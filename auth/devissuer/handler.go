@@ -1,0 +1,116 @@
+package devissuer
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Paths the issuer serves, below its URL.
+const (
+	DiscoveryPath = "/.well-known/openid-configuration"
+	JWKSPath      = "/jwks.json"
+	TokenPath     = "/token"
+)
+
+// TokenTTL is how long a token from the token endpoint lives.
+const TokenTTL = time.Hour
+
+// clientID is what a dev client may call itself; it becomes the token's sub.
+var clientID = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// Handler serves discovery, the JWKS and the token endpoint.
+//
+// The token endpoint implements the client_credentials grant (RFC 6749,
+// section 4.4) for any client id: dev clients are public, since the issuer
+// runs on loopback only and its keys die with the process. The token's sub is
+// the client id, and its scopes those asked for (all by default).
+func (i *Issuer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+DiscoveryPath, i.serveDiscovery)
+	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
+	mux.HandleFunc("POST "+TokenPath, i.serveToken)
+	return mux
+}
+
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
+	base := strings.TrimSuffix(i.url, "/")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                i.url,
+		"jwks_uri":                              base + JWKSPath,
+		"token_endpoint":                        base + TokenPath,
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_basic", "client_secret_post"},
+		"scopes_supported":                      i.scopes,
+		"response_types_supported":              []string{"token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{i.Keys()[0].Alg},
+	})
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	body, err := i.JWKS()
+	if err != nil {
+		http.Error(w, "cannot marshal keys", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body) // the client has gone if this fails; nothing to do
+}
+
+func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form")
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return
+	}
+	id, _, hasBasic := r.BasicAuth()
+	if !hasBasic {
+		id = r.PostForm.Get("client_id")
+	}
+	if !clientID.MatchString(id) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client_id must be 1 to 64 letters, digits or ._@-")
+		return
+	}
+	scopes := i.scopes
+	if s := r.PostForm.Get("scope"); s != "" {
+		scopes = strings.Fields(s)
+		for _, sc := range scopes {
+			if !slices.Contains(i.scopes, sc) {
+				oauthError(w, http.StatusBadRequest, "invalid_scope", "unknown scope; this issuer knows "+strings.Join(i.scopes, " "))
+				return
+			}
+		}
+	}
+	token, err := i.Mint(id, scopes, TokenTTL)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": token,
+		"token_type":   "Bearer",
+		"expires_in":   int(TokenTTL.Seconds()),
+		"scope":        strings.Join(scopes, " "),
+	})
+}
+
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client has gone if this fails; nothing to do
+}

@@ -1,0 +1,361 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+)
+
+// Bounds on what the issuer's endpoints may cost us.
+const (
+	fetchTimeout     = 5 * time.Second
+	maxDocumentBytes = 1 << 20
+	minRSABits       = 2048
+	// refreshEvery is how often keys are fetched while all is well; a token
+	// under a kid not yet seen triggers a fetch sooner.
+	refreshEvery = 10 * time.Minute
+	// retryMin and retryMax bound the back-off while no key could be had.
+	retryMin = 250 * time.Millisecond
+	retryMax = 5 * time.Second
+	// Unknown kids may trigger a fetch at most unknownKIDBurst times in a
+	// row, then once every unknownKIDEvery, so a flood of made-up kids costs
+	// the issuer a handful of requests. A request never waits for the limiter.
+	unknownKIDEvery = 10 * time.Second
+	unknownKIDBurst = 3
+)
+
+// verificationKey is a public key from the JWKS with what it may verify.
+type verificationKey struct {
+	kid string
+	// alg is the JWK's alg, or "" when it names none.
+	alg string
+	key crypto.PublicKey
+}
+
+// fits reports whether k may verify a signature made with alg: the key type
+// must be the algorithm's, and a JWK that names its alg is used with that
+// algorithm only.
+func (k verificationKey) fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch pub := k.key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		return want != nil && pub.Curve == want
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+// keySet holds the issuer's signing keys. It fetches them lazily, from the
+// configured JWKS URL or the one OIDC discovery names, keeps the last good
+// set when a fetch fails, and is safe for concurrent use.
+//
+// It uses jwkset to turn each JWK into a key, but fetches and caches the set
+// itself: jwkset's HTTP storage drops a whole set for one bad key, has no size
+// cap and no retry while the issuer is down, and fetches once per waiting
+// request instead of once for all of them.
+type keySet struct {
+	issuer  string
+	jwksURL string // empty until configured or discovered
+	client  *http.Client
+	log     *slog.Logger
+	limiter *rate.Limiter
+	flight  singleflight.Group
+
+	mu   sync.RWMutex
+	keys []verificationKey
+	url  string // where keys came from
+}
+
+func newKeySet(issuer, jwksURL string, log *slog.Logger) *keySet {
+	return &keySet{
+		issuer:  issuer,
+		jwksURL: jwksURL,
+		client:  newFetchClient(),
+		log:     log,
+		limiter: rate.NewLimiter(rate.Every(unknownKIDEvery), unknownKIDBurst),
+	}
+}
+
+// newFetchClient returns the client for the issuer's endpoints: bounded in
+// time, and following redirects only within the same origin, so an issuer
+// cannot send us to fetch keys from somewhere else.
+func newFetchClient() *http.Client {
+	return &http.Client{
+		Timeout: fetchTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("too many redirects")
+			}
+			if req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host {
+				return errors.New("redirect to another origin")
+			}
+			return nil
+		},
+	}
+}
+
+// snapshot returns the keys in hand.
+func (ks *keySet) snapshot() []verificationKey {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.keys
+}
+
+// find returns the keys that may verify a token with kid (hasKID false when
+// the token names none) signed with alg. A kid not in the set triggers a
+// fetch, rate-limited; so does an empty set.
+func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string) ([]verificationKey, error) {
+	keys := ks.snapshot()
+	if len(keys) == 0 || (hasKID && !hasKid(keys, kid)) {
+		if ks.limiter.Allow() {
+			if err := ks.refresh(ctx); err == nil {
+				keys = ks.snapshot()
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fail(ErrUnavailable, "the issuer's signing keys are not available yet", nil)
+	}
+	var out []verificationKey
+	found := false
+	for _, k := range keys {
+		if hasKID && k.kid != kid {
+			continue
+		}
+		found = true
+		if k.fits(alg) {
+			out = append(out, k)
+		}
+	}
+	switch {
+	case !found:
+		return nil, fail(ErrInvalidToken, "no signing key of the issuer has the token's kid", nil)
+	case len(out) == 0:
+		return nil, fail(ErrInvalidToken, "the token's alg does not match its signing key", nil)
+	}
+	return out, nil
+}
+
+func hasKid(keys []verificationKey, kid string) bool {
+	for _, k := range keys {
+		if k.kid == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// run keeps the keys fresh until ctx ends: quickly, with back-off, while it
+// has none, and every refreshEvery once it has.
+func (ks *keySet) run(ctx context.Context) {
+	wait := retryMin
+	for {
+		err := ks.refresh(ctx)
+		next := refreshEvery
+		if err != nil && len(ks.snapshot()) == 0 {
+			next = wait
+			wait = min(2*wait, retryMax)
+		} else {
+			wait = retryMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+	}
+}
+
+// refresh fetches the key set once for all concurrent callers. Each caller
+// waits at most until its ctx ends; the fetch itself is bounded by
+// fetchTimeout and logs its failure once.
+func (ks *keySet) refresh(ctx context.Context) error {
+	ch := ks.flight.DoChan("refresh", func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		err := ks.load(fctx)
+		if err != nil {
+			ks.log.WarnContext(ctx, "jwks refresh failed", "issuer", ks.issuer, "error", err)
+		}
+		return nil, err
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (ks *keySet) load(ctx context.Context) error {
+	u := ks.jwksURL
+	if u == "" {
+		var err error
+		if u, err = ks.discover(ctx); err != nil {
+			return err
+		}
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := ks.getJSON(ctx, u, &set); err != nil {
+		return fmt.Errorf("fetch jwks: %w", err)
+	}
+	keys := make([]verificationKey, 0, len(set.Keys))
+	for _, raw := range set.Keys {
+		if k, ok := parseJWK(raw); ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("jwks at %s holds no usable signing key", u)
+	}
+	ks.mu.Lock()
+	changed := ks.url != u || len(ks.keys) != len(keys)
+	ks.keys, ks.url = keys, u
+	ks.mu.Unlock()
+	if changed {
+		ks.log.InfoContext(ctx, "jwks loaded", "url", u, "keys", len(keys))
+	}
+	return nil
+}
+
+// parseJWK turns one JWK into a verification key, or reports false for a key
+// that cannot or must not verify signatures: unparsable, symmetric, weak,
+// meant for encryption, or of a type we do not know.
+func parseJWK(raw json.RawMessage) (verificationKey, bool) {
+	var m jwkset.JWKMarshal
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return verificationKey{}, false
+	}
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return verificationKey{}, false
+	}
+	if len(m.KEYOPS) > 0 && !containsOp(m.KEYOPS, jwkset.KeyOpsVerify) {
+		return verificationKey{}, false
+	}
+	// Only the public part is read, and no URL in the key is ever followed.
+	m.D, m.P, m.Q, m.DP, m.DQ, m.QI, m.OTH, m.K, m.X5U = "", "", "", "", "", "", nil, "", ""
+	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		return verificationKey{}, false
+	}
+	k := verificationKey{kid: m.KID, alg: string(m.ALG), key: jwk.Key()}
+	switch pub := k.key.(type) {
+	case *rsa.PublicKey:
+		return k, pub.N.BitLen() >= minRSABits
+	case *ecdsa.PublicKey, ed25519.PublicKey:
+		return k, true
+	}
+	return verificationKey{}, false
+}
+
+func containsOp(ops []jwkset.KEYOPS, op jwkset.KEYOPS) bool {
+	for _, o := range ops {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// discover reads the issuer's OpenID configuration and returns its jwks_uri,
+// after checking that the document speaks for our issuer.
+func (ks *keySet) discover(ctx context.Context) (string, error) {
+	u := strings.TrimSuffix(ks.issuer, "/") + "/.well-known/openid-configuration"
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := ks.getJSON(ctx, u, &doc); err != nil {
+		return "", fmt.Errorf("openid discovery: %w", err)
+	}
+	if doc.Issuer != ks.issuer {
+		return "", fmt.Errorf("openid discovery at %s names issuer %q, not %q", u, doc.Issuer, ks.issuer)
+	}
+	if err := CheckURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("openid discovery at %s: jwks_uri: %w", u, err)
+	}
+	return doc.JWKSURI, nil
+}
+
+// getJSON fetches u and decodes its JSON body into dst, reading at most
+// maxDocumentBytes.
+func (ks *keySet) getJSON(ctx context.Context, u string, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", u, err)
+	}
+	if len(body) > maxDocumentBytes {
+		return fmt.Errorf("%s sent more than %d bytes", u, maxDocumentBytes)
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return fmt.Errorf("decode %s: %w", u, err)
+	}
+	return nil
+}
+
+// CheckURL accepts an https URL, or an http URL whose host is loopback: keys
+// and discovery must never travel in the clear over a network.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q uses plain http to a host that is not loopback; use https", raw)
+	}
+	return fmt.Errorf("%q must use https", raw)
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,119 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// WriteError writes an error response. The middlewares set the
+// WWW-Authenticate (or Retry-After) header, then hand the body to it, so that
+// the API has one response format.
+type WriteError func(c *gin.Context, err error)
+
+// retryAfterSeconds is what a client is told to wait while the issuer's keys
+// are not available.
+const retryAfterSeconds = "5"
+
+// Authenticate requires a valid bearer token from the Authorization header
+// and stores its Principal in the request's context (see FromContext).
+// Tokens are read from that header only, never from the query or the body.
+// Failures follow RFC 6750, section 3: 401 with a Bearer challenge, 400 for
+// an ambiguous request, and 503 while the issuer's keys are unavailable.
+func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, err := bearerToken(c.Request)
+		if err == nil {
+			var p Principal
+			if p, err = v.Verify(c.Request.Context(), token); err == nil {
+				c.Request = c.Request.WithContext(NewContext(c.Request.Context(), p))
+				c.Next()
+				return
+			}
+		}
+		challenge(c, v.Realm(), err)
+		writeError(c, err)
+		c.Abort()
+	}
+}
+
+// RequireScope lets the request through only if the authenticated principal
+// holds scope s, and answers 403 insufficient_scope otherwise. It must run
+// after Authenticate.
+func RequireScope(s Scope, v *Verifier, writeError WriteError) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := FromContext(c.Request.Context())
+		if ok && p.Has(s) {
+			c.Next()
+			return
+		}
+		err := &Error{Kind: ErrInsufficientScope, Description: fmt.Sprintf("the token lacks the scope %s", s), Scope: s}
+		if !ok {
+			err = fail(ErrNoToken, "authentication is required", nil)
+		}
+		challenge(c, v.Realm(), err)
+		writeError(c, err)
+		c.Abort()
+	}
+}
+
+// challenge sets the response header that goes with err.
+func challenge(c *gin.Context, realm string, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = fail(ErrInvalidToken, "the token is invalid", err)
+	}
+	params := []string{fmt.Sprintf("realm=%q", realm)}
+	switch {
+	case errors.Is(e.Kind, ErrUnavailable):
+		c.Header("Retry-After", retryAfterSeconds)
+		return
+	case errors.Is(e.Kind, ErrInvalidToken):
+		params = append(params, `error="invalid_token"`)
+	case errors.Is(e.Kind, ErrInvalidRequest):
+		params = append(params, `error="invalid_request"`)
+	case errors.Is(e.Kind, ErrInsufficientScope):
+		params = append(params, `error="insufficient_scope"`, fmt.Sprintf("scope=%q", e.Scope))
+	}
+	if !errors.Is(e.Kind, ErrNoToken) {
+		params = append(params, fmt.Sprintf("error_description=%q", e.Description))
+	}
+	c.Header("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+}
+
+// bearerToken returns the token of the request's one Authorization header.
+// Two Authorization headers, or a header beside an access_token query
+// parameter, are ErrInvalidRequest: which credential counts would be a guess.
+func bearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) == 0:
+		return "", fail(ErrNoToken, "an Authorization header with a Bearer token is required", nil)
+	case len(values) > 1:
+		return "", fail(ErrInvalidRequest, "the request has more than one Authorization header", nil)
+	case r.URL.Query().Has("access_token"):
+		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the query", nil)
+	}
+	return parseBearer(values[0])
+}
+
+// parseBearer reads "Bearer <token>" (RFC 6750, section 2.1); the scheme is
+// case-insensitive and the token is one b64token. Any other scheme is
+// ErrNoToken: no bearer token was offered.
+func parseBearer(header string) (string, error) {
+	scheme, rest, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", fail(ErrNoToken, "the Authorization header must use the Bearer scheme", nil)
+	}
+	token := strings.TrimLeft(rest, " ")
+	if token == "" {
+		return "", fail(ErrInvalidToken, "the bearer token is empty", nil)
+	}
+	if strings.ContainsAny(token, " \t\r\n,") {
+		return "", fail(ErrInvalidRequest, "the Authorization header must hold exactly one token", nil)
+	}
+	return token, nil
+}

@@ -1,0 +1,275 @@
+// Command orders serves the CoffeeMesh orders API: every route behind OAuth
+// 2.0 bearer tokens verified against the issuer's JWKS, every order visible
+// to its owner only.
+//
+//	orders serve [--dev] [flags]   serve the API (migrates the database first)
+//	orders migrate [up|status]     apply or list database migrations
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/coffeemesh/orders/api"
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/migrations"
+	"github.com/coffeemesh/orders/repository"
+)
+
+// Timeouts of the HTTP server. A client that sends its headers slowly is cut
+// off after readHeaderTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	shutdownTimeout   = 15 * time.Second
+	// maxHeaderBytes leaves room for a token of auth.MaxTokenLength; larger
+	// headers are answered 431 by net/http.
+	maxHeaderBytes = 32 << 10
+)
+
+const usage = `usage:
+  orders serve [--dev] [flags]   serve the API (run "orders serve -h" for flags)
+  orders migrate [up|status]     apply or list database migrations
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "orders:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; main only adds the process around it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.logLevel)
+
+	db, err := openDatabase(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeDatabase(db, log)
+
+	if cfg.dev {
+		issuerURL, err := startDevIssuer(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		cfg.auth.Issuer = issuerURL
+	}
+	logConfig(ctx, log, cfg)
+
+	verifier, err := auth.NewVerifier(cfg.auth, log)
+	if err != nil {
+		return err
+	}
+	go verifier.Run(ctx)
+
+	handler, err := api.New(cfg.api, verifier, repository.NewOrders(db), log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := newServer(handler, log)
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
+	return serveUntilDone(ctx, srv, ln, log)
+}
+
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveUntilDone serves on ln until ctx ends, then lets in-flight requests
+// finish within shutdownTimeout.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startDevIssuer starts the local issuer of --dev on loopback and returns its
+// URL. It stops with ctx.
+func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", cfg.devIssuerAddr)
+	if err != nil {
+		return "", fmt.Errorf("dev issuer: listen on %s: %w", cfg.devIssuerAddr, err)
+	}
+	issuerURL := "http://" + ln.Addr().String()
+	iss, err := devissuer.New(issuerURL, cfg.auth.Audiences[0], []string{string(api.ScopeRead), string(api.ScopeWrite)})
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	srv := newServer(iss.Handler(), log)
+	go func() {
+		if err := serveUntilDone(ctx, srv, ln, log); err != nil {
+			log.Error("dev issuer stopped", "error", err)
+		}
+	}()
+	log.WarnContext(ctx, "DEV MODE: accepting tokens from a local development issuer; never use this in production",
+		"issuer", issuerURL, "token_endpoint", issuerURL+devissuer.TokenPath, "audience", cfg.auth.Audiences[0])
+	return issuerURL, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // loadConfig has checked it
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// logConfig logs the effective configuration; it holds no secret, and the
+// database URL's password, if any, is redacted.
+func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
+	log.InfoContext(ctx, "config",
+		"addr", cfg.addr,
+		"database_url", redactURL(cfg.databaseURL),
+		"auth_issuer", cfg.auth.Issuer,
+		"auth_audience", cfg.auth.Audiences,
+		"auth_jwks_url", cfg.auth.JWKSURL,
+		"auth_algorithms", cfg.auth.Algorithms,
+		"auth_leeway", cfg.auth.Leeway.String(),
+		"cors_origins", cfg.api.CORSOrigins,
+		"dev", cfg.dev,
+	)
+}
+
+// openDatabase opens the database and brings its schema up to date.
+func openDatabase(ctx context.Context, databaseURL string) (*gorm.DB, error) {
+	db, err := repository.Open(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(ctx, sqlDB, migrations.Dialect(db.Dialector.Name())); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func closeDatabase(db *gorm.DB, log *slog.Logger) {
+	sqlDB, err := db.DB()
+	if err == nil {
+		err = sqlDB.Close()
+	}
+	if err != nil {
+		log.Error("close database", "error", err)
+	}
+}
+
+// migrate applies the migrations (up, the default) or lists them (status).
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	def := getenv("ORDERS_DATABASE_URL")
+	if def == "" {
+		def = "sqlite:orders.db"
+	}
+	databaseURL := fs.String("database-url", def, "database, as sqlite:PATH ($ORDERS_DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	action := "up"
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		action = fs.Arg(0)
+	default:
+		return fmt.Errorf("migrate takes one action, up or status; got %q", fs.Args())
+	}
+	if action != "up" && action != "status" {
+		return fmt.Errorf("unknown migrate action %q: use up or status", action)
+	}
+	db, err := repository.Open(*databaseURL)
+	if err != nil {
+		return err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	dialect := migrations.Dialect(db.Dialector.Name())
+	if action == "up" {
+		if err := migrations.Up(ctx, sqlDB, dialect); err != nil {
+			return err
+		}
+	}
+	versions, err := migrations.Status(ctx, sqlDB, dialect)
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		state := "pending"
+		if v.Applied {
+			state = "applied"
+		}
+		fmt.Fprintf(stdout, "%04d  %-8s %s\n", v.Version, state, v.Name)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package models
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ValidateItems checks a whole list of items as sent for a new or replaced
+// order. field is the name of the list in the API, used in error fields.
+func ValidateItems(field string, items []Item) error {
+	var verr ValidationError
+	switch {
+	case len(items) == 0:
+		verr.Add(field, "must hold at least one item")
+	case len(items) > MaxItems:
+		verr.Add(field, fmt.Sprintf("must hold at most %d items", MaxItems))
+	}
+	for i, it := range items {
+		it.validate(fmt.Sprintf("%s[%d]", field, i), &verr)
+	}
+	return verr.Err()
+}
+
+func (it Item) validate(prefix string, verr *ValidationError) {
+	switch n := utf8.RuneCountInString(it.Product); {
+	case !utf8.ValidString(it.Product):
+		verr.Add(prefix+".product", "must be valid UTF-8")
+	case n == 0:
+		verr.Add(prefix+".product", "must not be empty")
+	case n > MaxProductLength:
+		verr.Add(prefix+".product", fmt.Sprintf("must be at most %d characters", MaxProductLength))
+	case strings.IndexFunc(it.Product, unicode.IsControl) >= 0:
+		verr.Add(prefix+".product", "must not contain control characters")
+	}
+	if !it.Size.Valid() {
+		verr.Add(prefix+".size", "must be one of small, medium, big")
+	}
+	if it.Quantity < MinQuantity || it.Quantity > MaxQuantity {
+		verr.Add(prefix+".quantity", fmt.Sprintf("must be between %d and %d", MinQuantity, MaxQuantity))
+	}
+}

@@ -1,0 +1,55 @@
+// Package repository stores orders with gorm. Every method takes the owner as
+// an explicit parameter and puts it in the SQL of its statement, so no query
+// can reach another owner's rows; it never reads identity from a context.
+//
+// It translates gorm and driver errors into the errors of package models and
+// knows nothing of HTTP.
+package repository
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// sqliteParams make SQLite safe under concurrent requests: WAL lets readers
+// run beside the writer, the busy timeout makes a writer wait for the lock
+// instead of failing with "database is locked", and immediate transactions
+// take the write lock up front so two transactions never deadlock upgrading.
+const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
+
+// Open opens the database named by databaseURL, "sqlite:PATH". It does not
+// change the schema: run migrations.Up on the result.
+func Open(databaseURL string) (*gorm.DB, error) {
+	dialector, err := dialectorFor(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+func dialectorFor(databaseURL string) (gorm.Dialector, error) {
+	path, ok := strings.CutPrefix(databaseURL, "sqlite:")
+	switch {
+	case !ok:
+		return nil, errors.New(`database URL must start with "sqlite:"`)
+	case path == "":
+		return nil, errors.New(`database URL "sqlite:" names no file`)
+	case strings.ContainsAny(path, "?#"):
+		return nil, errors.New(`database URL must not hold "?" or "#": the connection parameters are fixed`)
+	}
+	return sqlite.Open(path + "?" + sqliteParams), nil
+}

@@ -1,0 +1,220 @@
+package repository
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coffeemesh/orders/models"
+)
+
+// Orders is the store of orders. It is safe for concurrent use.
+type Orders struct {
+	db *gorm.DB
+}
+
+// NewOrders returns a store on db, whose schema migrations.Up has made.
+func NewOrders(db *gorm.DB) *Orders {
+	return &Orders{db: db}
+}
+
+// orderRow is an order as stored: one row, its items a JSON array.
+type orderRow struct {
+	ID      string    `gorm:"column:id;primaryKey"`
+	Owner   string    `gorm:"column:owner"`
+	Created time.Time `gorm:"column:created"`
+	Status  string    `gorm:"column:status"`
+	Items   string    `gorm:"column:items"`
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+type itemRow struct {
+	Product  string `json:"product"`
+	Size     string `json:"size"`
+	Quantity int64  `json:"quantity"`
+}
+
+func (r orderRow) toModel() (models.Order, error) {
+	var items []itemRow
+	if err := json.Unmarshal([]byte(r.Items), &items); err != nil {
+		return models.Order{}, fmt.Errorf("decode items of order %s: %w", r.ID, err)
+	}
+	o := models.Order{
+		ID:      models.OrderID(r.ID),
+		Owner:   models.OwnerID(r.Owner),
+		Created: r.Created.UTC(),
+		Status:  models.Status(r.Status),
+		Items:   make([]models.Item, len(items)),
+	}
+	for i, it := range items {
+		o.Items[i] = models.Item{Product: it.Product, Size: models.Size(it.Size), Quantity: it.Quantity}
+	}
+	return o, nil
+}
+
+func encodeItems(items []models.Item) (string, error) {
+	rows := make([]itemRow, len(items))
+	for i, it := range items {
+		rows[i] = itemRow{Product: it.Product, Size: string(it.Size), Quantity: it.Quantity}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("encode items: %w", err)
+	}
+	return string(b), nil
+}
+
+// now is the creation time of an order: UTC, to the microsecond, which is
+// what both SQLite and PostgreSQL keep, so a stored order reads back equal.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Create stores a new order of owner with the given items, which the caller
+// has validated, and returns it with its id, creation time and status.
+func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []models.Item) (models.Order, error) {
+	id, err := models.NewOrderID()
+	if err != nil {
+		return models.Order{}, fmt.Errorf("new order id: %w", err)
+	}
+	enc, err := encodeItems(items)
+	if err != nil {
+		return models.Order{}, err
+	}
+	row := orderRow{ID: string(id), Owner: string(owner), Created: now(), Status: string(models.StatusCreated), Items: enc}
+	if err := r.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
+	}
+	return row.toModel()
+}
+
+// Get returns the order with the given id if it is owned by owner.
+// It returns models.ErrNotFound when the order does not exist or has another
+// owner; callers cannot tell the two apart, by design.
+func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
+	var row orderRow
+	err := r.db.WithContext(ctx).
+		Where("owner = ? AND id = ?", string(owner), string(id)).
+		Take(&row).Error
+	if err != nil {
+		return models.Order{}, fmt.Errorf("get order %s: %w", id, translate(err))
+	}
+	return row.toModel()
+}
+
+// List returns one page of owner's orders, newest first, as q selects.
+// Pages are stable while orders are added: a page starts strictly after the
+// cursor of the one before, so no order is skipped or repeated.
+func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {
+	tx := r.db.WithContext(ctx).Where("owner = ?", string(owner))
+	if q.Cancelled != nil {
+		if *q.Cancelled {
+			tx = tx.Where("status = ?", string(models.StatusCancelled))
+		} else {
+			tx = tx.Where("status <> ?", string(models.StatusCancelled))
+		}
+	}
+	if q.After != nil {
+		tx = tx.Where("(created < ? OR (created = ? AND id < ?))", q.After.Created, q.After.Created, string(q.After.ID))
+	}
+	var rows []orderRow
+	err := tx.Order("created DESC, id DESC").Limit(q.Limit + 1).Find(&rows).Error
+	if err != nil {
+		return models.Page{}, fmt.Errorf("list orders: %w", translate(err))
+	}
+	var page models.Page
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		last := rows[len(rows)-1]
+		page.Next = &models.Cursor{Created: last.Created.UTC(), ID: models.OrderID(last.ID)}
+	}
+	page.Orders = make([]models.Order, 0, len(rows))
+	for _, row := range rows {
+		o, err := row.toModel()
+		if err != nil {
+			return models.Page{}, err
+		}
+		page.Orders = append(page.Orders, o)
+	}
+	return page, nil
+}
+
+// ReplaceItems replaces the items of owner's order id while its status allows
+// it (models.EditableFrom), and returns the order as stored.
+// It returns models.ErrNotFound as Get does, and models.ErrConflict when the
+// order's status does not allow the change.
+func (r *Orders) ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item) (models.Order, error) {
+	enc, err := encodeItems(items)
+	if err != nil {
+		return models.Order{}, err
+	}
+	return r.updateWhile(ctx, owner, id, models.EditableFrom(), "items", enc)
+}
+
+// Transition applies t to owner's order id if its status allows it, in one
+// statement, so two concurrent transitions cannot both succeed from the same
+// status. It returns the order as stored, models.ErrNotFound as Get does,
+// and models.ErrConflict when t does not start from the order's status.
+func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition) (models.Order, error) {
+	return r.updateWhile(ctx, owner, id, t.From, "status", string(t.To))
+}
+
+// updateWhile sets column to value on owner's order id if its status is one
+// of from. When no row changes, it reads the order's status, still scoped to
+// owner, to tell a missing order from a conflicting one.
+func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+	var rows []orderRow
+	res := r.db.WithContext(ctx).Model(&rows).
+		Clauses(clause.Returning{}).
+		Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(from)).
+		Update(column, value)
+	if res.Error != nil {
+		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(res.Error))
+	}
+	if len(rows) == 1 {
+		return rows[0].toModel()
+	}
+	if _, err := r.Get(ctx, owner, id); err != nil {
+		return models.Order{}, err
+	}
+	return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, models.ErrConflict)
+}
+
+// Delete removes owner's order id. It returns models.ErrNotFound as Get does.
+func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
+	res := r.db.WithContext(ctx).
+		Where("owner = ? AND id = ?", string(owner), string(id)).
+		Delete(&orderRow{})
+	if res.Error != nil {
+		return fmt.Errorf("delete order %s: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete order %s: %w", id, models.ErrNotFound)
+	}
+	return nil
+}
+
+func statusStrings(ss []models.Status) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// translate maps gorm's errors to the domain's; others pass through.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return models.ErrConflict
+	}
+	return err
+}
