@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -133,6 +132,10 @@ func jsonType(kind string) string {
 	return "of another type"
 }
 
+// createdFormat is RFC 3339 in UTC with a fixed six-digit fraction, so that
+// the strings sort as the times do.
+const createdFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // orderResponse is an order as the API shows it; the owner never appears.
 type orderResponse struct {
 	ID      string         `json:"id"`
@@ -150,7 +153,7 @@ type itemResponse struct {
 func newOrderResponse(o models.Order) orderResponse {
 	r := orderResponse{
 		ID:      string(o.ID),
-		Created: o.Created.UTC().Format(time.RFC3339Nano),
+		Created: o.Created.UTC().Format(createdFormat),
 		Status:  string(o.Status),
 		Order:   make([]itemResponse, len(o.Items)),
 	}

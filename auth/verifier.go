@@ -152,7 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	}
 	switch {
 	case !validSubject(c.subject):
-		return Principal{}, fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes", nil)
+		return Principal{}, fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes without control characters", nil)
 	case c.tokenUse != "" && c.tokenUse != "access":
 		return Principal{}, fail(ErrInvalidToken, "the token is not an access token", nil)
 	}

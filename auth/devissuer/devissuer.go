@@ -122,14 +122,19 @@ func (i *Issuer) JWKS() ([]byte, error) {
 	return json.Marshal(set)
 }
 
-// Sign signs claims with key, with a header naming its alg and kid, then
-// extra header parameters (which may override those).
+// Sign signs claims with key, with a header naming its alg, kid and typ
+// at+jwt, then extra header parameters, which replace those; a nil value
+// removes one.
 func Sign(key Key, header map[string]any, claims jwt.Claims) (string, error) {
 	t := jwt.NewWithClaims(jwt.GetSigningMethod(key.Alg), claims)
 	t.Header["kid"] = key.ID
 	t.Header["typ"] = "at+jwt"
 	for name, v := range header {
-		t.Header[name] = v
+		if v == nil {
+			delete(t.Header, name)
+		} else {
+			t.Header[name] = v
+		}
 	}
 	return t.SignedString(key.Signer)
 }

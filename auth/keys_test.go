@@ -1,0 +1,218 @@
+package auth_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/devissuer"
+)
+
+func TestKeysAreFetchedOnceAndRotatedOnUnknownKID(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	for range 5 {
+		if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+	}
+	if got := idp.JWKSFetches(); got != 1 {
+		t.Errorf("JWKS fetched %d times for five tokens; want 1", got)
+	}
+
+	next := authtest.NewKey(t, "rotated", "ES256")
+	idp.SetKeys(next, idp.Keys()[0])
+	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Fatalf("Verify with the rotated key: %v", err)
+	}
+	if got := idp.JWKSFetches(); got != 2 {
+		t.Errorf("JWKS fetched %d times after rotation; want 2", got)
+	}
+}
+
+func TestUnknownKIDFloodFetchesAHandful(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Fatal(err)
+	}
+	stranger := authtest.NewKey(t, "x", "ES256")
+	claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
+	for i := range 200 {
+		tok := idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
+		if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("Verify = %v; want ErrInvalidToken", err)
+		}
+	}
+	if got := idp.JWKSFetches(); got > 5 {
+		t.Errorf("200 unknown kids caused %d JWKS fetches; want at most 5", got)
+	}
+}
+
+func TestIssuerDownThenBack(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	idp.SetFailing(true)
+	v := idp.NewVerifier(t)
+	tok := idp.Token(t, authtest.Claims{Subject: "alice"})
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Verify while the issuer is down = %v; want ErrUnavailable", err)
+	}
+	if v.Ready() {
+		t.Error("Ready() = true with no keys")
+	}
+	idp.SetFailing(false)
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("Verify once the issuer is back: %v", err)
+	}
+	if !v.Ready() {
+		t.Error("Ready() = false after keys were loaded")
+	}
+
+	idp.SetFailing(true)
+	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "bob"})); err != nil {
+		t.Errorf("Verify with keys in hand while the issuer fails: %v", err)
+	}
+}
+
+// jwksServer serves a fixed discovery document and JWKS.
+func jwksServer(t *testing.T, discovery func(base string) string, jwks string) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case devissuer.DiscoveryPath:
+			_, _ = w.Write([]byte(discovery(srv.URL)))
+		case devissuer.JWKSPath:
+			_, _ = w.Write([]byte(jwks))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func jwkOf(t *testing.T, k devissuer.Key) map[string]any {
+	t.Helper()
+	raw, err := k.JWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestKeySetRefusesBadIssuersAndKeys(t *testing.T) {
+	t.Parallel()
+	rs := authtest.NewKey(t, "rs", "RS256")
+	good := jwkOf(t, rs)
+	encKey := jwkOf(t, rs)
+	encKey["use"] = "enc"
+	oct := map[string]any{"kty": "oct", "kid": "rs", "k": "c2VjcmV0"}
+	set := func(keys ...any) string {
+		b, _ := json.Marshal(map[string]any{"keys": keys})
+		return string(b)
+	}
+	discover := func(issuer string) func(string) string {
+		return func(base string) string {
+			if issuer == "" {
+				issuer = base
+			}
+			return fmt.Sprintf(`{"issuer":%q,"jwks_uri":%q}`, issuer, base+devissuer.JWKSPath)
+		}
+	}
+	tests := []struct {
+		name      string
+		discovery func(string) string
+		jwks      string
+		wantErr   error
+	}{
+		{"good issuer", discover(""), set(good), nil},
+		{"discovery names another issuer", discover("https://evil.example"), set(good), auth.ErrUnavailable},
+		{"jwks_uri over plain http to another host", func(base string) string {
+			return fmt.Sprintf(`{"issuer":%q,"jwks_uri":"http://203.0.113.9/jwks.json"}`, base)
+		}, set(good), auth.ErrUnavailable},
+		{"key for encryption ignored", discover(""), set(encKey), auth.ErrUnavailable},
+		{"symmetric key ignored", discover(""), set(oct), auth.ErrUnavailable},
+		{"bad key beside a good one", discover(""), set(oct, "junk", good), nil},
+		{"not JSON", discover(""), "<html>down</html>", auth.ErrUnavailable},
+		{"empty set", discover(""), set(), auth.ErrUnavailable},
+		{"oversized", discover(""), `{"keys":[` + strings.Repeat(" ", 1<<20) + `]}`, auth.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := jwksServer(t, tt.discovery, tt.jwks)
+			v, err := auth.NewVerifier(auth.Config{Issuer: srv.URL, Audiences: []string{"api"}, Leeway: auth.DefaultLeeway}, authtest.Discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			idp := authtest.NewIdP(t)
+			claims := idp.ClaimsMap(authtest.Claims{Subject: "alice", Extra: map[string]any{"iss": srv.URL, "aud": "api"}})
+			_, err = v.Verify(t.Context(), idp.Sign(t, rs, nil, claims))
+			if !errors.Is(err, tt.wantErr) && !(tt.wantErr == nil && err == nil) {
+				t.Errorf("Verify = %v; want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestWeakRSAKeyIgnored(t *testing.T) {
+	t.Parallel()
+	weak := map[string]any{"kty": "RSA", "kid": "weak", "alg": "RS256",
+		// A 1024-bit modulus: too weak to trust, whatever signs with it.
+		"n": strings.Repeat("q", 171) + "w", "e": "AQAB"}
+	b, _ := json.Marshal(map[string]any{"keys": []any{weak}})
+	srv := jwksServer(t, nil, string(b))
+	v, err := auth.NewVerifier(auth.Config{Issuer: "https://issuer.test", JWKSURL: srv.URL + devissuer.JWKSPath, Audiences: []string{"api"}}, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp := authtest.NewIdP(t)
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"iss": "https://issuer.test", "aud": "api"}})
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("Verify = %v; want ErrUnavailable (no usable key)", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  auth.Config
+		want string
+	}{
+		{"no issuer", auth.Config{Audiences: []string{"a"}}, "issuer is required"},
+		{"no audience", auth.Config{Issuer: "https://i.test"}, "audience is required"},
+		{"plain http issuer", auth.Config{Issuer: "http://idp.example.com", Audiences: []string{"a"}}, "plain http"},
+		{"plain http jwks", auth.Config{Issuer: "https://i.test", JWKSURL: "http://10.0.0.1/jwks", Audiences: []string{"a"}}, "plain http"},
+		{"HS256", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"HS256"}}, "not allowed"},
+		{"none", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"none"}}, "not allowed"},
+		{"leeway too long", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Leeway: auth.MaxLeeway + 1}, "leeway"},
+		{"loopback http is fine", auth.Config{Issuer: "http://127.0.0.1:9/", Audiences: []string{"a"}}, ""},
+		{"localhost http is fine", auth.Config{Issuer: "http://localhost:9", Audiences: []string{"a"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v; want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v; want an error about %q", err, tt.want)
+			}
+		})
+	}
+}

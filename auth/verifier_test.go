@@ -1,0 +1,200 @@
+package auth_test
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/devissuer"
+)
+
+func TestVerifyAcceptsValidTokens(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	keys := []devissuer.Key{idp.Keys()[0]}
+	for _, alg := range []string{"RS384", "PS256", "ES256", "ES384", "ES512", "EdDSA"} {
+		keys = append(keys, authtest.NewKey(t, "k-"+alg, alg))
+	}
+	idp.SetKeys(keys...)
+	v := idp.NewVerifier(t)
+
+	for _, k := range keys {
+		t.Run(k.Alg, func(t *testing.T) {
+			tok := idp.Sign(t, k, nil, idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: "orders:read orders:write"}))
+			p, err := v.Verify(t.Context(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if p.Subject != "alice" || !p.Has("orders:read") || !p.Has("orders:write") {
+				t.Errorf("got %+v, want alice with orders:read and orders:write", p)
+			}
+		})
+	}
+}
+
+func TestVerifyReadsScopesFromEveryClaim(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	tests := []struct {
+		name  string
+		extra map[string]any
+		want  []auth.Scope
+		not   []auth.Scope
+	}{
+		{"scope string", map[string]any{"scope": "orders:read  orders:write"}, []auth.Scope{"orders:read", "orders:write"}, nil},
+		{"scp string", map[string]any{"scp": "orders:read orders:write"}, []auth.Scope{"orders:read", "orders:write"}, nil},
+		{"scp array", map[string]any{"scp": []string{"orders:write"}}, []auth.Scope{"orders:write"}, []auth.Scope{"orders:read"}},
+		{"permissions array", map[string]any{"permissions": []string{"orders:read"}}, []auth.Scope{"orders:read"}, []auth.Scope{"orders:write"}},
+		{"case matters", map[string]any{"scope": "Orders:Read ORDERS:WRITE"}, nil, []auth.Scope{"orders:read", "orders:write"}},
+		{"no prefix match", map[string]any{"scope": "orders:readwrite orders"}, nil, []auth.Scope{"orders:read", "orders:write"}},
+		{"case-variant claim name ignored", map[string]any{"Scope": "orders:write", "SCP": "orders:write"}, nil, []auth.Scope{"orders:write"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice", Extra: tt.extra}))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			for _, s := range tt.want {
+				if !p.Has(s) {
+					t.Errorf("scopes %v lack %q", p.Scopes, s)
+				}
+			}
+			for _, s := range tt.not {
+				if p.Has(s) {
+					t.Errorf("scopes %v hold %q", p.Scopes, s)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyRefuses is the authorization failure matrix: each token is
+// refused with ErrInvalidToken.
+func TestVerifyRefuses(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	rs := idp.Keys()[0]
+	ec := authtest.NewKey(t, "ec-1", "ES256")
+	pinned := authtest.NewKey(t, "pinned-ps", "PS256")
+	idp.SetKeys(rs, ec, pinned)
+	v := idp.NewVerifier(t)
+
+	valid := func() jwt.MapClaims { return idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: "orders:read"}) }
+	with := func(extra map[string]any) jwt.MapClaims {
+		return idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: "orders:read", Extra: extra})
+	}
+	now := time.Now()
+	pubDER, err := x509.MarshalPKIXPublicKey(rs.Signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	hs256 := func(secret []byte) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, valid())
+		tok.Header["kid"] = rs.ID
+		s, err := tok.SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var jkuHits atomic.Int64
+	jku := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jkuHits.Add(1)
+		_, _ = w.Write([]byte(`{"keys":[]}`))
+	}))
+	t.Cleanup(jku.Close)
+	attacker := authtest.NewKey(t, "attacker", "RS256")
+	sign := func(c jwt.MapClaims) string { return idp.Sign(t, rs, nil, c) }
+	good := sign(valid())
+	parts := strings.Split(good, ".")
+	forged := strings.Split(sign(with(map[string]any{"sub": "mallory"})), ".")[1]
+
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"empty", ""},
+		{"not a jwt", "not-a-token"},
+		{"two segments", parts[0] + "." + parts[1]},
+		{"five segments (JWE)", good + ".a.b"},
+		{"padding", good + "=="},
+		{"too long", good + strings.Repeat("A", auth.MaxTokenLength)},
+		{"alg none unsigned", authtest.Compact(t, map[string]any{"alg": "none", "kid": rs.ID}, valid(), nil)},
+		{"alg None with signature", authtest.Compact(t, map[string]any{"alg": "None", "kid": rs.ID}, valid(), []byte("sig"))},
+		{"alg NONE", authtest.Compact(t, map[string]any{"alg": "NONE"}, valid(), nil)},
+		{"alg missing", idp.Sign(t, rs, map[string]any{"alg": authtest.Omit}, valid())},
+		{"alg unknown", authtest.Compact(t, map[string]any{"alg": "RS1", "kid": rs.ID}, valid(), []byte("sig"))},
+		{"HS256 keyed with public key PEM", hs256(pubPEM)},
+		{"HS256 keyed with public key DER", hs256(pubDER)},
+		{"RSA key under another alg than its JWK names", idp.Sign(t, devissuer.Key{ID: pinned.ID, Alg: "RS256", Signer: pinned.Signer}, nil, valid())},
+		{"RSA signature under an EC kid", idp.Sign(t, devissuer.Key{ID: ec.ID, Alg: "RS256", Signer: rs.Signer}, nil, valid())},
+		{"unknown kid", idp.Sign(t, attacker, nil, valid())},
+		{"another key under a real kid", idp.Sign(t, devissuer.Key{ID: rs.ID, Alg: "RS256", Signer: attacker.Signer}, nil, valid())},
+		{"kid not a string", idp.Sign(t, rs, map[string]any{"kid": 7}, valid())},
+		{"jku to another server", idp.Sign(t, attacker, map[string]any{"jku": jku.URL, "kid": "attacker"}, valid())},
+		{"tampered payload", parts[0] + "." + forged + "." + parts[2]},
+		{"stripped signature", parts[0] + "." + parts[1] + "."},
+		{"crit header", idp.Sign(t, rs, map[string]any{"crit": []string{"exp"}}, valid())},
+		{"typ dpop+jwt", idp.Sign(t, rs, map[string]any{"typ": "dpop+jwt"}, valid())},
+		{"typ not a string", idp.Sign(t, rs, map[string]any{"typ": 1}, valid())},
+		{"expired", idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": now.Add(-time.Hour).Unix()}})},
+		{"expired beyond leeway", idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": now.Add(-auth.DefaultLeeway - 5*time.Second).Unix()}})},
+		{"no exp", sign(with(map[string]any{"exp": authtest.Omit}))},
+		{"exp a string", sign(with(map[string]any{"exp": fmt.Sprint(now.Add(time.Hour).Unix())}))},
+		{"nbf in the future", sign(with(map[string]any{"nbf": now.Add(time.Hour).Unix()}))},
+		{"nbf 1e19 does not wrap", sign(with(map[string]any{"nbf": 1e19}))},
+		{"exp negative", sign(with(map[string]any{"exp": -1}))},
+		{"iat in the future", sign(with(map[string]any{"iat": now.Add(time.Hour).Unix()}))},
+		{"wrong issuer", sign(with(map[string]any{"iss": "https://evil.example"}))},
+		{"issuer with trailing slash", sign(with(map[string]any{"iss": idp.URL() + "/"}))},
+		{"issuer in another case", sign(with(map[string]any{"iss": strings.ToUpper(idp.URL())}))},
+		{"no issuer", sign(with(map[string]any{"iss": authtest.Omit}))},
+		{"wrong audience", sign(with(map[string]any{"aud": "https://other.test/api"}))},
+		{"audience a prefix", sign(with(map[string]any{"aud": authtest.Audience[:10]}))},
+		{"audience array without ours", sign(with(map[string]any{"aud": []string{"a", "b"}}))},
+		{"no audience", sign(with(map[string]any{"aud": authtest.Omit}))},
+		{"no sub", sign(with(map[string]any{"sub": authtest.Omit}))},
+		{"empty sub", sign(with(map[string]any{"sub": ""}))},
+		{"sub a number", sign(with(map[string]any{"sub": 42}))},
+		{"sub with a NUL", sign(with(map[string]any{"sub": "alice\x00bob"}))},
+		{"sub too long", sign(with(map[string]any{"sub": strings.Repeat("a", 256)}))},
+		{"id token (token_use)", sign(with(map[string]any{"token_use": "id"}))},
+		{"scope not a string", sign(with(map[string]any{"scope": []string{"orders:read"}}))},
+		{"two sub claims", authtest.SignBytes(t, rs,
+			[]byte(fmt.Sprintf(`{"alg":"RS256","kid":%q}`, rs.ID)),
+			[]byte(fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"alice","sub":"bob"}`, idp.URL(), authtest.Audience, now.Add(time.Hour).Unix())))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := v.Verify(t.Context(), tt.token)
+			if !errors.Is(err, auth.ErrInvalidToken) {
+				t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", p, err)
+			}
+			var ae *auth.Error
+			if !errors.As(err, &ae) || ae.Description == "" {
+				t.Errorf("error %v has no description", err)
+			}
+			if tt.token != "" && len(tt.token) > 20 && strings.Contains(err.Error(), tt.token[len(tt.token)-20:]) {
+				t.Errorf("error quotes the token: %v", err)
+			}
+		})
+	}
+	if n := jkuHits.Load(); n != 0 {
+		t.Errorf("the jku URL was fetched %d times; want never", n)
+	}
+}

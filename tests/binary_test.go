@@ -1,0 +1,290 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coffeemesh/orders/auth/authtest"
+)
+
+// binary is the orders command, built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "orders-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "orders")
+	build := exec.Command("go", "build", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		panic("build orders: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running orders command.
+type process struct {
+	cmd   *exec.Cmd
+	lines chan map[string]any // its JSON log lines
+	done  chan error
+}
+
+// start runs the binary with args and env (on top of a clean environment),
+// and stops it when the test ends.
+func start(t *testing.T, env map[string]string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, lines: make(chan map[string]any, 1000), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				p.lines <- line
+			}
+		}
+		close(p.lines)
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // it may have exited already
+	})
+	return p
+}
+
+// waitFor returns the first log line whose msg is msg.
+func (p *process) waitFor(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("the server exited before logging %q", msg)
+			}
+			if line["msg"] == msg {
+				return line
+			}
+		case <-timeout:
+			t.Fatalf("no %q log line within 20s", msg)
+		}
+	}
+}
+
+func serverEnv(t *testing.T, idp *authtest.IdP) map[string]string {
+	return map[string]string{
+		"ORDERS_ADDR":          "127.0.0.1:0",
+		"ORDERS_DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "orders.db"),
+		"ORDERS_AUTH_ISSUER":   idp.URL(),
+		"ORDERS_AUTH_AUDIENCE": authtest.Audience,
+	}
+}
+
+func call(t *testing.T, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestServeWithHostedIssuer runs the binary configured for an issuer by
+// environment, as in production, and stops it with SIGTERM.
+func TestServeWithHostedIssuer(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	p := start(t, serverEnv(t, idp), "serve")
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+
+	if status, _ := call(t, "GET", base+"/healthz", "", ""); status != http.StatusOK {
+		t.Errorf("GET /healthz = %d; want 200", status)
+	}
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})
+	if status, b := call(t, "POST", base+"/orders", tok, `{"order":[{"product":"latte","size":"big"}]}`); status != http.StatusCreated {
+		t.Errorf("POST /orders = %d %s; want 201", status, b)
+	}
+	if status, _ := call(t, "GET", base+"/orders", "", ""); status != http.StatusUnauthorized {
+		t.Errorf("GET /orders without a token = %d; want 401", status)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v; want a clean exit", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("still running 20s after SIGTERM")
+	}
+}
+
+// TestServeDev follows the README: serve --dev, get a token from the dev
+// issuer with client_credentials, call the API.
+func TestServeDev(t *testing.T) {
+	t.Parallel()
+	p := start(t, map[string]string{
+		"ORDERS_ADDR":            "127.0.0.1:0",
+		"ORDERS_DEV_ISSUER_ADDR": "127.0.0.1:0",
+		"ORDERS_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "orders.db"),
+	}, "serve", "--dev")
+	dev := p.waitFor(t, "DEV MODE: accepting tokens from a local development issuer; never use this in production")
+	tokenURL := dev["token_endpoint"].(string)
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+
+	token := func(client, scope string) string {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {client}}
+		if scope != "" {
+			form.Set("scope", scope)
+		}
+		resp, err := http.PostForm(tokenURL, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || body.TokenType != "Bearer" {
+			t.Fatalf("token endpoint: %d %+v %v", resp.StatusCode, body, err)
+		}
+		return body.AccessToken
+	}
+	alice := token("alice", "")
+	status, b := call(t, "POST", base+"/orders", alice, `{"order":[{"product":"latte","size":"big"}]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("POST /orders = %d %s; want 201", status, b)
+	}
+	var o order
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	if status, b := call(t, "POST", base+"/orders", token("reader", "orders:read"), `{"order":[{"product":"latte","size":"big"}]}`); status != http.StatusForbidden {
+		t.Errorf("POST with a read-only token = %d %s; want 403", status, b)
+	}
+	if status, _ := call(t, "GET", base+"/orders/"+o.ID, token("bob", ""), ""); status != http.StatusNotFound {
+		t.Errorf("bob reading alice's order = %d; want 404", status)
+	}
+	if status, _ := call(t, "GET", base+"/orders/"+o.ID, alice, ""); status != http.StatusOK {
+		t.Errorf("alice reading her order = %d; want 200", status)
+	}
+}
+
+// TestServeRefusesToStartUnsafely checks that a missing or unsafe security
+// setting stops the server before it listens.
+func TestServeRefusesToStartUnsafely(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"ORDERS_ADDR": "127.0.0.1:0", "ORDERS_AUTH_ISSUER": "https://issuer.example.com/", "ORDERS_AUTH_AUDIENCE": "orders"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no issuer", map[string]string{"ORDERS_AUTH_ISSUER": ""}, nil, "ORDERS_AUTH_ISSUER is required"},
+		{"no audience", map[string]string{"ORDERS_AUTH_AUDIENCE": ""}, nil, "ORDERS_AUTH_AUDIENCE is required"},
+		{"plain http issuer", map[string]string{"ORDERS_AUTH_ISSUER": "http://issuer.example.com"}, nil, "plain http"},
+		{"plain http jwks", map[string]string{"ORDERS_AUTH_JWKS_URL": "http://keys.example.com/jwks"}, nil, "plain http"},
+		{"symmetric algorithm", map[string]string{"ORDERS_AUTH_ALGORITHMS": "RS256,HS256"}, nil, "HS256"},
+		{"alg none", map[string]string{"ORDERS_AUTH_ALGORITHMS": "none"}, nil, "none"},
+		{"leeway too long", map[string]string{"ORDERS_AUTH_LEEWAY": "10m"}, nil, "leeway"},
+		{"wildcard origin with others", map[string]string{"ORDERS_CORS_ORIGINS": "*,https://a.example.com"}, nil, "cors"},
+		{"dev with a hosted issuer", nil, []string{"--dev"}, "--dev runs its own issuer"},
+		{"dev issuer off loopback", map[string]string{"ORDERS_AUTH_ISSUER": "", "ORDERS_DEV_ISSUER_ADDR": "0.0.0.0:0"}, []string{"--dev"}, "loopback"},
+		{"flag overrides env", nil, []string{"--auth-issuer", "http://10.1.2.3"}, "plain http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary, append([]string{"serve"}, tt.args...)...)
+			cmd.Dir = t.TempDir()
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			for k, v := range base {
+				if o, ok := tt.env[k]; ok {
+					v = o
+				}
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			for k, v := range tt.env {
+				if _, ok := base[k]; !ok {
+					cmd.Env = append(cmd.Env, k+"="+v)
+				}
+			}
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("serve started; want a refusal. Output:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("output %q does not mention %q", out, tt.want)
+			}
+			if strings.Contains(string(out), `"listening"`) {
+				t.Errorf("serve listened before refusing")
+			}
+		})
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "orders.db")
+	run := func(args ...string) string {
+		cmd := exec.Command(binary, append([]string{"migrate", "--database-url", db}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("migrate %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := run("status"); !strings.Contains(out, "pending") {
+		t.Errorf("status on a new database = %q; want pending migrations", out)
+	}
+	if out := run("up"); !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
+		t.Errorf("up = %q; want every migration applied", out)
+	}
+	if out := run(); !strings.Contains(out, "0001  applied") {
+		t.Errorf("second up = %q; want it to change nothing", out)
+	}
+}
