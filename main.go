@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"github.com/coffeemesh/orders/api"
@@ -48,6 +49,9 @@ const usage = `usage:
 `
 
 func main() {
+	// gin's mode is process-wide; main owns the process. Release mode keeps
+	// gin from printing its own lines beside our structured log.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

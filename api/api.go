@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/gin-contrib/cors"
@@ -51,7 +52,6 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
@@ -70,7 +70,10 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 
 // newCORS answers preflight requests before authentication, for the given
 // origins only. Bearer tokens are not cookies, so credentials are never
-// allowed, and "*" is never combined with them.
+// allowed, and "*" is never combined with them. A request from an origin not
+// on the list gets no CORS headers, so the browser keeps the response from
+// the page; the request itself is answered as any other (a preflight is then
+// 405), rather than with gin-contrib/cors's bare 403.
 func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
@@ -84,7 +87,14 @@ func newCORS(origins []string) gin.HandlerFunc {
 	} else {
 		cfg.AllowOrigins = origins
 	}
-	return cors.New(cfg)
+	handle := cors.New(cfg)
+	return func(c *gin.Context) {
+		if origin := c.GetHeader("Origin"); origin != "" && !cfg.AllowAllOrigins && !slices.Contains(origins, origin) {
+			c.Next()
+			return
+		}
+		handle(c)
+	}
 }
 
 // logRequests logs one line per request: method, route pattern, status,

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/coffeemesh/orders/models"
 )
@@ -28,13 +28,12 @@ type orderRequest struct {
 // itemRequest is one item as sent. Pointers and the raw quantity tell a
 // missing or null member from a zero one.
 type itemRequest struct {
-	Product  *string         `json:"product"`
-	Size     *string         `json:"size"`
-	Quantity json.RawMessage `json:"quantity"`
+	Product  *string        `json:"product"`
+	Size     *string        `json:"size"`
+	Quantity jsontext.Value `json:"quantity"`
 }
 
-// toModel checks the request's shape and returns its items, which the caller
-// still validates with models.ValidateItems.
+// toModel checks the request's shape and returns its valid items.
 func (r orderRequest) toModel() ([]models.Item, error) {
 	if r.Order == nil {
 		return nil, models.Invalid("order", "is required")
@@ -55,7 +54,7 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 		}
 		items[i].Quantity = models.DefaultQuantity
 		if it.Quantity != nil {
-			if bytes.Equal(it.Quantity, []byte("null")) || json.Unmarshal(it.Quantity, &items[i].Quantity) != nil {
+			if it.Quantity.Kind() != '0' || json.Unmarshal(it.Quantity, &items[i].Quantity) != nil {
 				verr.Add(prefix+".quantity", fmt.Sprintf("must be an integer between %d and %d", models.MinQuantity, models.MaxQuantity))
 			}
 		}
@@ -69,26 +68,25 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 	return items, nil
 }
 
-// decodeItems reads the request's JSON body as an orderRequest and returns
-// its valid items. The body must be application/json, at most maxBodyBytes,
-// one JSON object with no unknown member.
+// decodeItems reads the request's body as an orderRequest and returns its
+// valid items. The body must be application/json, at most maxBodyBytes, and
+// exactly one JSON object whose member names match exactly, each once, with
+// no unknown member: encoding/json would match "ORDER" for "order" and let a
+// repeated member win, so the body is decoded with the stricter JSON v2.
 func decodeItems(c *gin.Context) ([]models.Item, error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if err != nil || mt != "application/json" {
 		return nil, errMediaType
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	var req orderRequest
-	if err := dec.Decode(&req); err != nil {
+	// The whole body is read first, so that any body over the limit is 413
+	// whatever a decoder would have found wrong in its first bytes.
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	if err != nil {
 		return nil, decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, errBodyTooLarge
-		}
-		return nil, fmt.Errorf("%w: data after the JSON object", errMalformedBody)
+	var req orderRequest
+	if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
+		return nil, decodeError(err)
 	}
 	return req.toModel()
 }
@@ -97,39 +95,56 @@ func decodeItems(c *gin.Context) ([]models.Item, error) {
 func decodeError(err error) error {
 	var (
 		tooLarge *http.MaxBytesError
-		typeErr  *json.UnmarshalTypeError
+		semantic *json.SemanticError
 	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return errBodyTooLarge
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return models.Invalid(field, "must be "+jsonType(typeErr.Type.Kind().String()))
-	}
-	// encoding/json reports an unknown member only as text (golang/go#29035),
-	// so this is the one error recognised by its message.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return models.Invalid(strings.Trim(name, `"`), "is not a known field")
+	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
+		return models.Invalid(fieldName(semantic.JSONPointer), "is not a known field")
+	case errors.As(err, &semantic) && semantic.JSONKind != 0:
+		return models.Invalid(fieldName(semantic.JSONPointer), "must not be "+kindName(semantic.JSONKind))
 	}
 	return fmt.Errorf("%w: %w", errMalformedBody, err)
 }
 
-// jsonType names a Go kind as the JSON type a client should have sent.
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "ptr":
-		return "an object"
-	case "int64", "int":
-		return "an integer"
+// fieldName turns a JSON pointer such as /order/0/size into order[0].size,
+// the way fields are named in errors.
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		switch {
+		case tok != "" && strings.Trim(tok, "0123456789") == "":
+			b.WriteString("[" + tok + "]")
+		case b.Len() > 0:
+			b.WriteString("." + tok)
+		default:
+			b.WriteString(tok)
+		}
 	}
-	return "of another type"
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
+}
+
+// kindName names a JSON kind for a client.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "of this type"
 }
 
 // createdFormat is RFC 3339 in UTC with a fixed six-digit fraction, so that

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/coffeemesh/orders/auth/authtest"
 )
 
@@ -21,6 +23,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode) // once, before any engine exists: gin's mode is global
 	dir, err := os.MkdirTemp("", "orders-bin-")
 	if err != nil {
 		panic(err)

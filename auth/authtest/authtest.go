@@ -33,6 +33,7 @@ type IdP struct {
 	// JWKS at /jwks.json.
 	Server *httptest.Server
 
+	handler     http.Handler
 	jwksFetches atomic.Int64
 	failing     atomic.Bool
 }
@@ -42,13 +43,14 @@ type IdP struct {
 func NewIdP(tb testing.TB) *IdP {
 	tb.Helper()
 	p := &IdP{}
-	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
-	tb.Cleanup(p.Server.Close)
-	iss, err := devissuer.New(p.Server.URL, Audience, []string{"orders:read", "orders:write"})
+	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	iss, err := devissuer.New("http://"+p.Server.Listener.Addr().String(), Audience, []string{"orders:read", "orders:write"})
 	if err != nil {
 		tb.Fatalf("new issuer: %v", err)
 	}
-	p.Issuer = iss
+	p.Issuer, p.handler = iss, iss.Handler()
+	p.Server.Start()
+	tb.Cleanup(p.Server.Close)
 	return p
 }
 
@@ -60,7 +62,7 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "identity provider down", http.StatusInternalServerError)
 		return
 	}
-	p.Handler().ServeHTTP(w, r)
+	p.handler.ServeHTTP(w, r)
 }
 
 // SetFailing makes every endpoint answer 500 (true) or work again (false).

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/goccy/go-yaml"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+)
+
+type spec struct {
+	OpenAPI string              `yaml:"openapi"`
+	Paths   map[string]pathItem `yaml:"paths"`
+}
+
+type pathItem struct {
+	Get, Put, Post, Delete, Patch, Head, Options *operation
+}
+
+// operations returns the path's operations by method.
+func (p pathItem) operations() map[string]*operation {
+	all := map[string]*operation{"GET": p.Get, "PUT": p.Put, "POST": p.Post, "DELETE": p.Delete, "PATCH": p.Patch, "HEAD": p.Head, "OPTIONS": p.Options}
+	for m, op := range all {
+		if op == nil {
+			delete(all, m)
+		}
+	}
+	return all
+}
+
+type operation struct {
+	OperationID string                `yaml:"operationId"`
+	Security    []map[string][]string `yaml:"security"`
+	Responses   map[string]any        `yaml:"responses"`
+}
+
+func loadSpec(t *testing.T) spec {
+	t.Helper()
+	b, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s spec
+	if err := yaml.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestContractMatchesRoutes checks that openapi.yaml documents exactly the
+// routes of the engine, and the reverse, with the scope each one needs.
+func TestContractMatchesRoutes(t *testing.T) {
+	t.Parallel()
+	s := loadSpec(t)
+	if !strings.HasPrefix(s.OpenAPI, "3.1") {
+		t.Errorf("openapi = %q; want 3.1", s.OpenAPI)
+	}
+	v, err := auth.NewVerifier(authtest.NewIdP(t).Config(), authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{}, v, nil, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, r := range h.(*gin.Engine).Routes() {
+		routes = append(routes, r.Method+" "+strings.ReplaceAll(r.Path, ":order_id", "{order_id}"))
+	}
+	var documented []string
+	for path, ops := range s.Paths {
+		for method, op := range ops.operations() {
+			documented = append(documented, method+" "+path)
+			checkOperation(t, method, path, *op)
+		}
+	}
+	slices.Sort(routes)
+	slices.Sort(documented)
+	if diff := cmp.Diff(routes, documented); diff != "" {
+		t.Errorf("routes (-engine +openapi.yaml):\n%s", diff)
+	}
+}
+
+// checkOperation checks an /orders operation's scopes and error responses
+// against the policy of routes.go.
+func checkOperation(t *testing.T, method, path string, op operation) {
+	t.Helper()
+	if !strings.HasPrefix(path, "/orders") {
+		if len(op.Security) != 0 {
+			t.Errorf("%s %s: security %v; want none", method, path, op.Security)
+		}
+		return
+	}
+	want := string(ScopeWrite)
+	if method == "GET" {
+		want = string(ScopeRead)
+	}
+	for _, req := range op.Security {
+		for scheme, scopes := range req {
+			if !slices.Equal(scopes, []string{want}) {
+				t.Errorf("%s %s: %s scopes %v; want [%s]", method, path, scheme, scopes, want)
+			}
+		}
+	}
+	if len(op.Security) == 0 {
+		t.Errorf("%s %s: no security requirement", method, path)
+	}
+	codes := []string{"400", "401", "403", "422", "503"}
+	if strings.Contains(path, "{order_id}") {
+		codes = append(codes, "404")
+	}
+	if method == "POST" && path == "/orders" || method == "PUT" {
+		codes = append(codes, "413", "415")
+	}
+	if method == "PUT" || strings.HasSuffix(path, "/pay") || strings.HasSuffix(path, "/cancel") {
+		codes = append(codes, "409")
+	}
+	for _, c := range codes {
+		if _, ok := op.Responses[c]; !ok {
+			t.Errorf("%s %s: response %s is not documented", method, path, c)
+		}
+	}
+}
+
+// TestContractKeepsTheBooksOperations checks that every operation of the
+// book's Orders API is still there, under its operationId.
+func TestContractKeepsTheBooksOperations(t *testing.T) {
+	t.Parallel()
+	s := loadSpec(t)
+	want := map[string]string{
+		"GET /orders": "getOrders", "POST /orders": "createOrder",
+		"GET /orders/{order_id}": "getOrder", "PUT /orders/{order_id}": "updateOrder",
+		"DELETE /orders/{order_id}": "deleteOrder", "POST /orders/{order_id}/pay": "payOrder",
+		"POST /orders/{order_id}/cancel": "cancelOrder",
+	}
+	for route, id := range want {
+		method, path, _ := strings.Cut(route, " ")
+		op := s.Paths[path].operations()[method]
+		if op == nil || op.OperationID != id {
+			t.Errorf("%s: operation %+v; want operationId %q", route, op, id)
+		}
+	}
+}

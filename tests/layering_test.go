@@ -1,0 +1,47 @@
+package tests
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportsPointOneWay checks the direction of imports between the
+// project's packages (STYLE.md, section 1): api never reaches repository,
+// and auth, models and migrations import no project package but auth's own.
+func TestImportsPointOneWay(t *testing.T) {
+	t.Parallel()
+	const mod = "github.com/coffeemesh/orders"
+	allowed := map[string][]string{
+		"":               {"api", "auth", "auth/devissuer", "repository", "migrations", "models"},
+		"api":            {"auth", "models"},
+		"auth":           nil,
+		"auth/devissuer": nil,
+		"auth/authtest":  {"auth", "auth/devissuer"},
+		"models":         nil,
+		"repository":     {"models"},
+		"migrations":     nil,
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], mod), "/")
+		if pkg == "tests" {
+			continue
+		}
+		want, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %q has no rule here; add one", pkg)
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if dep, ok := strings.CutPrefix(imp, mod+"/"); ok && !slices.Contains(want, dep) {
+				t.Errorf("%s imports %s; STYLE.md allows only %v", fields[0], imp, want)
+			}
+		}
+	}
+}
