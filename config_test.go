@@ -46,7 +46,13 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("algorithms (-want +got):\n%s", diff)
 			}
 		}, ""},
-		{"nothing set", nil, nil, nil, "ORDERS_AUTH_ISSUER is required"},
+		{"require at+jwt", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "true"}), nil, func(t *testing.T, c config) {
+			if !c.auth.RequireATJWT {
+				t.Error("RequireATJWT = false; want true")
+			}
+		}, ""},
+		{"require at+jwt not a bool", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "yes"}), nil, nil, "ORDERS_AUTH_REQUIRE_AT_JWT"},
+		{"nothing set", nil, nil, nil, "ORDERS_AUTH_ISSUER is required (or run serve --dev to try the API with a local issuer)\nORDERS_AUTH_AUDIENCE is required"},
 		{"no audience", map[string]string{"ORDERS_AUTH_ISSUER": "https://i.example.com"}, nil, nil, "ORDERS_AUTH_AUDIENCE is required"},
 		{"empty audience in list", merge(hosted, map[string]string{"ORDERS_AUTH_AUDIENCE": "a,,b"}), nil, nil, "audience"},
 		{"bad leeway", merge(hosted, map[string]string{"ORDERS_AUTH_LEEWAY": "soon"}), nil, nil, "ORDERS_AUTH_LEEWAY"},

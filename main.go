@@ -55,10 +55,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "orders:", err)
-		}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h printed the usage, as asked.
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "orders:", err)
 		os.Exit(1)
 	}
 }
@@ -120,7 +121,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := newServer(handler, log)
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
-	return serveUntilDone(ctx, srv, ln, log)
+	return serveUntilDone(ctx, "api", srv, ln, log)
 }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -137,7 +138,7 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 
 // serveUntilDone serves on ln until ctx ends, then lets in-flight requests
 // finish within shutdownTimeout.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+func serveUntilDone(ctx context.Context, name string, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -145,7 +146,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, log 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "server", name)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -169,7 +170,7 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 	}
 	srv := newServer(iss.Handler(), log)
 	go func() {
-		if err := serveUntilDone(ctx, srv, ln, log); err != nil {
+		if err := serveUntilDone(ctx, "dev issuer", srv, ln, log); err != nil {
 			log.Error("dev issuer stopped", "error", err)
 		}
 	}()
@@ -195,6 +196,7 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"auth_jwks_url", cfg.auth.JWKSURL,
 		"auth_algorithms", cfg.auth.Algorithms,
 		"auth_leeway", cfg.auth.Leeway.String(),
+		"auth_require_at_jwt", cfg.auth.RequireATJWT,
 		"cors_origins", cfg.api.CORSOrigins,
 		"dev", cfg.dev,
 	)

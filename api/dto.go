@@ -94,12 +94,15 @@ func decodeItems(c *gin.Context) ([]models.Item, error) {
 // decodeError sorts a decoding error into 400, 413 or 422.
 func decodeError(err error) error {
 	var (
-		tooLarge *http.MaxBytesError
-		semantic *json.SemanticError
+		tooLarge  *http.MaxBytesError
+		semantic  *json.SemanticError
+		syntactic *jsontext.SyntacticError
 	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return errBodyTooLarge
+	case errors.As(err, &syntactic) && errors.Is(err, jsontext.ErrDuplicateName):
+		return models.Invalid(fieldName(syntactic.JSONPointer), "must appear only once")
 	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
 		return models.Invalid(fieldName(semantic.JSONPointer), "is not a known field")
 	case errors.As(err, &semantic) && semantic.JSONKind != 0:

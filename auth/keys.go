@@ -40,6 +40,9 @@ const (
 	// the issuer a handful of requests. A request never waits for the limiter.
 	unknownKIDEvery = 10 * time.Second
 	unknownKIDBurst = 3
+	// refreshWait is the longest a request waits for a fetch it triggered;
+	// the fetch goes on without it, and later requests find its keys.
+	refreshWait = time.Second
 )
 
 // verificationKey is a public key from the JWKS with what it may verify.
@@ -132,9 +135,11 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 	keys := ks.snapshot()
 	if len(keys) == 0 || (hasKID && !hasKid(keys, kid)) {
 		if ks.limiter.Allow() {
-			if err := ks.refresh(ctx); err == nil {
+			wctx, cancel := context.WithTimeout(ctx, refreshWait)
+			if err := ks.refresh(wctx); err == nil {
 				keys = ks.snapshot()
 			}
+			cancel()
 		}
 	}
 	if len(keys) == 0 {

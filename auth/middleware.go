@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -85,8 +89,10 @@ func challenge(c *gin.Context, realm string, err error) {
 }
 
 // bearerToken returns the token of the request's one Authorization header.
-// Two Authorization headers, or a header beside an access_token query
-// parameter, are ErrInvalidRequest: which credential counts would be a guess.
+// Two Authorization headers, or a header beside an access_token query or
+// form-body parameter (RFC 6750, section 2), are ErrInvalidRequest: which
+// credential counts would be a guess. Tokens in the query or body are never
+// used.
 func bearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	switch {
@@ -96,8 +102,34 @@ func bearerToken(r *http.Request) (string, error) {
 		return "", fail(ErrInvalidRequest, "the request has more than one Authorization header", nil)
 	case r.URL.Query().Has("access_token"):
 		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the query", nil)
+	case formHasToken(r):
+		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the body", nil)
 	}
 	return parseBearer(values[0])
+}
+
+// maxFormBytes bounds how much of a form body is read to look for a token.
+const maxFormBytes = 64 << 10
+
+// formHasToken reports whether r has a form-encoded body with an
+// access_token parameter. It reads at most maxFormBytes of the body and puts
+// what it read back, so the handler sees the body unchanged.
+func formHasToken(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" || r.Body == nil {
+		return false
+	}
+	head, err := io.ReadAll(io.LimitReader(r.Body, maxFormBytes))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+	if err != nil {
+		return false
+	}
+	// A parse error still leaves the well-formed pairs in form.
+	form, _ := url.ParseQuery(string(head))
+	return form.Has("access_token")
 }
 
 // parseBearer reads "Bearer <token>" (RFC 6750, section 2.1); the scheme is

@@ -47,6 +47,10 @@ type Config struct {
 	// Realm names the protection space in WWW-Authenticate challenges;
 	// empty means "orders".
 	Realm string
+	// RequireATJWT accepts only tokens whose typ header is at+jwt (or
+	// application/at+jwt), as RFC 9068 access tokens are. Without it, a
+	// missing typ or typ JWT is accepted too, since many providers send those.
+	RequireATJWT bool
 }
 
 // Validate checks c and fills in its defaults.
@@ -130,12 +134,21 @@ func (v *Verifier) Realm() string {
 	return v.cfg.Realm
 }
 
-// acceptedTypes are the JOSE typ values of an access token: none, the
-// generic JWT, or RFC 9068's at+jwt; "application/" may prefix them
-// (RFC 7515, section 4.1.9). Others, like dpop+jwt, are other kinds of token.
-func acceptedType(typ string) bool {
-	typ = strings.ToLower(strings.TrimPrefix(strings.ToLower(typ), "application/"))
-	return typ == "jwt" || typ == "at+jwt"
+// acceptedType reports whether a token's JOSE typ header (present says
+// whether it has one) is that of an access token: RFC 9068's at+jwt, or,
+// unless requireATJWT, the generic JWT or none at all. "application/" may
+// prefix the value, which is case-insensitive (RFC 7515, section 4.1.9).
+// Other types, like dpop+jwt, are other kinds of token.
+func acceptedType(typ any, present, requireATJWT bool) bool {
+	if !present {
+		return !requireATJWT
+	}
+	s, ok := typ.(string)
+	if !ok {
+		return false
+	}
+	s = strings.TrimPrefix(strings.ToLower(s), "application/")
+	return s == "at+jwt" || (s == "jwt" && !requireATJWT)
 }
 
 // Verify checks token and returns the principal it names. Every failure is
@@ -192,11 +205,8 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		if _, ok := t.Header["crit"]; ok {
 			return nil, fail(ErrInvalidToken, "the token names critical header parameters this API does not implement", nil)
 		}
-		if typ, ok := t.Header["typ"]; ok {
-			s, isString := typ.(string)
-			if !isString || !acceptedType(s) {
-				return nil, fail(ErrInvalidToken, "the token's typ is not that of an access token", nil)
-			}
+		if typ, ok := t.Header["typ"]; !acceptedType(typ, ok, v.cfg.RequireATJWT) {
+			return nil, fail(ErrInvalidToken, "the token's typ is not that of an access token", nil)
 		}
 		kid, hasKID := t.Header["kid"]
 		kidString, isString := kid.(string)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -289,5 +290,61 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if out := run(); !strings.Contains(out, "0001  applied") {
 		t.Errorf("second up = %q; want it to change nothing", out)
+	}
+}
+
+// TestOversizeHeadersAre431 sends a 1 MB token: the server answers 431
+// without reading it as a token.
+func TestOversizeHeadersAre431(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	p := start(t, serverEnv(t, idp), "serve")
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	status, _ := call(t, "GET", base+"/orders", strings.Repeat("A", 1<<20), "")
+	if status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a 1 MB token = %d; want 431", status)
+	}
+}
+
+// TestSlowClientIsCutOff sends its request headers one byte every 500 ms:
+// the server drops the connection once its ReadHeaderTimeout (5 s) is up.
+func TestSlowClientIsCutOff(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	p := start(t, serverEnv(t, idp), "serve")
+	addr := p.waitFor(t, "listening")["addr"].(string)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	begin := time.Now()
+	cut := make(chan time.Duration, 1)
+	go func() {
+		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		_, _ = io.Copy(io.Discard, conn) // returns when the server closes the connection
+		cut <- time.Since(begin)
+	}()
+	slow := "GET /healthz HTTP/1.1\r\nHost: orders\r\nX-Slow: " + strings.Repeat("a", 40)
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	for i := 0; ; i++ {
+		select {
+		case d := <-cut:
+			if d > 8*time.Second {
+				t.Errorf("connection cut after %v; want about 5s", d)
+			}
+			return
+		case <-ticker.C:
+			if i < len(slow) {
+				if _, err := conn.Write([]byte{slow[i]}); err != nil {
+					d := time.Since(begin)
+					if d > 8*time.Second {
+						t.Errorf("connection cut after %v; want about 5s", d)
+					}
+					return
+				}
+			}
+		}
 	}
 }

@@ -38,11 +38,26 @@ type env struct {
 	tokens []string // every token and credential a test sent, to look for in the log
 }
 
+// envConfig is what a test may change of its server's configuration.
+type envConfig struct {
+	auth auth.Config
+	api  api.Config
+}
+
 // newEnv starts an API server for one test and checks, when the test ends,
 // that no token it sent appears in the server's log.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*envConfig) {})
+}
+
+// newEnvWith is newEnv with a configuration that configure may change; it
+// starts as the IdP's and allows CORS from allowedOrigin.
+func newEnvWith(t *testing.T, configure func(*envConfig)) *env {
+	t.Helper()
 	e := &env{idp: authtest.NewIdP(t), log: &syncBuffer{}}
+	cfg := envConfig{auth: e.idp.Config(), api: api.Config{CORSOrigins: []string{allowedOrigin}}}
+	configure(&cfg)
 	log := slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	db, err := repository.Open("sqlite:" + filepath.Join(t.TempDir(), "orders.db"))
@@ -57,11 +72,12 @@ func newEnv(t *testing.T) *env {
 	if err := migrations.Up(context.Background(), sqlDB, migrations.SQLite); err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(e.idp.Config(), log)
+	v, err := auth.NewVerifier(cfg.auth, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{CORSOrigins: []string{allowedOrigin}}, v, repository.NewOrders(db), log)
+	go v.Run(t.Context())
+	h, err := api.New(cfg.api, v, repository.NewOrders(db), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ type IdP struct {
 
 	handler     http.Handler
 	jwksFetches atomic.Int64
-	failing     atomic.Bool
+	fault       atomic.Pointer[http.HandlerFunc]
 }
 
 // NewIdP starts an IdP that signs with a fresh RS256 key, and stops it when
@@ -58,15 +58,70 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == devissuer.JWKSPath {
 		p.jwksFetches.Add(1)
 	}
-	if p.failing.Load() {
-		http.Error(w, "identity provider down", http.StatusInternalServerError)
+	if f := p.fault.Load(); f != nil {
+		(*f)(w, r)
 		return
 	}
 	p.handler.ServeHTTP(w, r)
 }
 
+// SetFault makes every endpoint answer with f instead (see Status, Hang,
+// Reset, Body and Redirect); nil makes the IdP work again.
+func (p *IdP) SetFault(f http.HandlerFunc) {
+	if f == nil {
+		p.fault.Store(nil)
+		return
+	}
+	p.fault.Store(&f)
+}
+
 // SetFailing makes every endpoint answer 500 (true) or work again (false).
-func (p *IdP) SetFailing(failing bool) { p.failing.Store(failing) }
+func (p *IdP) SetFailing(failing bool) {
+	if failing {
+		p.SetFault(Status(http.StatusInternalServerError))
+	} else {
+		p.SetFault(nil)
+	}
+}
+
+// Status is a fault that answers with status.
+func Status(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, http.StatusText(status), status)
+	}
+}
+
+// Hang is a fault that never answers, until the client gives up (or ten
+// seconds pass, so the test server can still close).
+func Hang(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// Reset is a fault that closes the connection without an answer.
+func Reset(w http.ResponseWriter, _ *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// Body is a fault that answers 200 with the given content type and body.
+func Body(contentType, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// Redirect is a fault that redirects every request to url.
+func Redirect(url string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, url, http.StatusFound)
+	}
+}
 
 // JWKSFetches counts the requests for the JWKS so far.
 func (p *IdP) JWKSFetches() int64 { return p.jwksFetches.Load() }
