@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/coffeemesh/orders/api"
+	"github.com/coffeemesh/orders/auth"
 )
 
 func env(m map[string]string) func(string) string {
@@ -27,8 +30,13 @@ func TestLoadConfig(t *testing.T) {
 			if c.addr != "localhost:8000" || c.databaseURL != "sqlite:orders.db" || c.auth.Leeway != 30*time.Second || c.dev {
 				t.Errorf("defaults = %+v", c)
 			}
-			if diff := cmp.Diff([]string{"https://orders.example.com", "orders"}, c.auth.Audiences); diff != "" {
+			iss := c.auth.Issuers[0]
+			if diff := cmp.Diff([]string{"https://orders.example.com", "orders"}, iss.Audiences); diff != "" {
 				t.Errorf("audiences (-want +got):\n%s", diff)
+			}
+			want := map[string][]auth.Scope{"orders:read": {api.ScopeRead}, "orders:write": {api.ScopeWrite}}
+			if diff := cmp.Diff(want, iss.ScopeNames); diff != "" || len(iss.GrantScopes) != 0 {
+				t.Errorf("scope names (-want +got):\n%s; grants %v", diff, iss.GrantScopes)
 			}
 		}, ""},
 		{"flags override env", hosted, []string{"--addr", "127.0.0.1:9000", "--auth-leeway", "0s"}, func(t *testing.T, c config) {
@@ -37,18 +45,18 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}, ""},
 		{"dev needs nothing", nil, []string{"--dev"}, func(t *testing.T, c config) {
-			if !c.dev || c.auth.Audiences[0] != devAudience || c.devIssuerAddr != "127.0.0.1:8001" {
+			if !c.dev || c.auth.Issuers[0].Audiences[0] != devAudience || c.devIssuerAddr != "127.0.0.1:8001" {
 				t.Errorf("dev config = %+v", c)
 			}
 		}, ""},
 		{"algorithms list", merge(hosted, map[string]string{"ORDERS_AUTH_ALGORITHMS": "RS256, ES256"}), nil, func(t *testing.T, c config) {
-			if diff := cmp.Diff([]string{"RS256", "ES256"}, c.auth.Algorithms); diff != "" {
+			if diff := cmp.Diff([]string{"RS256", "ES256"}, c.auth.Issuers[0].Algorithms); diff != "" {
 				t.Errorf("algorithms (-want +got):\n%s", diff)
 			}
 		}, ""},
 		{"require at+jwt", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "true"}), nil, func(t *testing.T, c config) {
-			if !c.auth.RequireATJWT {
-				t.Error("RequireATJWT = false; want true")
+			if diff := cmp.Diff([]string{"at+jwt"}, c.auth.Issuers[0].Types); diff != "" {
+				t.Errorf("types (-want +got):\n%s", diff)
 			}
 		}, ""},
 		{"require at+jwt not a bool", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "yes"}), nil, nil, "ORDERS_AUTH_REQUIRE_AT_JWT"},

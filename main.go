@@ -101,9 +101,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err != nil {
 			return err
 		}
-		cfg.auth.Issuer = issuerURL
+		cfg.auth.Issuers[0].URL = issuerURL
 	}
 	logConfig(ctx, log, cfg)
+	for iss, scopes := range cfg.scopeChecksOff {
+		log.WarnContext(ctx, "scope check off: every valid token of this issuer holds these scopes", "issuer", iss, "scopes", scopes)
+	}
 
 	verifier, err := auth.NewVerifier(cfg.auth, log)
 	if err != nil {
@@ -163,7 +166,8 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 		return "", fmt.Errorf("dev issuer: listen on %s: %w", cfg.devIssuerAddr, err)
 	}
 	issuerURL := "http://" + ln.Addr().String()
-	iss, err := devissuer.New(issuerURL, cfg.auth.Audiences[0], []string{string(api.ScopeRead), string(api.ScopeWrite)})
+	audience := cfg.auth.Issuers[0].Audiences[0]
+	iss, err := devissuer.New(issuerURL, audience, []string{string(api.ScopeRead), string(api.ScopeWrite)})
 	if err != nil {
 		ln.Close()
 		return "", err
@@ -175,7 +179,7 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 		}
 	}()
 	log.WarnContext(ctx, "DEV MODE: accepting tokens from a local development issuer; never use this in production",
-		"issuer", issuerURL, "token_endpoint", issuerURL+devissuer.TokenPath, "audience", cfg.auth.Audiences[0])
+		"issuer", issuerURL, "token_endpoint", issuerURL+devissuer.TokenPath, "audience", audience)
 	return issuerURL, nil
 }
 
@@ -191,15 +195,22 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
 		"addr", cfg.addr,
 		"database_url", redactURL(cfg.databaseURL),
-		"auth_issuer", cfg.auth.Issuer,
-		"auth_audience", cfg.auth.Audiences,
-		"auth_jwks_url", cfg.auth.JWKSURL,
-		"auth_algorithms", cfg.auth.Algorithms,
 		"auth_leeway", cfg.auth.Leeway.String(),
-		"auth_require_at_jwt", cfg.auth.RequireATJWT,
 		"cors_origins", cfg.api.CORSOrigins,
 		"dev", cfg.dev,
 	)
+	for _, iss := range cfg.auth.Issuers {
+		log.InfoContext(ctx, "trusted issuer",
+			"issuer", iss.URL,
+			"audience", iss.Audiences,
+			"audience_claim", iss.AudienceClaim,
+			"jwks_url", iss.JWKSURL,
+			"algorithms", iss.Algorithms,
+			"token_types", iss.Types,
+			"scope_claims", iss.ScopeClaims,
+			"scope_names", iss.ScopeNames,
+		)
+	}
 }
 
 // openDatabase opens the database and brings its schema up to date.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -20,11 +21,10 @@ const maxNumericDate = 253402300799
 // maxSubjectLength bounds the sub claim, which becomes the owner of orders.
 const maxSubjectLength = 255
 
-// claims are the claims of an access token that this API reads. They are
-// decoded strictly: a claim name matches only exactly (golang-jwt's default
-// struct decoding would let "SUB" stand for "sub"), a claim may appear only
-// once, and a claim of the wrong JSON type makes the token malformed rather
-// than being ignored.
+// claims are the claims of an access token. They are decoded strictly: a
+// claim name matches only exactly (golang-jwt's default struct decoding
+// would let "SUB" stand for "sub"), a claim may appear only once, and a claim
+// of the wrong JSON type makes the token malformed rather than being ignored.
 type claims struct {
 	issuer    string
 	subject   string
@@ -32,8 +32,9 @@ type claims struct {
 	expiresAt *jwt.NumericDate
 	notBefore *jwt.NumericDate
 	issuedAt  *jwt.NumericDate
-	tokenUse  string
-	scopes    []Scope
+	// members are all the claims, by exact name, for those that depend on
+	// the issuer's configuration (scopes, client_id, token_use).
+	members map[string]json.RawMessage
 }
 
 var _ jwt.Claims = (*claims)(nil)
@@ -50,11 +51,12 @@ var errClaims = errors.New("malformed claims")
 
 // UnmarshalJSON decodes the claim set b.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	raw, err := uniqueMembers(b)
+	members, err := uniqueMembers(b)
 	if err != nil {
 		return err
 	}
-	for name, v := range raw {
+	c.members = members
+	for name, v := range members {
 		if err := c.set(name, v); err != nil {
 			return fmt.Errorf("%w: claim %q: %w", errClaims, name, err)
 		}
@@ -62,6 +64,7 @@ func (c *claims) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// set decodes the registered claims; others stay in members.
 func (c *claims) set(name string, v json.RawMessage) error {
 	var err error
 	switch name {
@@ -77,36 +80,63 @@ func (c *claims) set(name string, v json.RawMessage) error {
 		c.notBefore, err = decodeNumericDate(v)
 	case "iat":
 		c.issuedAt, err = decodeNumericDate(v)
-	case "token_use":
-		err = decodeString(v, &c.tokenUse)
-	case "scope":
-		var s string
-		err = decodeString(v, &s)
-		c.addScopes(strings.Split(s, " "))
-	case "scp":
-		var ss []string
-		ss, err = decodeStrings(v)
-		if err == nil && v[0] == '"' {
-			ss = strings.Split(ss[0], " ")
-		}
-		c.addScopes(ss)
-	case "permissions":
-		var ss []string
-		err = json.Unmarshal(v, &ss)
-		if err == nil && ss == nil {
-			err = errors.New("must be an array of strings")
-		}
-		c.addScopes(ss)
 	}
 	return err
 }
 
-func (c *claims) addScopes(ss []string) {
-	for _, s := range ss {
-		if s != "" {
-			c.scopes = append(c.scopes, Scope(s))
+// stringClaim returns the string claim name, "" when absent.
+func (c *claims) stringClaim(name string) (string, error) {
+	v, ok := c.members[name]
+	if !ok {
+		return "", nil
+	}
+	var s string
+	if err := decodeString(v, &s); err != nil {
+		return "", fmt.Errorf("%w: claim %q: %w", errClaims, name, err)
+	}
+	return s, nil
+}
+
+// audienceIn returns the values of the audience claim name: aud as a string
+// or an array, client_id as a string.
+func (c *claims) audienceIn(name string) ([]string, error) {
+	if name == AudienceClaimAud {
+		return c.audience, nil
+	}
+	s, err := c.stringClaim(name)
+	if s == "" {
+		return nil, err
+	}
+	return []string{s}, err
+}
+
+// scopeNames returns the names held by the claim at path, a claim name or a
+// dotted path into objects: a string of space-separated names, or an array
+// of strings. An absent claim holds none.
+func (c *claims) scopeNames(path string) ([]string, error) {
+	members := c.members
+	parts := strings.Split(path, ".")
+	for i, part := range parts {
+		v, ok := members[part]
+		if !ok {
+			return nil, nil
+		}
+		if i == len(parts)-1 {
+			ss, err := decodeStrings(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: claim %q: %w", errClaims, path, err)
+			}
+			if v[0] == '"' {
+				ss = strings.Split(ss[0], " ")
+			}
+			return slices.DeleteFunc(ss, func(s string) bool { return s == "" }), nil
+		}
+		var err error
+		if members, err = uniqueMembers(v); err != nil {
+			return nil, fmt.Errorf("%w: claim %q: %w", errClaims, path, err)
 		}
 	}
+	return nil, nil
 }
 
 // validSubject reports whether sub can name an owner: not empty, not too

@@ -155,7 +155,7 @@ func TestKeySetRefusesBadIssuersAndKeys(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := jwksServer(t, tt.discovery, tt.jwks)
-			v, err := auth.NewVerifier(auth.Config{Issuer: srv.URL, Audiences: []string{"api"}, Leeway: auth.DefaultLeeway}, authtest.Discard())
+			v, err := auth.NewVerifier(one(auth.Issuer{URL: srv.URL, Audiences: []string{"api"}}), authtest.Discard())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,7 @@ func TestWeakRSAKeyIgnored(t *testing.T) {
 		"n": strings.Repeat("q", 171) + "w", "e": "AQAB"}
 	b, _ := json.Marshal(map[string]any{"keys": []any{weak}})
 	srv := jwksServer(t, nil, string(b))
-	v, err := auth.NewVerifier(auth.Config{Issuer: "https://issuer.test", JWKSURL: srv.URL + devissuer.JWKSPath, Audiences: []string{"api"}}, authtest.Discard())
+	v, err := auth.NewVerifier(one(auth.Issuer{URL: "https://issuer.test", JWKSURL: srv.URL + devissuer.JWKSPath, Audiences: []string{"api"}}), authtest.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,15 +194,19 @@ func TestConfigValidate(t *testing.T) {
 		cfg  auth.Config
 		want string
 	}{
-		{"no issuer", auth.Config{Audiences: []string{"a"}}, "issuer is required"},
-		{"no audience", auth.Config{Issuer: "https://i.test"}, "audience is required"},
-		{"plain http issuer", auth.Config{Issuer: "http://idp.example.com", Audiences: []string{"a"}}, "plain http"},
-		{"plain http jwks", auth.Config{Issuer: "https://i.test", JWKSURL: "http://10.0.0.1/jwks", Audiences: []string{"a"}}, "plain http"},
-		{"HS256", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"HS256"}}, "not allowed"},
-		{"none", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"none"}}, "not allowed"},
-		{"leeway too long", auth.Config{Issuer: "https://i.test", Audiences: []string{"a"}, Leeway: auth.MaxLeeway + 1}, "leeway"},
-		{"loopback http is fine", auth.Config{Issuer: "http://127.0.0.1:9/", Audiences: []string{"a"}}, ""},
-		{"localhost http is fine", auth.Config{Issuer: "http://localhost:9", Audiences: []string{"a"}}, ""},
+		{"no issuer", auth.Config{}, "issuer is required"},
+		{"empty issuer", one(auth.Issuer{Audiences: []string{"a"}}), "issuer is required"},
+		{"no audience", one(auth.Issuer{URL: "https://i.test"}), "audience is required"},
+		{"plain http issuer", one(auth.Issuer{URL: "http://idp.example.com", Audiences: []string{"a"}}), "plain http"},
+		{"plain http jwks", one(auth.Issuer{URL: "https://i.test", JWKSURL: "http://10.0.0.1/jwks", Audiences: []string{"a"}}), "plain http"},
+		{"HS256", one(auth.Issuer{URL: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"HS256"}}), "not allowed"},
+		{"none", one(auth.Issuer{URL: "https://i.test", Audiences: []string{"a"}, Algorithms: []string{"none"}}), "not allowed"},
+		{"unknown audience claim", one(auth.Issuer{URL: "https://i.test", Audiences: []string{"a"}, AudienceClaim: "azp"}), "audience claim"},
+		{"bad scope claim path", one(auth.Issuer{URL: "https://i.test", Audiences: []string{"a"}, ScopeClaims: []string{"realm_access..roles"}}), "scope claim"},
+		{"same issuer twice", auth.Config{Issuers: []auth.Issuer{{URL: "https://i.test", Audiences: []string{"a"}}, {URL: "https://i.test", Audiences: []string{"b"}}}}, "twice"},
+		{"leeway too long", auth.Config{Issuers: []auth.Issuer{{URL: "https://i.test", Audiences: []string{"a"}}}, Leeway: auth.MaxLeeway + 1}, "leeway"},
+		{"loopback http is fine", one(auth.Issuer{URL: "http://127.0.0.1:9/", Audiences: []string{"a"}}), ""},
+		{"localhost http is fine", one(auth.Issuer{URL: "http://localhost:9", Audiences: []string{"a"}}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,4 +219,9 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// one is a configuration that trusts iss only.
+func one(iss auth.Issuer) auth.Config {
+	return auth.Config{Issuers: []auth.Issuer{iss}, Leeway: auth.DefaultLeeway}
 }

@@ -6,149 +6,77 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
-	"time"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// Algorithms lists the signature algorithms a Verifier may accept: only
-// asymmetric ones. HS256 and friends would let anyone holding the (public)
-// key mint tokens, and "none" is no signature at all.
-func Algorithms() []string {
-	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-}
-
-// Defaults and bounds of a Config.
-const (
-	DefaultLeeway = 30 * time.Second
-	MaxLeeway     = 5 * time.Minute
-	// MaxTokenLength bounds a token's size, so that no oversized token is
-	// decoded before it is refused.
-	MaxTokenLength = 16 << 10
-)
-
-// Config says which tokens a Verifier accepts. There is no setting that turns
-// a check off.
-type Config struct {
-	// Issuer must equal the token's iss exactly. Required.
-	Issuer string
-	// Audiences must hold the token's aud, or one of its values. Required.
-	Audiences []string
-	// JWKSURL is where the issuer publishes its keys. When empty, it is read
-	// from the issuer's OpenID configuration.
-	JWKSURL string
-	// Algorithms are the signature algorithms accepted, a subset of
-	// Algorithms(); empty means all of those.
-	Algorithms []string
-	// Leeway is the clock skew allowed on exp, nbf and iat, at most
-	// MaxLeeway. DefaultLeeway suits most deployments.
-	Leeway time.Duration
-	// Realm names the protection space in WWW-Authenticate challenges;
-	// empty means "orders".
-	Realm string
-	// RequireATJWT accepts only tokens whose typ header is at+jwt (or
-	// application/at+jwt), as RFC 9068 access tokens are. Without it, a
-	// missing typ or typ JWT is accepted too, since many providers send those.
-	RequireATJWT bool
-}
-
-// Validate checks c and fills in its defaults.
-func (c *Config) Validate() error {
-	var errs []error
-	if c.Issuer == "" {
-		errs = append(errs, errors.New("issuer is required"))
-	} else if err := CheckURL(c.Issuer); err != nil {
-		errs = append(errs, fmt.Errorf("issuer: %w", err))
-	}
-	if len(c.Audiences) == 0 || slices.Contains(c.Audiences, "") {
-		errs = append(errs, errors.New("audience is required and must not be empty"))
-	}
-	if c.JWKSURL != "" {
-		if err := CheckURL(c.JWKSURL); err != nil {
-			errs = append(errs, fmt.Errorf("jwks url: %w", err))
-		}
-	}
-	if len(c.Algorithms) == 0 {
-		c.Algorithms = Algorithms()
-	}
-	for _, a := range c.Algorithms {
-		if !slices.Contains(Algorithms(), a) {
-			errs = append(errs, fmt.Errorf("algorithm %q is not allowed; choose from %s", a, strings.Join(Algorithms(), ", ")))
-		}
-	}
-	if c.Leeway < 0 || c.Leeway > MaxLeeway {
-		errs = append(errs, fmt.Errorf("leeway must be between 0s and %s", MaxLeeway))
-	}
-	if c.Realm == "" {
-		c.Realm = "orders"
-	}
-	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
-		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))
-	}
-	return errors.Join(errs...)
-}
 
 // Verifier verifies access tokens. It is safe for concurrent use.
 type Verifier struct {
 	cfg    Config
 	parser *jwt.Parser
-	keys   *keySet
+	// issuers are the trusted issuers by URL; never changed after
+	// NewVerifier.
+	issuers map[string]*issuer
+}
+
+// issuer is a trusted issuer with its keys.
+type issuer struct {
+	Issuer
+	keys *keySet
 }
 
 // NewVerifier returns a Verifier for cfg, or the reasons cfg is unusable. It
 // fetches nothing: keys are fetched on first use and by Run, so the API
-// starts even while the issuer is down.
+// starts even while an issuer is down.
 func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("auth config: %w", err)
 	}
-	return &Verifier{
+	v := &Verifier{
 		cfg: cfg,
+		// The issuer, audience and algorithm depend on the issuer, which the
+		// keyfunc picks by the token's iss, and are checked there and in
+		// Verify; the parser checks what all issuers share.
 		parser: jwt.NewParser(
-			jwt.WithValidMethods(cfg.Algorithms),
-			jwt.WithIssuer(cfg.Issuer),
-			jwt.WithAudience(cfg.Audiences...),
+			jwt.WithValidMethods(Algorithms()),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithStrictDecoding(),
 		),
-		keys: newKeySet(cfg.Issuer, cfg.JWKSURL, log),
-	}, nil
+		issuers: make(map[string]*issuer, len(cfg.Issuers)),
+	}
+	for _, iss := range cfg.Issuers {
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: newKeySet(iss.URL, iss.JWKSURL, log)}
+	}
+	return v, nil
 }
 
-// Run keeps the issuer's keys fresh until ctx ends: it fetches them at once,
-// retries with back-off while it has none, and refreshes them periodically.
+// Run keeps every issuer's keys fresh until ctx ends: it fetches them at
+// once, retries with back-off while it has none, and refreshes them
+// periodically.
 func (v *Verifier) Run(ctx context.Context) {
-	v.keys.run(ctx)
+	var wg sync.WaitGroup
+	for _, iss := range v.issuers {
+		wg.Go(func() { iss.keys.run(ctx) })
+	}
+	wg.Wait()
 }
 
-// Ready reports whether the verifier holds signing keys.
+// Ready reports whether the verifier holds signing keys of every issuer.
 func (v *Verifier) Ready() bool {
-	return len(v.keys.snapshot()) > 0
+	for _, iss := range v.issuers {
+		if len(iss.keys.snapshot()) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Realm is the realm of the verifier's WWW-Authenticate challenges.
 func (v *Verifier) Realm() string {
 	return v.cfg.Realm
-}
-
-// acceptedType reports whether a token's JOSE typ header (present says
-// whether it has one) is that of an access token: RFC 9068's at+jwt, or,
-// unless requireATJWT, the generic JWT or none at all. "application/" may
-// prefix the value, which is case-insensitive (RFC 7515, section 4.1.9).
-// Other types, like dpop+jwt, are other kinds of token.
-func acceptedType(typ any, present, requireATJWT bool) bool {
-	if !present {
-		return !requireATJWT
-	}
-	s, ok := typ.(string)
-	if !ok {
-		return false
-	}
-	s = strings.TrimPrefix(strings.ToLower(s), "application/")
-	return s == "at+jwt" || (s == "jwt" && !requireATJWT)
 }
 
 // Verify checks token and returns the principal it names. Every failure is
@@ -158,18 +86,71 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := checkShape(token); err != nil {
 		return Principal{}, err
 	}
-	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx))
+	var (
+		c   claims
+		iss *issuer
+	)
+	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss))
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	switch {
-	case !validSubject(c.subject):
-		return Principal{}, fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes without control characters", nil)
-	case c.tokenUse != "" && c.tokenUse != "access":
-		return Principal{}, fail(ErrInvalidToken, "the token is not an access token", nil)
+	if err := iss.check(&c); err != nil {
+		return Principal{}, describe(err)
 	}
-	return Principal{Subject: c.subject, Scopes: c.scopes}, nil
+	scopes, err := iss.scopes(&c)
+	if err != nil {
+		return Principal{}, describe(err)
+	}
+	return Principal{Subject: c.subject, Scopes: scopes}, nil
+}
+
+// check applies the issuer's checks of the claims beyond the signature and
+// the times: audience, access-token use and subject.
+func (iss *issuer) check(c *claims) error {
+	aud, err := c.audienceIn(iss.AudienceClaim)
+	if err != nil {
+		return err
+	}
+	if len(aud) == 0 {
+		return fail(ErrInvalidToken, fmt.Sprintf("the token lacks its audience (%s)", iss.AudienceClaim), nil)
+	}
+	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) }) {
+		return fail(ErrInvalidToken, "the token's audience is not this API", nil)
+	}
+	use, err := c.stringClaim("token_use")
+	switch {
+	case err != nil:
+		return err
+	case use != "" && use != "access", use == "" && iss.AudienceClaim == AudienceClaimClientID:
+		return fail(ErrInvalidToken, "the token is not an access token", nil)
+	case !validSubject(c.subject):
+		return fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes without control characters", nil)
+	}
+	return nil
+}
+
+// scopes returns the API scopes the token grants: the names in the
+// issuer's scope claims, mapped by its ScopeNames, and its GrantScopes.
+func (iss *issuer) scopes(c *claims) ([]Scope, error) {
+	out := slices.Clone(iss.GrantScopes)
+	for _, path := range iss.ScopeClaims {
+		names, err := c.scopeNames(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			granted := []Scope{Scope(n)}
+			if iss.ScopeNames != nil {
+				granted = iss.ScopeNames[n]
+			}
+			for _, s := range granted {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // checkShape refuses, before any decoding, a token that is too long or is not
@@ -197,15 +178,30 @@ func checkShape(token string) error {
 	return nil
 }
 
-// keyfunc checks the token's header and picks the issuer's keys that may
-// verify it. Keys come only from the issuer's JWKS: jku, x5u, jwk and x5c in
-// the header are never used.
-func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
+// keyfunc picks the trusted issuer named by the token's iss (and stores it
+// in *picked), checks the header against it, and returns the issuer's keys
+// that may verify the token. Keys come only from the issuer's JWKS: jku,
+// x5u, jwk and x5c in the header are never used, and an iss that names no
+// trusted issuer causes no fetch.
+func (v *Verifier) keyfunc(ctx context.Context, picked **issuer) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
+		c, _ := t.Claims.(*claims)
+		iss := v.issuers[c.issuer]
+		if iss == nil {
+			if c.issuer == "" {
+				return nil, fail(ErrInvalidToken, "the token lacks its issuer (iss)", nil)
+			}
+			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", nil)
+		}
+		*picked = iss
+		alg := t.Method.Alg()
+		if !slices.Contains(iss.Algorithms, alg) {
+			return nil, fail(ErrInvalidToken, "the token's algorithm is not accepted for its issuer", nil)
+		}
 		if _, ok := t.Header["crit"]; ok {
 			return nil, fail(ErrInvalidToken, "the token names critical header parameters this API does not implement", nil)
 		}
-		if typ, ok := t.Header["typ"]; !acceptedType(typ, ok, v.cfg.RequireATJWT) {
+		if !iss.acceptsType(t.Header) {
 			return nil, fail(ErrInvalidToken, "the token's typ is not that of an access token", nil)
 		}
 		kid, hasKID := t.Header["kid"]
@@ -213,7 +209,7 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		if hasKID && !isString {
 			return nil, fail(ErrInvalidToken, "the token's kid must be a string", nil)
 		}
-		keys, err := v.keys.find(ctx, kidString, hasKID, t.Method.Alg())
+		keys, err := iss.keys.find(ctx, kidString, hasKID, alg)
 		if err != nil {
 			return nil, err
 		}
@@ -226,6 +222,21 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		}
 		return set, nil
 	}
+}
+
+// acceptsType reports whether the token's typ header (absent counts as "")
+// is one the issuer's access tokens have. Other types, like dpop+jwt, are
+// other kinds of token.
+func (iss *issuer) acceptsType(header map[string]any) bool {
+	typ := ""
+	if v, ok := header["typ"]; ok {
+		s, isString := v.(string)
+		if !isString || s == "" {
+			return false
+		}
+		typ = normalizeType(s)
+	}
+	return slices.Contains(iss.Types, typ)
 }
 
 // describe turns a golang-jwt error into an *Error with a description that
@@ -246,17 +257,13 @@ func describe(err error) *Error {
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		desc = "the token cannot be verified"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		desc = "the token lacks a required claim (iss, aud or exp)"
+		desc = "the token lacks its expiry (exp)"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		desc = "the token has expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		desc = "the token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		desc = "the token was issued in the future"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		desc = "the token's issuer is not the one this API trusts"
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		desc = "the token's audience is not this API"
 	}
 	return fail(ErrInvalidToken, desc, err)
 }

@@ -318,7 +318,7 @@ func TestClaimNameTricksDoNotChangeTheCaller(t *testing.T) {
 // typed, is then refused; at+jwt is accepted.
 func TestRequireATJWT(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, func(c *envConfig) { c.auth.RequireATJWT = true })
+	e := newEnvWith(t, func(c *envConfig) { c.auth.Issuers[0].Types = []string{"at+jwt"} })
 	key := e.idp.Keys()[0]
 	claims := e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw})
 	for _, typ := range []any{"at+jwt", "application/at+jwt", "AT+JWT"} {

@@ -126,10 +126,16 @@ func Redirect(url string) http.HandlerFunc {
 // JWKSFetches counts the requests for the JWKS so far.
 func (p *IdP) JWKSFetches() int64 { return p.jwksFetches.Load() }
 
-// Config returns a verifier configuration that trusts this IdP through OIDC
-// discovery.
+// Config returns a verifier configuration that trusts this IdP (only)
+// through OIDC discovery.
 func (p *IdP) Config() auth.Config {
-	return auth.Config{Issuer: p.URL(), Audiences: []string{Audience}, Leeway: auth.DefaultLeeway}
+	return auth.Config{Issuers: []auth.Issuer{p.Trust()}, Leeway: auth.DefaultLeeway}
+}
+
+// Trust returns the issuer configuration that trusts this IdP's tokens
+// for Audience, found through OIDC discovery.
+func (p *IdP) Trust() auth.Issuer {
+	return auth.Issuer{URL: p.URL(), Audiences: []string{Audience}}
 }
 
 // NewVerifier returns a verifier for Config whose key refresh stops with the

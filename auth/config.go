@@ -1,0 +1,179 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Algorithms lists the signature algorithms a Verifier may accept: only
+// asymmetric ones. HS256 and friends would let anyone holding the (public)
+// key mint tokens, and "none" is no signature at all.
+func Algorithms() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+}
+
+// Defaults and bounds of a Config.
+const (
+	DefaultLeeway = 30 * time.Second
+	MaxLeeway     = 5 * time.Minute
+	// MaxTokenLength bounds a token's size, so that no oversized token is
+	// decoded before it is refused.
+	MaxTokenLength = 16 << 10
+)
+
+// The audience claims an Issuer may name.
+const (
+	// AudienceClaimAud checks the registered aud claim (RFC 7519).
+	AudienceClaimAud = "aud"
+	// AudienceClaimClientID checks client_id, as AWS Cognito access tokens
+	// carry no aud; such tokens must also say token_use "access".
+	AudienceClaimClientID = "client_id"
+)
+
+// DefaultScopeClaims are the claims scopes are read from unless an Issuer
+// names others: RFC 9068's scope, the scp of Okta, Entra and Hydra, and
+// Auth0's RBAC permissions.
+func DefaultScopeClaims() []string {
+	return []string{"scope", "scp", "permissions"}
+}
+
+// DefaultTypes are the typ header values accepted unless an Issuer names
+// others: none at all, the generic JWT, and RFC 9068's at+jwt.
+func DefaultTypes() []string {
+	return []string{"", "jwt", "at+jwt"}
+}
+
+// Config says which tokens a Verifier accepts. There is no setting that turns
+// a signature, issuer, audience or expiry check off.
+type Config struct {
+	// Issuers are the trusted issuers; a token's iss picks one. At least one.
+	Issuers []Issuer
+	// Leeway is the clock skew allowed on exp, nbf and iat, at most
+	// MaxLeeway. DefaultLeeway suits most deployments.
+	Leeway time.Duration
+	// Realm names the protection space in WWW-Authenticate challenges;
+	// empty means "orders".
+	Realm string
+}
+
+// Issuer is one trusted issuer and how to read its tokens.
+type Issuer struct {
+	// URL must equal the token's iss exactly. Required.
+	URL string
+	// Audiences must hold the token's audience claim, or one of its values.
+	// Required.
+	Audiences []string
+	// AudienceClaim names the claim that holds the audience:
+	// AudienceClaimAud (the default when empty) or AudienceClaimClientID.
+	AudienceClaim string
+	// JWKSURL is where the issuer publishes its keys. When empty, it is read
+	// from the issuer's OpenID configuration.
+	JWKSURL string
+	// Algorithms are the signature algorithms accepted, a subset of
+	// Algorithms(); empty means all of those.
+	Algorithms []string
+	// Types are the accepted typ header values, compared case-insensitively
+	// without an "application/" prefix; "" stands for a token without typ.
+	// Empty means DefaultTypes().
+	Types []string
+	// ScopeClaims name the claims scopes are read from: each a string of
+	// space-separated scopes or an array of strings. A dotted name reaches
+	// into objects, as realm_access.roles does. Empty means
+	// DefaultScopeClaims().
+	ScopeClaims []string
+	// ScopeNames maps the issuer's scope names to the API's scopes (one name
+	// may grant several); a name not in it grants nothing. Nil means every
+	// name stands for itself.
+	ScopeNames map[string][]Scope
+	// GrantScopes are granted to every valid token of the issuer, for
+	// providers that cannot issue scopes at all. Use with care.
+	GrantScopes []Scope
+}
+
+// Validate checks c and fills in its defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Issuers) == 0 {
+		errs = append(errs, errors.New("issuer is required"))
+	}
+	seen := map[string]bool{}
+	for i := range c.Issuers {
+		iss := &c.Issuers[i]
+		if seen[iss.URL] {
+			errs = append(errs, fmt.Errorf("issuer %q is configured twice", iss.URL))
+		}
+		seen[iss.URL] = true
+		if err := iss.validate(); err != nil {
+			if len(c.Issuers) > 1 {
+				err = fmt.Errorf("issuer %d (%s): %w", i+1, iss.URL, err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	if c.Leeway < 0 || c.Leeway > MaxLeeway {
+		errs = append(errs, fmt.Errorf("leeway must be between 0s and %s", MaxLeeway))
+	}
+	if c.Realm == "" {
+		c.Realm = "orders"
+	}
+	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
+		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))
+	}
+	return errors.Join(errs...)
+}
+
+func (iss *Issuer) validate() error {
+	var errs []error
+	if iss.URL == "" {
+		errs = append(errs, errors.New("issuer is required"))
+	} else if err := CheckURL(iss.URL); err != nil {
+		errs = append(errs, fmt.Errorf("issuer: %w", err))
+	}
+	if len(iss.Audiences) == 0 || slices.Contains(iss.Audiences, "") {
+		errs = append(errs, errors.New("audience is required and must not be empty"))
+	}
+	switch iss.AudienceClaim {
+	case "":
+		iss.AudienceClaim = AudienceClaimAud
+	case AudienceClaimAud, AudienceClaimClientID:
+	default:
+		errs = append(errs, fmt.Errorf("audience claim %q is not %s or %s", iss.AudienceClaim, AudienceClaimAud, AudienceClaimClientID))
+	}
+	if iss.JWKSURL != "" {
+		if err := CheckURL(iss.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("jwks url: %w", err))
+		}
+	}
+	if len(iss.Algorithms) == 0 {
+		iss.Algorithms = Algorithms()
+	}
+	for _, a := range iss.Algorithms {
+		if !slices.Contains(Algorithms(), a) {
+			errs = append(errs, fmt.Errorf("algorithm %q is not allowed; choose from %s", a, strings.Join(Algorithms(), ", ")))
+		}
+	}
+	if len(iss.Types) == 0 {
+		iss.Types = DefaultTypes()
+	}
+	for i, t := range iss.Types {
+		iss.Types[i] = normalizeType(t)
+	}
+	if len(iss.ScopeClaims) == 0 {
+		iss.ScopeClaims = DefaultScopeClaims()
+	}
+	for _, sc := range iss.ScopeClaims {
+		if sc == "" || strings.HasPrefix(sc, ".") || strings.HasSuffix(sc, ".") || strings.Contains(sc, "..") {
+			errs = append(errs, fmt.Errorf("scope claim %q is not a claim name or dotted path", sc))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// normalizeType lowers a typ value and drops its "application/" prefix
+// (RFC 7515, section 4.1.9).
+func normalizeType(typ string) string {
+	return strings.TrimPrefix(strings.ToLower(typ), "application/")
+}
