@@ -82,7 +82,7 @@ func settings() []setting {
 		{"ORDERS_CONFIG", "config", "", "configuration file, YAML or JSON (see README)"},
 		{"ORDERS_ADDR", "addr", "localhost:8000", "address the API listens on"},
 		{"ORDERS_DATABASE_URL", "database-url", "sqlite:orders.db", "database, as sqlite:PATH"},
-		{"ORDERS_AUTH_PROVIDER", "auth-provider", "", "provider preset: " + strings.Join(providerNames(), ", ")},
+		{"ORDERS_AUTH_PROVIDER", "auth-provider", "", "provider preset: " + strings.Join(auth.ProviderNames(), ", ")},
 		{"ORDERS_AUTH_ISSUER", "auth-issuer", "", "issuer whose tokens are accepted (exact iss); required unless --dev"},
 		{"ORDERS_AUTH_AUDIENCE", "auth-audience", "", "comma-separated audiences, one of which the token must hold; required unless --dev"},
 		{"ORDERS_AUTH_AUDIENCE_CLAIM", "auth-audience-claim", "", "claim that holds the audience: aud (default) or client_id (Cognito)"},
@@ -292,10 +292,7 @@ func (s issuerSettings) toIssuer() (auth.Issuer, error) {
 		ScopeClaims:   s.ScopeClaims,
 	}
 	if s.Provider != "" {
-		p, ok := providers()[s.Provider]
-		if !ok {
-			errs = append(errs, fmt.Errorf("ORDERS_AUTH_PROVIDER: %q is not one of %s", s.Provider, strings.Join(providerNames(), ", ")))
-		} else if err := p.apply(&iss); err != nil {
+		if err := auth.ApplyProvider(s.Provider, &iss); err != nil {
 			errs = append(errs, fmt.Errorf("ORDERS_AUTH_PROVIDER=%s: %w", s.Provider, err))
 		}
 	}

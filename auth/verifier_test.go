@@ -198,3 +198,70 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Errorf("the jku URL was fetched %d times; want never", n)
 	}
 }
+
+// TestIssuerSettings checks the per-issuer readings of a token: the
+// audience claim, scope claims by dotted path, scope names and grants.
+func TestIssuerSettings(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	tests := []struct {
+		name   string
+		trust  func(iss *auth.Issuer)
+		extra  map[string]any
+		want   []auth.Scope
+		reject bool
+	}{
+		{"client_id as audience", func(iss *auth.Issuer) { iss.AudienceClaim = auth.AudienceClaimClientID },
+			map[string]any{"aud": authtest.Omit, "client_id": authtest.Audience, "token_use": "access", "scope": "orders:read"}, []auth.Scope{"orders:read"}, false},
+		{"client_id without token_use", func(iss *auth.Issuer) { iss.AudienceClaim = auth.AudienceClaimClientID },
+			map[string]any{"aud": authtest.Omit, "client_id": authtest.Audience}, nil, true},
+		{"client_id of an ID token", func(iss *auth.Issuer) { iss.AudienceClaim = auth.AudienceClaimClientID },
+			map[string]any{"aud": authtest.Omit, "client_id": authtest.Audience, "token_use": "id"}, nil, true},
+		{"client_id not a string", func(iss *auth.Issuer) { iss.AudienceClaim = auth.AudienceClaimClientID },
+			map[string]any{"aud": authtest.Omit, "client_id": []string{authtest.Audience}, "token_use": "access"}, nil, true},
+		{"aud ignored when client_id is the claim", func(iss *auth.Issuer) { iss.AudienceClaim = auth.AudienceClaimClientID },
+			map[string]any{"client_id": "other", "token_use": "access"}, nil, true},
+		{"nested roles", func(iss *auth.Issuer) { iss.ScopeClaims = []string{"realm_access.roles"} },
+			map[string]any{"realm_access": map[string]any{"roles": []string{"orders:write"}}, "scope": "orders:read"}, []auth.Scope{"orders:write"}, false},
+		{"nested roles not an object", func(iss *auth.Issuer) { iss.ScopeClaims = []string{"realm_access.roles"} },
+			map[string]any{"realm_access": "orders:write"}, nil, true},
+		{"nested roles absent", func(iss *auth.Issuer) { iss.ScopeClaims = []string{"realm_access.roles"} },
+			map[string]any{"realm_access": map[string]any{}}, nil, false},
+		{"scope names mapped", func(iss *auth.Issuer) {
+			iss.ScopeClaims = []string{"scp"}
+			iss.ScopeNames = map[string][]auth.Scope{"Orders.ReadWrite": {"orders:read", "orders:write"}}
+		}, map[string]any{"scp": "Orders.ReadWrite orders:admin"}, []auth.Scope{"orders:read", "orders:write"}, false},
+		{"unmapped names grant nothing", func(iss *auth.Issuer) { iss.ScopeNames = map[string][]auth.Scope{"Orders.Read": {"orders:read"}} },
+			map[string]any{"scope": "orders:read orders:write"}, nil, false},
+		{"granted scopes", func(iss *auth.Issuer) { iss.GrantScopes = []auth.Scope{"orders:read"} },
+			nil, []auth.Scope{"orders:read"}, false},
+		{"typ outside the issuer's types", func(iss *auth.Issuer) { iss.Types = []string{"okta-internal-at+jwt"} },
+			nil, nil, true},
+		{"algorithm outside the issuer's", func(iss *auth.Issuer) { iss.Algorithms = []string{"ES256"} },
+			nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			iss := idp.Trust()
+			tt.trust(&iss)
+			v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{iss}, Leeway: auth.DefaultLeeway}, authtest.Discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice", Extra: tt.extra}))
+			if tt.reject {
+				if !errors.Is(err, auth.ErrInvalidToken) {
+					t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", p, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(p.Scopes) != fmt.Sprint(tt.want) {
+				t.Errorf("scopes = %v; want %v", p.Scopes, tt.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -346,5 +347,48 @@ func TestSlowClientIsCutOff(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestServeWithConfigFile runs the binary with two issuers from a YAML
+// file, one of which has its scope checks off: both are accepted, and
+// serve warns about the check that is off.
+func TestServeWithConfigFile(t *testing.T) {
+	t.Parallel()
+	a, b := authtest.NewIdP(t), authtest.NewIdPAt(t, "/realms/b")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "orders.yaml")
+	content := fmt.Sprintf(`addr: 127.0.0.1:0
+database_url: sqlite:%s
+auth:
+  issuers:
+    - issuer: %s
+      audience: [%s]
+    - provider: keycloak
+      issuer: %s
+      audience: [orders-b]
+      read_scope: none
+      write_scope: none
+`, filepath.Join(dir, "orders.db"), a.URL(), authtest.Audience, b.URL())
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, map[string]string{"ORDERS_CONFIG": file}, "serve")
+	warn := p.waitFor(t, "scope check off: every valid token of this issuer holds these scopes")
+	if warn["issuer"] != b.URL() || warn["level"] != "WARN" {
+		t.Errorf("warning = %v; want one for %s", warn, b.URL())
+	}
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	body := `{"order":[{"product":"latte","size":"big"}]}`
+	if status, out := call(t, "POST", base+"/orders", a.Token(t, authtest.Claims{Subject: "alice", Scope: rw}), body); status != http.StatusCreated {
+		t.Errorf("issuer a: %d %s; want 201", status, out)
+	}
+	tokB := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": "orders-b"}})
+	if status, out := call(t, "POST", base+"/orders", tokB, body); status != http.StatusCreated {
+		t.Errorf("issuer b without scopes: %d %s; want 201", status, out)
+	}
+	tokWrongAud := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": authtest.Audience}})
+	if status, _ := call(t, "GET", base+"/orders", tokWrongAud, ""); status != http.StatusUnauthorized {
+		t.Errorf("issuer b with issuer a's audience: %d; want 401", status)
 	}
 }

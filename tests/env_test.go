@@ -55,7 +55,13 @@ func newEnv(t *testing.T) *env {
 // starts as the IdP's and allows CORS from allowedOrigin.
 func newEnvWith(t *testing.T, configure func(*envConfig)) *env {
 	t.Helper()
-	e := &env{idp: authtest.NewIdP(t), log: &syncBuffer{}}
+	return newEnvFor(t, authtest.NewIdP(t), configure)
+}
+
+// newEnvFor is newEnvWith for a given identity provider.
+func newEnvFor(t *testing.T, idp *authtest.IdP, configure func(*envConfig)) *env {
+	t.Helper()
+	e := &env{idp: idp, log: &syncBuffer{}}
 	cfg := envConfig{auth: e.idp.Config(), api: api.Config{CORSOrigins: []string{allowedOrigin}}}
 	configure(&cfg)
 	log := slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))

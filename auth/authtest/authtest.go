@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,23 +40,31 @@ type IdP struct {
 }
 
 // NewIdP starts an IdP that signs with a fresh RS256 key, and stops it when
-// the test ends.
+// the test ends. Its issuer is the server's URL.
 func NewIdP(tb testing.TB) *IdP {
+	tb.Helper()
+	return NewIdPAt(tb, "")
+}
+
+// NewIdPAt is NewIdP with an issuer that is the server's URL followed by
+// path, such as "/" (Auth0's trailing slash) or "/realms/coffeemesh"
+// (Keycloak); discovery and the JWKS are served below it.
+func NewIdPAt(tb testing.TB, path string) *IdP {
 	tb.Helper()
 	p := &IdP{}
 	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
-	iss, err := devissuer.New("http://"+p.Server.Listener.Addr().String(), Audience, []string{"orders:read", "orders:write"})
+	iss, err := devissuer.New("http://"+p.Server.Listener.Addr().String()+path, Audience, []string{"orders:read", "orders:write"})
 	if err != nil {
 		tb.Fatalf("new issuer: %v", err)
 	}
-	p.Issuer, p.handler = iss, iss.Handler()
+	p.Issuer, p.handler = iss, http.StripPrefix(strings.TrimSuffix(path, "/"), iss.Handler())
 	p.Server.Start()
 	tb.Cleanup(p.Server.Close)
 	return p
 }
 
 func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == devissuer.JWKSPath {
+	if strings.HasSuffix(r.URL.Path, devissuer.JWKSPath) {
 		p.jwksFetches.Add(1)
 	}
 	if f := p.fault.Load(); f != nil {
