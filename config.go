@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/repository"
 )
 
 // devAudience is the audience of the dev issuer's tokens unless
@@ -30,6 +31,7 @@ const scopeOff = "none"
 type config struct {
 	addr          string
 	databaseURL   string
+	pool          repository.Pool
 	logLevel      string
 	auth          auth.Config
 	api           api.Config
@@ -43,8 +45,12 @@ type config struct {
 // fileConfig is the configuration file (ORDERS_CONFIG), YAML or JSON. It
 // holds what the environment expresses badly, several issuers above all.
 type fileConfig struct {
-	Addr          string   `yaml:"addr"`
-	DatabaseURL   string   `yaml:"database_url"`
+	Addr         string `yaml:"addr"`
+	DatabaseURL  string `yaml:"database_url"`
+	DatabasePool struct {
+		MaxConns        string `yaml:"max_conns"`
+		ConnMaxLifetime string `yaml:"conn_max_lifetime"`
+	} `yaml:"database_pool"`
 	LogLevel      string   `yaml:"log_level"`
 	CORSOrigins   []string `yaml:"cors_origins"`
 	DevIssuerAddr string   `yaml:"dev_issuer_addr"`
@@ -81,7 +87,9 @@ func settings() []setting {
 	return []setting{
 		{"ORDERS_CONFIG", "config", "", "configuration file, YAML or JSON (see README)"},
 		{"ORDERS_ADDR", "addr", "localhost:8000", "address the API listens on"},
-		{"ORDERS_DATABASE_URL", "database-url", "sqlite:orders.db", "database, as sqlite:PATH"},
+		{"ORDERS_DATABASE_URL", "database-url", "sqlite:orders.db", "database, as sqlite:PATH or postgres://USER@HOST:PORT/DB"},
+		{"ORDERS_DATABASE_MAX_CONNS", "database-max-conns", "10", "most database connections open at once"},
+		{"ORDERS_DATABASE_CONN_MAX_LIFETIME", "database-conn-max-lifetime", "30m", "a database connection is closed after this long"},
 		{"ORDERS_AUTH_PROVIDER", "auth-provider", "", "provider preset: " + strings.Join(auth.ProviderNames(), ", ")},
 		{"ORDERS_AUTH_ISSUER", "auth-issuer", "", "issuer whose tokens are accepted (exact iss); required unless --dev"},
 		{"ORDERS_AUTH_AUDIENCE", "auth-audience", "", "comma-separated audiences, one of which the token must hold; required unless --dev"},
@@ -169,6 +177,15 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if v := given("ORDERS_CORS_ORIGINS"); v != "" {
 		cfg.api.CORSOrigins = splitList(v)
 	}
+	maxConns, err := strconv.Atoi(get("ORDERS_DATABASE_MAX_CONNS", file.DatabasePool.MaxConns))
+	if err != nil || maxConns < 1 {
+		errs = append(errs, fmt.Errorf("ORDERS_DATABASE_MAX_CONNS: %q is not a positive number", get("ORDERS_DATABASE_MAX_CONNS", file.DatabasePool.MaxConns)))
+	}
+	lifetime, err := time.ParseDuration(get("ORDERS_DATABASE_CONN_MAX_LIFETIME", file.DatabasePool.ConnMaxLifetime))
+	if err != nil || lifetime < 0 {
+		errs = append(errs, fmt.Errorf("ORDERS_DATABASE_CONN_MAX_LIFETIME: %q is not a duration like 30m", get("ORDERS_DATABASE_CONN_MAX_LIFETIME", file.DatabasePool.ConnMaxLifetime)))
+	}
+	cfg.pool = repository.Pool{MaxOpenConns: maxConns, ConnMaxLifetime: lifetime}
 	leeway, err := time.ParseDuration(get("ORDERS_AUTH_LEEWAY", file.Auth.Leeway))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_AUTH_LEEWAY: %q is not a duration like 30s", get("ORDERS_AUTH_LEEWAY", file.Auth.Leeway)))

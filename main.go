@@ -90,7 +90,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(stdout, cfg.logLevel)
 
-	db, err := openDatabase(ctx, cfg.databaseURL)
+	db, err := openDatabase(ctx, cfg.databaseURL, cfg.pool)
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
 		"addr", cfg.addr,
 		"database_url", redactURL(cfg.databaseURL),
+		"database_max_conns", cfg.pool.MaxOpenConns,
+		"database_conn_max_lifetime", cfg.pool.ConnMaxLifetime.String(),
 		"auth_leeway", cfg.auth.Leeway.String(),
 		"cors_origins", cfg.api.CORSOrigins,
 		"dev", cfg.dev,
@@ -214,8 +216,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 }
 
 // openDatabase opens the database and brings its schema up to date.
-func openDatabase(ctx context.Context, databaseURL string) (*gorm.DB, error) {
-	db, err := repository.Open(databaseURL)
+func openDatabase(ctx context.Context, databaseURL string, pool repository.Pool) (*gorm.DB, error) {
+	db, err := repository.Open(databaseURL, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +249,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if def == "" {
 		def = "sqlite:orders.db"
 	}
-	databaseURL := fs.String("database-url", def, "database, as sqlite:PATH ($ORDERS_DATABASE_URL)")
+	databaseURL := fs.String("database-url", def, "database, as sqlite:PATH or postgres://... ($ORDERS_DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -262,7 +264,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if action != "up" && action != "status" {
 		return fmt.Errorf("unknown migrate action %q: use up or status", action)
 	}
-	db, err := repository.Open(*databaseURL)
+	db, err := repository.Open(*databaseURL, repository.Pool{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}

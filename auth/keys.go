@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -40,8 +41,10 @@ const (
 	// the issuer a handful of requests. A request never waits for the limiter.
 	unknownKIDEvery = 10 * time.Second
 	unknownKIDBurst = 3
-	// refreshWait is the longest a request waits for a fetch it triggered;
-	// the fetch goes on without it, and later requests find its keys.
+	// refreshWait is the longest a request waits for a fetch of a kid not
+	// in hand; the fetch goes on without it, and later requests find its
+	// keys. A request that finds no key at all waits up to fetchTimeout, as
+	// it can do nothing else.
 	refreshWait = time.Second
 )
 
@@ -87,6 +90,9 @@ type keySet struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	flight  singleflight.Group
+	// fetching is set while a fetch runs; a request may wait for that one
+	// without asking the limiter.
+	fetching atomic.Bool
 
 	mu   sync.RWMutex
 	keys []verificationKey
@@ -129,13 +135,18 @@ func (ks *keySet) snapshot() []verificationKey {
 }
 
 // find returns the keys that may verify a token with kid (hasKID false when
-// the token names none) signed with alg. A kid not in the set triggers a
-// fetch, rate-limited; so does an empty set.
+// the token names none) signed with alg. A kid not in the set, or an empty
+// set, makes the request wait (up to refreshWait) for the fetch under way,
+// or start one if the limiter allows.
 func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string) ([]verificationKey, error) {
 	keys := ks.snapshot()
 	if len(keys) == 0 || (hasKID && !hasKid(keys, kid)) {
-		if ks.limiter.Allow() {
-			wctx, cancel := context.WithTimeout(ctx, refreshWait)
+		if ks.fetching.Load() || ks.limiter.Allow() {
+			wait := refreshWait
+			if len(keys) == 0 {
+				wait = fetchTimeout
+			}
+			wctx, cancel := context.WithTimeout(ctx, wait)
 			if err := ks.refresh(wctx); err == nil {
 				keys = ks.snapshot()
 			}
@@ -200,6 +211,8 @@ func (ks *keySet) run(ctx context.Context) {
 // fetchTimeout and logs its failure once.
 func (ks *keySet) refresh(ctx context.Context) error {
 	ch := ks.flight.DoChan("refresh", func() (any, error) {
+		ks.fetching.Store(true)
+		defer ks.fetching.Store(false)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
 		err := ks.load(fctx)

@@ -2,7 +2,9 @@
 // the binary and applied in order with goose. A file that has shipped is never
 // edited; a change is a new file.
 //
-// The SQL is written to run unchanged on SQLite and PostgreSQL.
+// One numbered sequence serves SQLite and PostgreSQL: sql/ holds the files
+// both run, and sql/sqlite/ and sql/postgres/ the few that must differ, each
+// version present in both (a test checks).
 package migrations
 
 import (
@@ -11,11 +13,14 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed sql/*.sql
+//go:embed sql/*.sql sql/sqlite/*.sql sql/postgres/*.sql
 var files embed.FS
 
 // Dialect names the SQL database a migration runs on.
@@ -77,13 +82,64 @@ func newProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	default:
 		return nil, fmt.Errorf("unknown migration dialect %q", d)
 	}
-	sub, err := fs.Sub(files, "sql")
+	sequence, err := Sequence(d)
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(gd, db, sub, goose.WithDisableGlobalRegistry(true))
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if d == Postgres {
+		// An advisory lock, held for the whole run, so that replicas
+		// starting at once apply each migration once.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, db, sequence, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return p, nil
+}
+
+// Sequence returns the migrations of dialect d: the shared files and d's own.
+func Sequence(d Dialect) (fs.FS, error) {
+	shared, err := fs.Sub(files, "sql")
+	if err != nil {
+		return nil, err
+	}
+	own, err := fs.Sub(files, "sql/"+string(d))
+	if err != nil {
+		return nil, err
+	}
+	return overlay{shared, own}, nil
+}
+
+// overlay is a flat directory of the files of two, as goose reads it.
+type overlay [2]fs.FS
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if f, err := o[1].Open(name); err == nil {
+		return f, nil
+	}
+	return o[0].Open(name)
+}
+
+// ReadDir lists the files of both; goose globs *.sql at the root.
+func (o overlay) ReadDir(name string) ([]fs.DirEntry, error) {
+	var all []fs.DirEntry
+	for _, f := range o {
+		entries, err := fs.ReadDir(f, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				all = append(all, e)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return all, nil
 }

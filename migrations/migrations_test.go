@@ -1,13 +1,18 @@
 package migrations_test
 
 import (
+	"context"
 	"database/sql"
+	"io/fs"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/coffeemesh/orders/migrations"
+	"github.com/coffeemesh/orders/repository/repotest"
 )
 
 func TestUpIsIdempotentAndStatusReports(t *testing.T) {
@@ -53,5 +58,76 @@ func TestUnknownDialect(t *testing.T) {
 	t.Parallel()
 	if err := migrations.Up(t.Context(), nil, "oracle"); err == nil {
 		t.Error("Up with an unknown dialect succeeded")
+	}
+}
+
+// TestDialectsShareOneSequence checks that SQLite and PostgreSQL run the
+// same numbered versions, each once.
+func TestDialectsShareOneSequence(t *testing.T) {
+	t.Parallel()
+	versions := func(d migrations.Dialect) []string {
+		seq, err := migrations.Sequence(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := fs.ReadDir(seq, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			v, _, ok := strings.Cut(e.Name(), "_")
+			if !ok || slices.Contains(out, v) {
+				t.Errorf("%s: %s repeats a version or has none", d, e.Name())
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	sqlite, postgres := versions(migrations.SQLite), versions(migrations.Postgres)
+	if !slices.Equal(sqlite, postgres) || len(sqlite) < 2 {
+		t.Errorf("versions differ: sqlite %v, postgres %v", sqlite, postgres)
+	}
+}
+
+// TestUpOnPostgres migrates a fresh PostgreSQL schema twice, from two
+// connections at once, as replicas starting together do.
+func TestUpOnPostgres(t *testing.T) {
+	t.Parallel()
+	db := repotest.Postgres(t)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			conn, err := sql.Open("pgx", db.URL)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			errs <- migrations.Up(context.Background(), conn, migrations.Postgres)
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Up: %v", err)
+		}
+	}
+	conn, err := sql.Open("pgx", db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	status, err := migrations.Status(t.Context(), conn, migrations.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range status {
+		if !v.Applied {
+			t.Errorf("migration %d not applied", v.Version)
+		}
+	}
+	var forced bool
+	if err := conn.QueryRow("SELECT relforcerowsecurity FROM pg_class WHERE oid = 'orders'::regclass").Scan(&forced); err != nil || !forced {
+		t.Errorf("orders has no forced row-level security: %v", err)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -22,9 +24,20 @@ import (
 // take the write lock up front so two transactions never deadlock upgrading.
 const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
 
-// Open opens the database named by databaseURL, "sqlite:PATH". It does not
-// change the schema: run migrations.Up on the result.
-func Open(databaseURL string) (*gorm.DB, error) {
+// Pool bounds a database's connection pool.
+type Pool struct {
+	// MaxOpenConns is the most connections open at once; 0 means no limit.
+	MaxOpenConns int
+	// ConnMaxLifetime closes a connection after this long; 0 means never.
+	ConnMaxLifetime time.Duration
+}
+
+// Open opens the database named by databaseURL: "sqlite:PATH", or
+// "postgres://..." (or "postgresql://...") for PostgreSQL through pgx, whose
+// URL may carry pgx's parameters (connect_timeout, sslmode, and run-time
+// settings such as statement_timeout). It does not change the schema: run
+// migrations.Up on the result.
+func Open(databaseURL string, pool Pool) (*gorm.DB, error) {
 	dialector, err := dialectorFor(databaseURL)
 	if err != nil {
 		return nil, err
@@ -38,14 +51,24 @@ func Open(databaseURL string) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(pool.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(max(pool.MaxOpenConns, 2))
+	sqlDB.SetConnMaxLifetime(pool.ConnMaxLifetime)
 	return db, nil
 }
 
 func dialectorFor(databaseURL string) (gorm.Dialector, error) {
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		return postgres.Open(databaseURL), nil
+	}
 	path, ok := strings.CutPrefix(databaseURL, "sqlite:")
 	switch {
 	case !ok:
-		return nil, errors.New(`database URL must start with "sqlite:"`)
+		return nil, errors.New(`database URL must start with "sqlite:", "postgres://" or "postgresql://"`)
 	case path == "":
 		return nil, errors.New(`database URL "sqlite:" names no file`)
 	case strings.ContainsAny(path, "?#"):

@@ -16,11 +16,32 @@ import (
 // Orders is the store of orders. It is safe for concurrent use.
 type Orders struct {
 	db *gorm.DB
+	// rowSecurity is set on PostgreSQL, whose row-level security policy
+	// needs the owner set in each transaction.
+	rowSecurity bool
 }
 
 // NewOrders returns a store on db, whose schema migrations.Up has made.
 func NewOrders(db *gorm.DB) *Orders {
-	return &Orders{db: db}
+	return &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+}
+
+// Scoped runs fn with a handle on the database scoped to owner. On
+// PostgreSQL that is a transaction whose app.owner setting the row-level
+// security policy reads, so even a query that forgot its owner filter sees
+// owner's rows only; SQLite has no such policy, and every query here names
+// its owner anyway. Every method of Orders runs in it.
+func (r *Orders) Scoped(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
+	db := r.db.WithContext(ctx)
+	if !r.rowSecurity {
+		return fn(db)
+	}
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT set_config('app.owner', ?, true)", string(owner)).Error; err != nil {
+			return fmt.Errorf("scope transaction to owner: %w", err)
+		}
+		return fn(tx)
+	})
 }
 
 // orderRow is an order as stored: one row, its items a JSON array.
@@ -88,7 +109,8 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, err
 	}
 	row := orderRow{ID: string(id), Owner: string(owner), Created: now(), Status: string(models.StatusCreated), Items: enc}
-	if err := r.db.WithContext(ctx).Create(&row).Error; err != nil {
+	err = r.Scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	if err != nil {
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
 	return row.toModel()
@@ -99,32 +121,36 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
 	var row orderRow
-	err := r.db.WithContext(ctx).
-		Where("owner = ? AND id = ?", string(owner), string(id)).
-		Take(&row).Error
+	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error { return take(tx, owner, id, &row) })
 	if err != nil {
 		return models.Order{}, fmt.Errorf("get order %s: %w", id, translate(err))
 	}
 	return row.toModel()
 }
 
+func take(tx *gorm.DB, owner models.OwnerID, id models.OrderID, row *orderRow) error {
+	return tx.Where("owner = ? AND id = ?", string(owner), string(id)).Take(row).Error
+}
+
 // List returns one page of owner's orders, newest first, as q selects.
 // Pages are stable while orders are added: a page starts strictly after the
 // cursor of the one before, so no order is skipped or repeated.
 func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {
-	tx := r.db.WithContext(ctx).Where("owner = ?", string(owner))
-	if q.Cancelled != nil {
-		if *q.Cancelled {
-			tx = tx.Where("status = ?", string(models.StatusCancelled))
-		} else {
-			tx = tx.Where("status <> ?", string(models.StatusCancelled))
-		}
-	}
-	if q.After != nil {
-		tx = tx.Where("(created < ? OR (created = ? AND id < ?))", q.After.Created, q.After.Created, string(q.After.ID))
-	}
 	var rows []orderRow
-	err := tx.Order("created DESC, id DESC").Limit(q.Limit + 1).Find(&rows).Error
+	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
+		tx = tx.Where("owner = ?", string(owner))
+		if q.Cancelled != nil {
+			if *q.Cancelled {
+				tx = tx.Where("status = ?", string(models.StatusCancelled))
+			} else {
+				tx = tx.Where("status <> ?", string(models.StatusCancelled))
+			}
+		}
+		if q.After != nil {
+			tx = tx.Where("(created < ? OR (created = ? AND id < ?))", q.After.Created, q.After.Created, string(q.After.ID))
+		}
+		return tx.Order("created DESC, id DESC").Limit(q.Limit + 1).Find(&rows).Error
+	})
 	if err != nil {
 		return models.Page{}, fmt.Errorf("list orders: %w", translate(err))
 	}
@@ -170,32 +196,37 @@ func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models
 // owner, to tell a missing order from a conflicting one.
 func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
 	var rows []orderRow
-	res := r.db.WithContext(ctx).Model(&rows).
-		Clauses(clause.Returning{}).
-		Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(from)).
-		Update(column, value)
-	if res.Error != nil {
-		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(res.Error))
+	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
+		err := tx.Model(&rows).
+			Clauses(clause.Returning{}).
+			Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(from)).
+			Update(column, value).Error
+		if err != nil || len(rows) == 1 {
+			return err
+		}
+		var row orderRow
+		if err := take(tx, owner, id, &row); err != nil {
+			return err
+		}
+		return models.ErrConflict
+	})
+	if err != nil {
+		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
 	}
-	if len(rows) == 1 {
-		return rows[0].toModel()
-	}
-	if _, err := r.Get(ctx, owner, id); err != nil {
-		return models.Order{}, err
-	}
-	return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, models.ErrConflict)
+	return rows[0].toModel()
 }
 
 // Delete removes owner's order id. It returns models.ErrNotFound as Get does.
 func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
-	res := r.db.WithContext(ctx).
-		Where("owner = ? AND id = ?", string(owner), string(id)).
-		Delete(&orderRow{})
-	if res.Error != nil {
-		return fmt.Errorf("delete order %s: %w", id, translate(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete order %s: %w", id, models.ErrNotFound)
+	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
+		res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
+		if res.Error == nil && res.RowsAffected == 0 {
+			return models.ErrNotFound
+		}
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete order %s: %w", id, translate(err))
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,28 +11,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
 
-	"github.com/coffeemesh/orders/migrations"
 	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/repository"
+	"github.com/coffeemesh/orders/repository/repotest"
 )
 
-// newStore opens a fresh SQLite file under t.TempDir, migrated, and closes
-// it when the test ends.
-func newStore(tb testing.TB) (*repository.Orders, *gorm.DB) {
+// newStore opens db, migrated, and closes it when the test ends.
+func newStore(tb testing.TB, db repotest.Database) (*repository.Orders, *gorm.DB) {
 	tb.Helper()
-	db, err := repository.Open("sqlite:" + filepath.Join(tb.TempDir(), "orders.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sqlDB.Close() })
-	if err := migrations.Up(context.Background(), sqlDB, migrations.SQLite); err != nil {
-		tb.Fatal(err)
-	}
-	return repository.NewOrders(db), db
+	g := repotest.Open(tb, db)
+	return repository.NewOrders(g), g
 }
 
 var latte = []models.Item{{Product: "latte", Size: models.SizeBig, Quantity: 2}}
@@ -49,288 +36,366 @@ func mustCreate(tb testing.TB, s *repository.Orders, owner models.OwnerID, items
 
 func TestCreateThenGet(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	created := mustCreate(t, s, "alice", latte)
-	if created.Status != models.StatusCreated || created.Owner != "alice" || created.ID == "" {
-		t.Fatalf("Create = %+v", created)
-	}
-	if _, err := models.ParseOrderID("id", string(created.ID)); err != nil {
-		t.Errorf("id %q is not a UUID", created.ID)
-	}
-	got, err := s.Get(ctx, "alice", created.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(created, got); diff != "" {
-		t.Errorf("Get differs from Create (-create +get):\n%s", diff)
-	}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		created := mustCreate(t, s, "alice", latte)
+		if created.Status != models.StatusCreated || created.Owner != "alice" || created.ID == "" {
+			t.Fatalf("Create = %+v", created)
+		}
+		if _, err := models.ParseOrderID("id", string(created.ID)); err != nil {
+			t.Errorf("id %q is not a UUID", created.ID)
+		}
+		got, err := s.Get(ctx, "alice", created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(created, got); diff != "" {
+			t.Errorf("Get differs from Create (-create +get):\n%s", diff)
+		}
+	})
 }
 
 // TestOwnership runs every operation as another owner: each must behave as
 // if the order did not exist, and leave it unchanged.
 func TestOwnership(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	order := mustCreate(t, s, "alice", latte)
-	other := []models.Item{{Product: "tea", Size: models.SizeSmall, Quantity: 1}}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		order := mustCreate(t, s, "alice", latte)
+		other := []models.Item{{Product: "tea", Size: models.SizeSmall, Quantity: 1}}
 
-	ops := map[string]func() error{
-		"get":     func() error { _, err := s.Get(ctx, "bob", order.ID); return err },
-		"replace": func() error { _, err := s.ReplaceItems(ctx, "bob", order.ID, other); return err },
-		"pay":     func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Pay()); return err },
-		"cancel":  func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Cancel()); return err },
-		"delete":  func() error { return s.Delete(ctx, "bob", order.ID) },
-	}
-	for name, op := range ops {
-		t.Run(name, func(t *testing.T) {
-			if err := op(); !errors.Is(err, models.ErrNotFound) {
-				t.Errorf("%s as bob = %v; want ErrNotFound", name, err)
-			}
-		})
-	}
-	page, err := s.List(ctx, "bob", models.ListQuery{Limit: 10})
-	if err != nil || len(page.Orders) != 0 {
-		t.Errorf("List as bob = %+v, %v; want none", page, err)
-	}
-	got, err := s.Get(ctx, "alice", order.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(order, got); diff != "" {
-		t.Errorf("alice's order changed (-want +got):\n%s", diff)
-	}
+		ops := map[string]func() error{
+			"get":     func() error { _, err := s.Get(ctx, "bob", order.ID); return err },
+			"replace": func() error { _, err := s.ReplaceItems(ctx, "bob", order.ID, other); return err },
+			"pay":     func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Pay()); return err },
+			"cancel":  func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Cancel()); return err },
+			"delete":  func() error { return s.Delete(ctx, "bob", order.ID) },
+		}
+		for name, op := range ops {
+			t.Run(name, func(t *testing.T) {
+				if err := op(); !errors.Is(err, models.ErrNotFound) {
+					t.Errorf("%s as bob = %v; want ErrNotFound", name, err)
+				}
+			})
+		}
+		page, err := s.List(ctx, "bob", models.ListQuery{Limit: 10})
+		if err != nil || len(page.Orders) != 0 {
+			t.Errorf("List as bob = %+v, %v; want none", page, err)
+		}
+		got, err := s.Get(ctx, "alice", order.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(order, got); diff != "" {
+			t.Errorf("alice's order changed (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestStatusRules(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	items := []models.Item{{Product: "mocha", Size: models.SizeMedium, Quantity: 1}}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		items := []models.Item{{Product: "mocha", Size: models.SizeMedium, Quantity: 1}}
 
-	type step struct {
-		name    string
-		do      func(id models.OrderID) (models.Order, error)
-		want    models.Status
-		wantErr error
-	}
-	pay := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Pay()) }
-	cancel := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Cancel()) }
-	replace := func(id models.OrderID) (models.Order, error) { return s.ReplaceItems(ctx, "alice", id, items) }
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"pay then cancel", []step{{"pay", pay, models.StatusPaid, nil}, {"cancel", cancel, models.StatusCancelled, nil}}},
-		{"cancel created", []step{{"cancel", cancel, models.StatusCancelled, nil}}},
-		{"pay twice", []step{{"pay", pay, models.StatusPaid, nil}, {"pay", pay, "", models.ErrConflict}}},
-		{"replace while created", []step{{"replace", replace, models.StatusCreated, nil}}},
-		{"replace after pay", []step{{"pay", pay, models.StatusPaid, nil}, {"replace", replace, "", models.ErrConflict}}},
-		{"pay after cancel", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"pay", pay, "", models.ErrConflict}}},
-		{"cancel twice", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"cancel", cancel, "", models.ErrConflict}}},
-		{"replace after cancel", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"replace", replace, "", models.ErrConflict}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := mustCreate(t, s, "alice", latte)
-			for _, st := range tt.steps {
-				got, err := st.do(o.ID)
-				if !errors.Is(err, st.wantErr) && !(err == nil && st.wantErr == nil) {
-					t.Fatalf("%s: err = %v; want %v", st.name, err, st.wantErr)
+		type step struct {
+			name    string
+			do      func(id models.OrderID) (models.Order, error)
+			want    models.Status
+			wantErr error
+		}
+		pay := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Pay()) }
+		cancel := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Cancel()) }
+		replace := func(id models.OrderID) (models.Order, error) { return s.ReplaceItems(ctx, "alice", id, items) }
+		tests := []struct {
+			name  string
+			steps []step
+		}{
+			{"pay then cancel", []step{{"pay", pay, models.StatusPaid, nil}, {"cancel", cancel, models.StatusCancelled, nil}}},
+			{"cancel created", []step{{"cancel", cancel, models.StatusCancelled, nil}}},
+			{"pay twice", []step{{"pay", pay, models.StatusPaid, nil}, {"pay", pay, "", models.ErrConflict}}},
+			{"replace while created", []step{{"replace", replace, models.StatusCreated, nil}}},
+			{"replace after pay", []step{{"pay", pay, models.StatusPaid, nil}, {"replace", replace, "", models.ErrConflict}}},
+			{"pay after cancel", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"pay", pay, "", models.ErrConflict}}},
+			{"cancel twice", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"cancel", cancel, "", models.ErrConflict}}},
+			{"replace after cancel", []step{{"cancel", cancel, models.StatusCancelled, nil}, {"replace", replace, "", models.ErrConflict}}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				o := mustCreate(t, s, "alice", latte)
+				for _, st := range tt.steps {
+					got, err := st.do(o.ID)
+					if !errors.Is(err, st.wantErr) && !(err == nil && st.wantErr == nil) {
+						t.Fatalf("%s: err = %v; want %v", st.name, err, st.wantErr)
+					}
+					if err == nil && got.Status != st.want {
+						t.Fatalf("%s: status = %s; want %s", st.name, got.Status, st.want)
+					}
 				}
-				if err == nil && got.Status != st.want {
-					t.Fatalf("%s: status = %s; want %s", st.name, got.Status, st.want)
-				}
-			}
-		})
-	}
+			})
+		}
 
-	o := mustCreate(t, s, "alice", latte)
-	got, err := s.ReplaceItems(ctx, "alice", o.ID, items)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(items, got.Items); diff != "" {
-		t.Errorf("ReplaceItems kept the old items (-want +got):\n%s", diff)
-	}
-	if !got.Created.Equal(o.Created) || got.ID != o.ID {
-		t.Errorf("ReplaceItems changed id or created: %+v", got)
-	}
+		o := mustCreate(t, s, "alice", latte)
+		got, err := s.ReplaceItems(ctx, "alice", o.ID, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(items, got.Items); diff != "" {
+			t.Errorf("ReplaceItems kept the old items (-want +got):\n%s", diff)
+		}
+		if !got.Created.Equal(o.Created) || got.ID != o.ID {
+			t.Errorf("ReplaceItems changed id or created: %+v", got)
+		}
+	})
 }
 
 func TestMissingOrder(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	id, _ := models.NewOrderID()
-	if _, err := s.Get(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("Get = %v; want ErrNotFound", err)
-	}
-	if _, err := s.Transition(ctx, "alice", id, models.Pay()); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("Transition = %v; want ErrNotFound", err)
-	}
-	if err := s.Delete(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("Delete = %v; want ErrNotFound", err)
-	}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		id, _ := models.NewOrderID()
+		if _, err := s.Get(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Get = %v; want ErrNotFound", err)
+		}
+		if _, err := s.Transition(ctx, "alice", id, models.Pay()); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Transition = %v; want ErrNotFound", err)
+		}
+		if err := s.Delete(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Delete = %v; want ErrNotFound", err)
+		}
+	})
 }
 
 func TestDelete(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	o := mustCreate(t, s, "alice", latte)
-	if err := s.Delete(ctx, "alice", o.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Get(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("Get after Delete = %v; want ErrNotFound", err)
-	}
-	if err := s.Delete(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("second Delete = %v; want ErrNotFound", err)
-	}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		o := mustCreate(t, s, "alice", latte)
+		if err := s.Delete(ctx, "alice", o.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Get after Delete = %v; want ErrNotFound", err)
+		}
+		if err := s.Delete(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("second Delete = %v; want ErrNotFound", err)
+		}
+	})
 }
 
 // TestListPagesAreStable walks the pages while orders are being added: every
 // order that existed at the start is seen exactly once, newest first.
 func TestListPagesAreStable(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	var want []models.OrderID
-	for range 25 {
-		want = append([]models.OrderID{mustCreate(t, s, "alice", latte).ID}, want...)
-	}
-	mustCreate(t, s, "bob", latte)
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		var want []models.OrderID
+		for range 25 {
+			want = append([]models.OrderID{mustCreate(t, s, "alice", latte).ID}, want...)
+		}
+		mustCreate(t, s, "bob", latte)
 
-	var got []models.OrderID
-	q := models.ListQuery{Limit: 7}
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("too many pages")
+		var got []models.OrderID
+		q := models.ListQuery{Limit: 7}
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatal("too many pages")
+			}
+			page, err := s.List(ctx, "alice", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page.Orders {
+				got = append(got, o.ID)
+			}
+			mustCreate(t, s, "alice", latte) // newer than everything listed
+			if page.Next == nil {
+				break
+			}
+			q.After = page.Next
 		}
-		page, err := s.List(ctx, "alice", q)
-		if err != nil {
-			t.Fatal(err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pages (-want +got):\n%s", diff)
 		}
-		for _, o := range page.Orders {
-			got = append(got, o.ID)
-		}
-		mustCreate(t, s, "alice", latte) // newer than everything listed
-		if page.Next == nil {
-			break
-		}
-		q.After = page.Next
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
+	})
 }
 
 func TestListFiltersCancelled(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	open := mustCreate(t, s, "alice", latte)
-	gone := mustCreate(t, s, "alice", latte)
-	if _, err := s.Transition(ctx, "alice", gone.ID, models.Cancel()); err != nil {
-		t.Fatal(err)
-	}
-	yes, no := true, false
-	tests := []struct {
-		name      string
-		cancelled *bool
-		want      []models.OrderID
-	}{
-		{"all", nil, []models.OrderID{gone.ID, open.ID}},
-		{"cancelled", &yes, []models.OrderID{gone.ID}},
-		{"not cancelled", &no, []models.OrderID{open.ID}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			page, err := s.List(ctx, "alice", models.ListQuery{Limit: 10, Cancelled: tt.cancelled})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []models.OrderID
-			for _, o := range page.Orders {
-				got = append(got, o.ID)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		open := mustCreate(t, s, "alice", latte)
+		gone := mustCreate(t, s, "alice", latte)
+		if _, err := s.Transition(ctx, "alice", gone.ID, models.Cancel()); err != nil {
+			t.Fatal(err)
+		}
+		yes, no := true, false
+		tests := []struct {
+			name      string
+			cancelled *bool
+			want      []models.OrderID
+		}{
+			{"all", nil, []models.OrderID{gone.ID, open.ID}},
+			{"cancelled", &yes, []models.OrderID{gone.ID}},
+			{"not cancelled", &no, []models.OrderID{open.ID}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				page, err := s.List(ctx, "alice", models.ListQuery{Limit: 10, Cancelled: tt.cancelled})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []models.OrderID
+				for _, o := range page.Orders {
+					got = append(got, o.ID)
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
 }
 
 // TestConcurrentWriters writes from many goroutines at once: SQLite must
 // never answer "database is locked", and no order may be lost.
 func TestConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	ctx := t.Context()
-	const writers, each = 32, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*each)
-	for w := range writers {
-		owner := models.OwnerID(fmt.Sprintf("user-%d", w%4))
-		wg.Go(func() {
-			for range each {
-				o, err := s.Create(ctx, owner, latte)
-				if err == nil {
-					_, err = s.Transition(ctx, owner, o.ID, models.Pay())
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		const writers, each = 32, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for w := range writers {
+			owner := models.OwnerID(fmt.Sprintf("user-%d", w%4))
+			wg.Go(func() {
+				for range each {
+					o, err := s.Create(ctx, owner, latte)
+					if err == nil {
+						_, err = s.Transition(ctx, owner, o.ID, models.Pay())
+					}
+					if err == nil {
+						_, err = s.List(ctx, owner, models.ListQuery{Limit: 5})
+					}
+					if err != nil {
+						errs <- err
+					}
 				}
-				if err == nil {
-					_, err = s.List(ctx, owner, models.ListQuery{Limit: 5})
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("concurrent write: %v", err)
-	}
-	total := 0
-	for u := range 4 {
-		q := models.ListQuery{Limit: models.MaxPageSize}
-		for {
-			page, err := s.List(ctx, models.OwnerID(fmt.Sprintf("user-%d", u)), q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			total += len(page.Orders)
-			if page.Next == nil {
-				break
-			}
-			q.After = page.Next
+			})
 		}
-	}
-	if total != writers*each {
-		t.Errorf("listed %d orders; want %d", total, writers*each)
-	}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent write: %v", err)
+		}
+		total := 0
+		for u := range 4 {
+			q := models.ListQuery{Limit: models.MaxPageSize}
+			for {
+				page, err := s.List(ctx, models.OwnerID(fmt.Sprintf("user-%d", u)), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += len(page.Orders)
+				if page.Next == nil {
+					break
+				}
+				q.After = page.Next
+			}
+		}
+		if total != writers*each {
+			t.Errorf("listed %d orders; want %d", total, writers*each)
+		}
+	})
 }
 
 func TestCreatedIsUTCMicroseconds(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	o := mustCreate(t, s, "alice", latte)
-	if o.Created.Location() != time.UTC || o.Created.Nanosecond()%1000 != 0 {
-		t.Errorf("created = %v; want UTC to the microsecond", o.Created)
-	}
-	if d := time.Since(o.Created); d < 0 || d > time.Minute {
-		t.Errorf("created = %v; want about now", o.Created)
-	}
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		o := mustCreate(t, s, "alice", latte)
+		if o.Created.Location() != time.UTC || o.Created.Nanosecond()%1000 != 0 {
+			t.Errorf("created = %v; want UTC to the microsecond", o.Created)
+		}
+		if d := time.Since(o.Created); d < 0 || d > time.Minute {
+			t.Errorf("created = %v; want about now", o.Created)
+		}
+	})
 }
 
 func TestOpenRefusesBadURLs(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"", "orders.db", "sqlite:", "sqlite:x.db?_journal_mode=DELETE", "mysql://x"} {
-		if _, err := repository.Open(u); err == nil {
+		if _, err := repository.Open(u, repository.Pool{}); err == nil {
 			t.Errorf("Open(%q) = nil error; want one", u)
 		}
+	}
+}
+
+// TestRowLevelSecurity runs queries that forgot their owner filter on
+// PostgreSQL: inside Scoped they see the owner's rows only, and outside it
+// none at all.
+func TestRowLevelSecurity(t *testing.T) {
+	t.Parallel()
+	s, db := newStore(t, repotest.Postgres(t))
+	ctx := t.Context()
+	mine := mustCreate(t, s, "alice", latte)
+	mustCreate(t, s, "bob", latte)
+	mustCreate(t, s, "bob", latte)
+
+	var ids []string
+	err := s.Scoped(ctx, "alice", func(tx *gorm.DB) error {
+		return tx.Raw("SELECT id FROM orders").Scan(&ids).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{string(mine.ID)}, ids); diff != "" {
+		t.Errorf("unfiltered query scoped to alice (-want +got):\n%s", diff)
+	}
+	var n int64
+	if err := db.WithContext(ctx).Raw("SELECT count(*) FROM orders").Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("an unscoped query sees %d orders; want none", n)
+	}
+	err = s.Scoped(ctx, "alice", func(tx *gorm.DB) error {
+		return tx.Exec("UPDATE orders SET status = 'cancelled'").Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.List(ctx, "bob", models.ListQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range page.Orders {
+		if o.Status != models.StatusCreated {
+			t.Errorf("alice's unfiltered UPDATE changed bob's order %s", o.ID)
+		}
+	}
+	err = s.Scoped(ctx, "alice", func(tx *gorm.DB) error {
+		return tx.Exec("INSERT INTO orders (id, owner, created, status, items) VALUES ('x', 'bob', now(), 'created', '[]')").Error
+	})
+	if err == nil {
+		t.Error("alice inserted an order owned by bob")
 	}
 }

@@ -6,14 +6,12 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +19,8 @@ import (
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
-	"github.com/coffeemesh/orders/migrations"
 	"github.com/coffeemesh/orders/repository"
+	"github.com/coffeemesh/orders/repository/repotest"
 )
 
 // allowedOrigin is the one origin the test server allows for CORS.
@@ -42,48 +40,46 @@ type env struct {
 type envConfig struct {
 	auth auth.Config
 	api  api.Config
+	// db is the database; a fresh SQLite file unless set.
+	db repotest.Database
+	// store wraps the repository, when set, to change what the API uses.
+	store func(*repository.Orders) api.OrderStore
 }
 
-// newEnv starts an API server for one test and checks, when the test ends,
-// that no token it sent appears in the server's log.
-func newEnv(t *testing.T) *env {
+// newEnvOn starts an API server on db for one test, with its own identity
+// provider, and checks, when the test ends, that no token it sent appears
+// in the server's log.
+func newEnvOn(t *testing.T, db repotest.Database) *env {
 	t.Helper()
-	return newEnvWith(t, func(*envConfig) {})
+	return newEnvFor(t, authtest.NewIdP(t), func(c *envConfig) { c.db = db })
 }
 
-// newEnvWith is newEnv with a configuration that configure may change; it
-// starts as the IdP's and allows CORS from allowedOrigin.
-func newEnvWith(t *testing.T, configure func(*envConfig)) *env {
-	t.Helper()
-	return newEnvFor(t, authtest.NewIdP(t), configure)
-}
-
-// newEnvFor is newEnvWith for a given identity provider.
+// newEnvFor starts an API server with the given identity provider (a new
+// one if nil) and a configuration that configure may change: it starts as
+// the IdP's, on a fresh SQLite file, allowing CORS from allowedOrigin.
 func newEnvFor(t *testing.T, idp *authtest.IdP, configure func(*envConfig)) *env {
 	t.Helper()
+	if idp == nil {
+		idp = authtest.NewIdP(t)
+	}
 	e := &env{idp: idp, log: &syncBuffer{}}
 	cfg := envConfig{auth: e.idp.Config(), api: api.Config{CORSOrigins: []string{allowedOrigin}}}
 	configure(&cfg)
+	if cfg.db.URL == "" {
+		cfg.db = repotest.SQLite(t)
+	}
 	log := slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	db, err := repository.Open("sqlite:" + filepath.Join(t.TempDir(), "orders.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sqlDB.Close() })
-	if err := migrations.Up(context.Background(), sqlDB, migrations.SQLite); err != nil {
-		t.Fatal(err)
-	}
+	db := repotest.Open(t, cfg.db)
 	v, err := auth.NewVerifier(cfg.auth, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go v.Run(t.Context())
-	h, err := api.New(cfg.api, v, repository.NewOrders(db), log)
+	var store api.OrderStore = repository.NewOrders(db)
+	if cfg.store != nil {
+		store = cfg.store(repository.NewOrders(db))
+	}
+	h, err := api.New(cfg.api, v, store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +258,12 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+// decodeBody decodes a response's JSON body into v and closes it.
+func decodeBody(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/repository/repotest"
 )
 
 // TestKeysInHandSurviveOutages breaks the identity provider in every way
@@ -24,6 +25,12 @@ func TestKeysInHandSurviveOutages(t *testing.T) {
 		_, _ = w.Write([]byte(`{"keys":[]}`))
 	}))
 	t.Cleanup(evil.Close)
+	// Checked once every parallel subtest has finished.
+	t.Cleanup(func() {
+		if n := evilHits.Load(); n != 0 {
+			t.Errorf("a redirect to another origin was followed %d times", n)
+		}
+	})
 
 	faults := []struct {
 		name  string
@@ -41,35 +48,35 @@ func TestKeysInHandSurviveOutages(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
-			tok := e.token(t, "alice", rw)
-			e.do(t, request{method: http.MethodGet, path: "/orders", token: tok}).wantStatus(t, http.StatusOK)
+			repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+				t.Parallel()
+				e := newEnvOn(t, db)
+				tok := e.token(t, "alice", rw)
+				e.do(t, request{method: http.MethodGet, path: "/orders", token: tok}).wantStatus(t, http.StatusOK)
 
-			e.idp.SetFault(f.fault)
-			stranger := authtest.NewKey(t, "not-yet-published", "ES256")
-			for i := range 10 {
-				e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, fmt.Sprintf("user-%d", i), rw)}).wantStatus(t, http.StatusOK)
-				start := time.Now()
-				unknown := e.idp.Sign(t, stranger, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
-				e.do(t, request{method: http.MethodGet, path: "/orders", token: unknown}).wantProblem(t, http.StatusUnauthorized)
-				if d := time.Since(start); d > 2*time.Second {
-					t.Errorf("a token under an unknown kid waited %v for the failing issuer", d)
+				e.idp.SetFault(f.fault)
+				stranger := authtest.NewKey(t, "not-yet-published", "ES256")
+				for i := range 10 {
+					e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, fmt.Sprintf("user-%d", i), rw)}).wantStatus(t, http.StatusOK)
+					start := time.Now()
+					unknown := e.idp.Sign(t, stranger, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
+					e.do(t, request{method: http.MethodGet, path: "/orders", token: unknown}).wantProblem(t, http.StatusUnauthorized)
+					if d := time.Since(start); d > 2*time.Second {
+						t.Errorf("a token under an unknown kid waited %v for the failing issuer", d)
+					}
 				}
-			}
-			// A fetch that times out is logged when its 5 s are up.
-			logged := 0
-			for deadline := time.Now().Add(8 * time.Second); logged == 0 && time.Now().Before(deadline); {
-				time.Sleep(100 * time.Millisecond) // polling the log of a fetch still running
-				logged = strings.Count(e.log.String(), `"msg":"jwks refresh failed"`)
-			}
-			if logged < 1 || logged > 4 {
-				t.Errorf("%d refresh failures logged for 10 unknown kids; want one per (rate-limited) refresh, 1 to 4", logged)
-			}
-			e.idp.SetFault(nil)
+				// A fetch that times out is logged when its 5 s are up.
+				logged := 0
+				for deadline := time.Now().Add(8 * time.Second); logged == 0 && time.Now().Before(deadline); {
+					time.Sleep(100 * time.Millisecond) // polling the log of a fetch still running
+					logged = strings.Count(e.log.String(), `"msg":"jwks refresh failed"`)
+				}
+				if logged < 1 || logged > 4 {
+					t.Errorf("%d refresh failures logged for 10 unknown kids; want one per (rate-limited) refresh, 1 to 4", logged)
+				}
+				e.idp.SetFault(nil)
+			})
 		})
-	}
-	if n := evilHits.Load(); n != 0 {
-		t.Errorf("a redirect to another origin was followed %d times", n)
 	}
 }
 
@@ -77,70 +84,76 @@ func TestKeysInHandSurviveOutages(t *testing.T) {
 // one fetch and is accepted at once.
 func TestRotation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
-	before := e.idp.JWKSFetches()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		e := newEnvOn(t, db)
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
+		before := e.idp.JWKSFetches()
 
-	next := authtest.NewKey(t, "2026-rotation", "ES256")
-	old := e.idp.Keys()[0]
-	e.idp.SetKeys(next, old)
-	e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
-	if got := e.idp.JWKSFetches() - before; got != 1 {
-		t.Errorf("rotation caused %d JWKS fetches; want 1", got)
-	}
-	oldToken := e.idp.Sign(t, old, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
-	e.do(t, request{method: http.MethodGet, path: "/orders", token: oldToken}).wantStatus(t, http.StatusOK)
+		next := authtest.NewKey(t, "2026-rotation", "ES256")
+		old := e.idp.Keys()[0]
+		e.idp.SetKeys(next, old)
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
+		if got := e.idp.JWKSFetches() - before; got != 1 {
+			t.Errorf("rotation caused %d JWKS fetches; want 1", got)
+		}
+		oldToken := e.idp.Sign(t, old, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: oldToken}).wantStatus(t, http.StatusOK)
+	})
 }
 
 // TestUnknownKIDFlood sends 1,000 tokens under random kids from 50
 // connections: they cost the issuer a handful of fetches, and none waits.
 func TestUnknownKIDFlood(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
-	before := e.idp.JWKSFetches()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		e := newEnvOn(t, db)
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
+		before := e.idp.JWKSFetches()
 
-	stranger := authtest.NewKey(t, "x", "ES256")
-	claims := e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw})
-	tokens := make(chan string, 1000)
-	for i := range 1000 {
-		tokens <- e.idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
-	}
-	close(tokens)
-	var (
-		wg      sync.WaitGroup
-		slowest atomic.Int64
-		wrong   atomic.Int64
-	)
-	for range 50 {
-		wg.Go(func() {
-			for tok := range tokens {
-				start := time.Now()
-				req, _ := http.NewRequest(http.MethodGet, e.url+"/orders", nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil || resp.StatusCode != http.StatusUnauthorized {
-					wrong.Add(1)
+		stranger := authtest.NewKey(t, "x", "ES256")
+		claims := e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw})
+		tokens := make(chan string, 1000)
+		for i := range 1000 {
+			tokens <- e.idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
+		}
+		close(tokens)
+		var (
+			wg      sync.WaitGroup
+			slowest atomic.Int64
+			wrong   atomic.Int64
+		)
+		for range 50 {
+			wg.Go(func() {
+				for tok := range tokens {
+					start := time.Now()
+					req, _ := http.NewRequest(http.MethodGet, e.url+"/orders", nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil || resp.StatusCode != http.StatusUnauthorized {
+						wrong.Add(1)
+					}
+					if err == nil {
+						resp.Body.Close()
+					}
+					if d := int64(time.Since(start)); d > slowest.Load() {
+						slowest.Store(d)
+					}
 				}
-				if err == nil {
-					resp.Body.Close()
-				}
-				if d := int64(time.Since(start)); d > slowest.Load() {
-					slowest.Store(d)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if n := wrong.Load(); n != 0 {
-		t.Errorf("%d of 1000 flood requests were not answered 401", n)
-	}
-	if got := e.idp.JWKSFetches() - before; got > 5 {
-		t.Errorf("1000 unknown kids caused %d JWKS fetches; want at most 5", got)
-	}
-	if d := time.Duration(slowest.Load()); d > 2*time.Second {
-		t.Errorf("the slowest flood request took %v; none may wait on the refresh limiter", d)
-	}
+			})
+		}
+		wg.Wait()
+		if n := wrong.Load(); n != 0 {
+			t.Errorf("%d of 1000 flood requests were not answered 401", n)
+		}
+		if got := e.idp.JWKSFetches() - before; got > 5 {
+			t.Errorf("1000 unknown kids caused %d JWKS fetches; want at most 5", got)
+		}
+		if d := time.Duration(slowest.Load()); d > 2*time.Second {
+			t.Errorf("the slowest flood request took %v; none may wait on the refresh limiter", d)
+		}
+	})
 }
 
 // TestStartWhileIssuerDown starts the API while the issuer is down: it
@@ -148,35 +161,39 @@ func TestUnknownKIDFlood(t *testing.T) {
 // issuer's return.
 func TestStartWhileIssuerDown(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.idp.SetFailing(true)
-	tok := e.token(t, "alice", rw)
-	for range 3 {
-		r := e.do(t, request{method: http.MethodGet, path: "/orders", token: tok})
-		r.wantProblem(t, http.StatusServiceUnavailable)
-		if r.header.Get("Retry-After") == "" {
-			t.Fatal("503 without Retry-After")
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		idp.SetFailing(true)
+		e := newEnvFor(t, idp, func(c *envConfig) { c.db = db })
+		tok := e.token(t, "alice", rw)
+		for range 3 {
+			r := e.do(t, request{method: http.MethodGet, path: "/orders", token: tok})
+			r.wantProblem(t, http.StatusServiceUnavailable)
+			if r.header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
 		}
-	}
-	// Let the back-off grow before the issuer returns.
-	time.Sleep(3 * time.Second) // simulated outage length; nothing to synchronize with
-	e.idp.SetFailing(false)
-	back := time.Now()
-	for {
-		// Requests are spaced beyond the on-demand refresh budget, so it is the
-		// background retry that must bring the keys.
-		r := e.do(t, request{method: http.MethodGet, path: "/healthz"})
-		r.wantStatus(t, http.StatusOK)
-		if e.idp.JWKSFetches() > 0 {
-			break
+		// Let the back-off grow before the issuer returns.
+		time.Sleep(3 * time.Second) // simulated outage length; nothing to synchronize with
+		e.idp.SetFailing(false)
+		back := time.Now()
+		for {
+			// Requests are spaced beyond the on-demand refresh budget, so it is the
+			// background retry that must bring the keys.
+			r := e.do(t, request{method: http.MethodGet, path: "/healthz"})
+			r.wantStatus(t, http.StatusOK)
+			if e.idp.JWKSFetches() > 0 {
+				break
+			}
+			if time.Since(back) > 10*time.Second {
+				t.Fatal("no JWKS fetch within 10s of the issuer's return")
+			}
+			time.Sleep(100 * time.Millisecond) // polling the background retry
 		}
-		if time.Since(back) > 10*time.Second {
-			t.Fatal("no JWKS fetch within 10s of the issuer's return")
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: tok}).wantStatus(t, http.StatusOK)
+		if d := time.Since(back); d > 10*time.Second {
+			t.Errorf("tokens accepted %v after the issuer's return; want within 10s", d)
 		}
-		time.Sleep(100 * time.Millisecond) // polling the background retry
-	}
-	e.do(t, request{method: http.MethodGet, path: "/orders", token: tok}).wantStatus(t, http.StatusOK)
-	if d := time.Since(back); d > 10*time.Second {
-		t.Errorf("tokens accepted %v after the issuer's return; want within 10s", d)
-	}
+	})
 }

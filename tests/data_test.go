@@ -1,0 +1,129 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/coffeemesh/orders/api"
+	"github.com/coffeemesh/orders/models"
+	"github.com/coffeemesh/orders/repository"
+	"github.com/coffeemesh/orders/repository/repotest"
+)
+
+// forgetfulStore is a store with a bug: its List forgets the owner filter.
+type forgetfulStore struct{ *repository.Orders }
+
+func (s forgetfulStore) List(ctx context.Context, owner models.OwnerID, _ models.ListQuery) (models.Page, error) {
+	var ids []string
+	err := s.Scoped(ctx, owner, func(tx *gorm.DB) error {
+		return tx.Raw("SELECT id FROM orders ORDER BY created DESC").Scan(&ids).Error
+	})
+	var page models.Page
+	for _, id := range ids {
+		o, err := s.Get(ctx, owner, models.OrderID(id))
+		if err != nil {
+			return models.Page{}, fmt.Errorf("order %s listed but not readable: %w", id, err)
+		}
+		page.Orders = append(page.Orders, o)
+	}
+	return page, err
+}
+
+// TestRowLevelSecurityThroughTheAPI serves GET /orders from a store whose
+// query forgot its owner filter: on PostgreSQL, row-level security still
+// shows each caller only their own orders.
+func TestRowLevelSecurityThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnvFor(t, nil, func(c *envConfig) {
+		c.db = repotest.Postgres(t)
+		c.store = func(r *repository.Orders) api.OrderStore { return forgetfulStore{r} }
+	})
+	alice, bob := e.token(t, "alice", rw), e.token(t, "bob", rw)
+	hers := e.create(t, alice, item{"latte", "big", 1})
+	e.create(t, bob, item{"tea", "small", 1})
+	e.create(t, bob, item{"mocha", "medium", 1})
+
+	l, _ := e.list(t, alice, "")
+	if len(l.Orders) != 1 || l.Orders[0].ID != hers.ID {
+		t.Errorf("alice lists %+v through a forgetful query; want only her own order", l.Orders)
+	}
+	l, _ = e.list(t, bob, "")
+	if len(l.Orders) != 2 {
+		t.Errorf("bob lists %d orders; want his 2", len(l.Orders))
+	}
+}
+
+// TestConcurrentWriters has 64 clients place orders for 4 users at once:
+// no request fails, and every acknowledged order is listed exactly once.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		e := newEnvOn(t, db)
+		const writers, each, users = 64, 5, 4
+		tokens := make([]string, users)
+		for u := range users {
+			tokens[u] = e.token(t, fmt.Sprintf("user-%d", u), rw)
+		}
+		var (
+			mu    sync.Mutex
+			acked = map[int]map[string]bool{}
+			wg    sync.WaitGroup
+		)
+		for u := range users {
+			acked[u] = map[string]bool{}
+		}
+		for w := range writers {
+			u := w % users
+			wg.Go(func() {
+				for i := range each {
+					req, _ := http.NewRequest(http.MethodPost, e.url+"/orders", stringsReader(fmt.Sprintf(`{"order":[{"product":"w%d-%d","size":"big"}]}`, w, i)))
+					req.Header.Set("Authorization", "Bearer "+tokens[u])
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Errorf("writer %d: %v", w, err)
+						return
+					}
+					var o order
+					err = decodeBody(resp, &o)
+					if resp.StatusCode != http.StatusCreated || err != nil {
+						t.Errorf("writer %d: status %d, %v", w, resp.StatusCode, err)
+						continue
+					}
+					mu.Lock()
+					acked[u][o.ID] = true
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for u := range users {
+			seen := map[string]int{}
+			next := "?limit=100"
+			for next != "" {
+				l, r := e.list(t, tokens[u], next)
+				for _, o := range l.Orders {
+					seen[o.ID]++
+				}
+				next = nextLink(t, r.header.Get("Link"))
+				if next != "" {
+					next = next[len("/orders"):]
+				}
+			}
+			for id := range acked[u] {
+				if seen[id] != 1 {
+					t.Errorf("user %d: acknowledged order %s listed %d times", u, id, seen[id])
+				}
+			}
+			if len(seen) != len(acked[u]) {
+				t.Errorf("user %d: %d orders listed, %d acknowledged", u, len(seen), len(acked[u]))
+			}
+		}
+	})
+}

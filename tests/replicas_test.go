@@ -1,0 +1,181 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/repository/repotest"
+)
+
+// serve starts the binary on db for idp and returns its base URL.
+func serve(t *testing.T, idp *authtest.IdP, db repotest.Database) (*process, string) {
+	t.Helper()
+	env := serverEnv(t, idp)
+	env["ORDERS_DATABASE_URL"] = db.URL
+	p := start(t, env, "serve")
+	return p, "http://" + p.waitFor(t, "listening")["addr"].(string)
+}
+
+// listAll follows the Link headers and returns every order id of token's
+// owner, with how often each was listed.
+func listAll(t *testing.T, base, token string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	next := "/orders?limit=100"
+	for next != "" {
+		req, _ := http.NewRequest(http.MethodGet, base+next, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l orderList
+		if err := decodeBody(resp, &l); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("list: %d %v", resp.StatusCode, err)
+		}
+		for _, o := range l.Orders {
+			seen[o.ID]++
+		}
+		next = nextLink(t, resp.Header.Get("Link"))
+	}
+	return seen
+}
+
+// TestCrashLosesNoAcknowledgedOrder kills the server with SIGKILL while
+// clients place orders, restarts it on the same database, and finds every
+// order that was acknowledged with 201.
+func TestCrashLosesNoAcknowledgedOrder(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})
+		p, base := serve(t, idp, db)
+
+		var (
+			mu      sync.Mutex
+			acked   []string
+			stop    atomic.Bool
+			wg      sync.WaitGroup
+			serverE atomic.Int64
+		)
+		for w := range 16 {
+			wg.Go(func() {
+				for i := 0; !stop.Load(); i++ {
+					req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(fmt.Sprintf(`{"order":[{"product":"w%d-%d","size":"big"}]}`, w, i)))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						return // the server is gone
+					}
+					var o order
+					derr := json.NewDecoder(resp.Body).Decode(&o)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == http.StatusCreated && derr == nil:
+						mu.Lock()
+						acked = append(acked, o.ID)
+						mu.Unlock()
+					case resp.StatusCode >= 500:
+						serverE.Add(1)
+					}
+				}
+			})
+		}
+		// Let the writers get going, then kill the server mid-write.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= 100 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling the writers' progress
+		}
+		if err := p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-p.done
+		stop.Store(true)
+		wg.Wait()
+		if len(acked) < 100 {
+			t.Fatalf("only %d orders acknowledged before the kill", len(acked))
+		}
+		if n := serverE.Load(); n != 0 {
+			t.Errorf("%d server errors under load", n)
+		}
+
+		_, base = serve(t, idp, db)
+		seen := listAll(t, base, tok)
+		for _, id := range acked {
+			if seen[id] != 1 {
+				t.Errorf("acknowledged order %s listed %d times after the crash", id, seen[id])
+			}
+		}
+		t.Logf("%d acknowledged orders, %d found after restart", len(acked), len(seen))
+	})
+}
+
+// TestReplicas runs two instances on one PostgreSQL database: what one
+// does, the other sees at once, and the migrations ran once.
+func TestReplicas(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	db := repotest.Postgres(t)
+	var (
+		bases [2]string
+		wg    sync.WaitGroup
+	)
+	for i := range bases {
+		wg.Go(func() { _, bases[i] = serve(t, idp, db) }) // both start, and migrate, at once
+	}
+	wg.Wait()
+	a, b := bases[0], bases[1]
+	alice := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})
+	bob := idp.Token(t, authtest.Claims{Subject: "bob", Scope: rw})
+
+	status, body := call(t, "POST", a+"/orders", alice, `{"order":[{"product":"latte","size":"big"}]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create on a: %d %s", status, body)
+	}
+	var o order
+	if err := json.Unmarshal(body, &o); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		method, base, path, token string
+		want                      int
+		status                    string
+	}{
+		{"GET", b, "/orders/" + o.ID, alice, 200, "created"},
+		{"GET", b, "/orders/" + o.ID, bob, 404, ""},
+		{"POST", b, "/orders/" + o.ID + "/pay", alice, 200, "paid"},
+		{"GET", a, "/orders/" + o.ID, alice, 200, "paid"},
+		{"POST", a, "/orders/" + o.ID + "/pay", alice, 409, ""},
+		{"POST", b, "/orders/" + o.ID + "/cancel", alice, 200, "cancelled"},
+		{"GET", a, "/orders?cancelled=true", alice, 200, ""},
+	}
+	for _, st := range steps {
+		status, body := call(t, st.method, st.base+st.path, st.token, "")
+		if status != st.want {
+			t.Fatalf("%s %s: %d %s; want %d", st.method, st.path, status, body, st.want)
+		}
+		if st.status != "" {
+			var got order
+			if err := json.Unmarshal(body, &got); err != nil || got.Status != st.status {
+				t.Errorf("%s %s: %s; want status %s", st.method, st.path, body, st.status)
+			}
+		}
+	}
+	if seen := listAll(t, b, alice); len(seen) != 1 || seen[o.ID] != 1 {
+		t.Errorf("b lists %v; want alice's one order", seen)
+	}
+}
