@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +179,65 @@ func TestReplicas(t *testing.T) {
 	if seen := listAll(t, b, alice); len(seen) != 1 || seen[o.ID] != 1 {
 		t.Errorf("b lists %v; want alice's one order", seen)
 	}
+}
+
+// TestGracefulShutdown sends SIGTERM while clients are busy: every request
+// the server took is answered without a server error, the process exits
+// cleanly, and then no new connection is accepted.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})
+		p, base := serve(t, idp, db)
+		var (
+			wg       sync.WaitGroup
+			answered atomic.Int64
+			failed   atomic.Int64
+			stop     atomic.Bool
+		)
+		for range 16 {
+			wg.Go(func() {
+				client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+				for !stop.Load() {
+					req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(`{"order":[{"product":"latte","size":"big"}]}`))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := client.Do(req)
+					if err != nil {
+						return // refused: the server has stopped listening
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusCreated {
+						answered.Add(1)
+					} else {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+		for answered.Load() < 50 {
+			time.Sleep(10 * time.Millisecond) // polling the clients' progress
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-p.done:
+			if err != nil {
+				t.Errorf("exit after SIGTERM: %v; want a clean exit", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("still running 20s after SIGTERM")
+		}
+		stop.Store(true)
+		wg.Wait()
+		if n := failed.Load(); n != 0 {
+			t.Errorf("%d requests failed during shutdown", n)
+		}
+		if _, err := http.Get(base + "/healthz"); err == nil {
+			t.Error("the server still answers after shutting down")
+		}
+	})
 }
