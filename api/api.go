@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-contrib/cors"
@@ -39,8 +40,13 @@ func (c Config) Validate() error {
 			continue
 		}
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-			return fmt.Errorf("cors origins: %q is not an origin like https://app.example.com", o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || strings.Contains(o, "*") {
+			return fmt.Errorf("cors origins: %q is not an origin like https://app.example.com (no wildcards, paths or queries)", o)
+		}
+		if o != strings.ToLower(o) {
+			// Browsers send origins in lower case; this one would never match.
+			return fmt.Errorf("cors origins: %q must be in lower case, as browsers send it", o)
 		}
 	}
 	return nil

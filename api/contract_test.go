@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -144,6 +146,33 @@ func TestContractKeepsTheBooksOperations(t *testing.T) {
 		op := s.Paths[path].operations()[method]
 		if op == nil || op.OperationID != id {
 			t.Errorf("%s: operation %+v; want operationId %q", route, op, id)
+		}
+	}
+}
+
+// TestNoCORSByDefault checks that without configured origins a preflight
+// gets no CORS headers, and that unusable origins are refused at start.
+func TestNoCORSByDefault(t *testing.T) {
+	t.Parallel()
+	v, err := auth.NewVerifier(authtest.NewIdP(t).Config(), authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{}, v, nil, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodOptions, "/orders", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" || rec.Code < 400 {
+		t.Errorf("preflight without configured origins: %d, Allow-Origin %q", rec.Code, got)
+	}
+	for _, o := range []string{"https://*.example.com", "https://App.Example.com", "https://a.example.com?", "https://a.example.com/", "app.example.com", "*,https://a.example.com"} {
+		if err := (Config{CORSOrigins: strings.Split(o, ",")}).Validate(); err == nil {
+			t.Errorf("origin %q accepted", o)
 		}
 	}
 }

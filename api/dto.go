@@ -38,6 +38,9 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 	if r.Order == nil {
 		return nil, models.Invalid("order", "is required")
 	}
+	if n := len(*r.Order); n == 0 || n > models.MaxItems {
+		return nil, models.ValidateItems("order", make([]models.Item, n))
+	}
 	var verr models.ValidationError
 	items := make([]models.Item, len(*r.Order))
 	for i, it := range *r.Order {
@@ -74,8 +77,8 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 // no unknown member: encoding/json would match "ORDER" for "order" and let a
 // repeated member win, so the body is decoded with the stricter JSON v2.
 func decodeItems(c *gin.Context) ([]models.Item, error) {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
+	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if cs, ok := params["charset"]; err != nil || mt != "application/json" || (ok && !strings.EqualFold(cs, "utf-8")) {
 		return nil, errMediaType
 	}
 	// The whole body is read first, so that any body over the limit is 413

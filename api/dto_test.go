@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -75,11 +74,13 @@ func TestParseListQuery(t *testing.T) {
 		{"cancelled=true&cancelled=false", models.ListQuery{}, "cancelled"},
 		{"cursor=", models.ListQuery{}, "cursor"},
 		{"cursor=MTIz", models.ListQuery{}, "cursor"},
+		{"cancelled=%", models.ListQuery{}, "query"},
+		{"limit=%zz", models.ListQuery{}, "query"},
+		{"limit=5;cancelled=true", models.ListQuery{}, "query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			q, _ := url.ParseQuery(tt.query)
-			got, err := parseListQuery(q)
+			got, err := parseListQuery(tt.query)
 			if tt.field != "" {
 				var verr *models.ValidationError
 				if !errors.As(err, &verr) || verr.Fields[tt.field] == "" {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -69,6 +71,10 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
+// maxFieldErrors bounds the invalid fields listed in a 422, so that a body
+// of many bad items gets a small answer.
+const maxFieldErrors = 20
+
 // detailOf says what went wrong in words safe for the client: never the
 // wrapped cause, which may hold SQL, paths or token text.
 func detailOf(err error, status int) (string, []fieldError) {
@@ -78,11 +84,16 @@ func detailOf(err error, status int) (string, []fieldError) {
 	)
 	switch {
 	case errors.As(err, &invalid):
-		var fields []fieldError
-		for _, f := range sortedKeys(invalid.Fields) {
+		names := sortedKeys(invalid.Fields)
+		fields := make([]fieldError, 0, min(len(names), maxFieldErrors))
+		for _, f := range names[:min(len(names), maxFieldErrors)] {
 			fields = append(fields, fieldError{Field: f, Message: invalid.Fields[f]})
 		}
-		return invalid.Error(), fields
+		detail := fmt.Sprintf("%s: %s", names[0], invalid.Fields[names[0]])
+		if len(names) > 1 {
+			detail += fmt.Sprintf(" (and %d more invalid fields)", len(names)-1)
+		}
+		return detail, fields
 	case errors.As(err, &authErr):
 		return authErr.Description, nil
 	case errors.Is(err, models.ErrNotFound):
@@ -109,9 +120,15 @@ func errorWriter(log *slog.Logger) auth.WriteError {
 		status := statusOf(err)
 		detail, fields := detailOf(err, status)
 		ctx := c.Request.Context()
-		if status >= http.StatusInternalServerError {
+		switch {
+		case errors.Is(err, context.Canceled):
+			// The client went away; there is nobody to answer and nothing wrong.
+			log.InfoContext(ctx, "request abandoned by the client", "route", c.FullPath())
+		case status == http.StatusServiceUnavailable:
+			log.WarnContext(ctx, "request refused while unavailable", "route", c.FullPath(), "error", err)
+		case status >= http.StatusInternalServerError:
 			log.ErrorContext(ctx, "request failed", "route", c.FullPath(), "status", status, "error", err)
-		} else {
+		default:
 			log.DebugContext(ctx, "request refused", "route", c.FullPath(), "status", status, "error", err)
 		}
 		c.Header("Content-Type", "application/problem+json")

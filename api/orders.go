@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -22,26 +23,43 @@ type OrderStore interface {
 	Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error
 }
 
-// owner is the authenticated caller as the owner of orders. Authenticate has
-// run on every route that calls it, so the principal is always there.
-func owner(c *gin.Context) models.OwnerID {
-	p, _ := auth.FromContext(c.Request.Context())
-	return models.OwnerID(p.Subject)
+// errNoPrincipal means a handler that needs the caller ran without
+// Authenticate before it: a bug in the route table, answered 500.
+var errNoPrincipal = errors.New("no authenticated principal on an orders route")
+
+// owner is the authenticated caller as the owner of orders. It fails closed:
+// without a principal there is no owner to scope a query to.
+func owner(c *gin.Context) (models.OwnerID, error) {
+	p, ok := auth.FromContext(c.Request.Context())
+	if !ok {
+		return "", errNoPrincipal
+	}
+	return models.NewOwnerID(p.Issuer, p.Subject), nil
 }
 
-// orderID reads the order_id path parameter.
-func orderID(c *gin.Context) (models.OrderID, error) {
-	return models.ParseOrderID("order_id", c.Param("order_id"))
+// ownerAndOrder returns the caller and the order_id path parameter.
+func ownerAndOrder(c *gin.Context) (models.OwnerID, models.OrderID, error) {
+	who, err := owner(c)
+	if err != nil {
+		return "", "", err
+	}
+	id, err := models.ParseOrderID("order_id", c.Param("order_id"))
+	return who, id, err
 }
 
 func handleListOrders(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		q, err := parseListQuery(c.Request.URL.Query())
+		who, err := owner(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		page, err := store.List(c.Request.Context(), owner(c), q)
+		q, err := parseListQuery(c.Request.URL.RawQuery)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		page, err := store.List(c.Request.Context(), who, q)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -59,17 +77,22 @@ func handleListOrders(store OrderStore, writeError auth.WriteError) gin.HandlerF
 
 func handleCreateOrder(store OrderStore, log *slog.Logger, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		who, err := owner(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
 		items, err := decodeItems(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		o, err := store.Create(c.Request.Context(), owner(c), items)
+		o, err := store.Create(c.Request.Context(), who, items)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "subject", o.Owner)
+		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "owner", o.Owner)
 		c.Header("Location", c.Request.URL.Path+"/"+string(o.ID))
 		c.JSON(http.StatusCreated, newOrderResponse(o))
 	}
@@ -77,12 +100,12 @@ func handleCreateOrder(store OrderStore, log *slog.Logger, writeError auth.Write
 
 func handleGetOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := orderID(c)
+		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		o, err := store.Get(c.Request.Context(), owner(c), id)
+		o, err := store.Get(c.Request.Context(), who, id)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -93,7 +116,7 @@ func handleGetOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFun
 
 func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := orderID(c)
+		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -103,7 +126,7 @@ func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.Handle
 			writeError(c, err)
 			return
 		}
-		o, err := store.ReplaceItems(c.Request.Context(), owner(c), id, items)
+		o, err := store.ReplaceItems(c.Request.Context(), who, id, items)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -114,12 +137,12 @@ func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.Handle
 
 func handleDeleteOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := orderID(c)
+		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		if err := store.Delete(c.Request.Context(), owner(c), id); err != nil {
+		if err := store.Delete(c.Request.Context(), who, id); err != nil {
 			writeError(c, err)
 			return
 		}
@@ -130,12 +153,12 @@ func handleDeleteOrder(store OrderStore, writeError auth.WriteError) gin.Handler
 // handleTransition serves POST /orders/{order_id}/pay and .../cancel.
 func handleTransition(store OrderStore, t models.Transition, writeError auth.WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := orderID(c)
+		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		o, err := store.Transition(c.Request.Context(), owner(c), id, t)
+		o, err := store.Transition(c.Request.Context(), who, id, t)
 		if err != nil {
 			writeError(c, err)
 			return

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -11,10 +12,15 @@ import (
 	"github.com/coffeemesh/orders/models"
 )
 
-// parseListQuery reads GET /orders' query: cancelled (true or false), limit
-// (1 to models.MaxPageSize) and cursor (from a Link header). Each may appear
-// at most once; other parameters are ignored.
-func parseListQuery(q url.Values) (models.ListQuery, error) {
+// parseListQuery reads GET /orders' raw query: cancelled (true or false),
+// limit (1 to models.MaxPageSize) and cursor (from a Link header). Each may
+// appear at most once; other parameters are ignored. A query string that does
+// not parse is refused rather than read in part, which would drop a filter.
+func parseListQuery(raw string) (models.ListQuery, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return models.ListQuery{}, models.Invalid("query", "is not a well-formed query string")
+	}
 	lq := models.ListQuery{Limit: models.DefaultPageSize}
 	var verr models.ValidationError
 	for name, vs := range q {
@@ -67,11 +73,11 @@ func decodeCursor(s string) (*models.Cursor, error) {
 	}
 	micros, id, ok := strings.Cut(string(b), ".")
 	if !ok {
-		return nil, fmt.Errorf("cursor has no separator")
+		return nil, errors.New("cursor has no separator")
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)
 	if err != nil || us < 0 {
-		return nil, fmt.Errorf("cursor time is invalid")
+		return nil, errors.New("cursor time is invalid")
 	}
 	oid, err := models.ParseOrderID("cursor", id)
 	if err != nil {

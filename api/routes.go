@@ -22,7 +22,7 @@ const (
 func addRoutes(r gin.IRouter, v *auth.Verifier, store OrderStore, log *slog.Logger, writeError auth.WriteError) {
 	r.GET("/healthz", handleHealth)
 
-	orders := r.Group("/orders", auth.Authenticate(v, writeError))
+	orders := r.Group("/orders", noStore, auth.Authenticate(v, writeError))
 	need := func(s auth.Scope) gin.HandlerFunc { return auth.RequireScope(s, v, writeError) }
 	orders.GET("", need(ScopeRead), handleListOrders(store, writeError))
 	orders.POST("", need(ScopeWrite), handleCreateOrder(store, log, writeError))
@@ -36,4 +36,9 @@ func addRoutes(r gin.IRouter, v *auth.Verifier, store OrderStore, log *slog.Logg
 // handleHealth says the process is up; it needs no token.
 func handleHealth(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// noStore keeps every answer about orders, which are private, out of caches.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
 }

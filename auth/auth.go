@@ -21,7 +21,9 @@ type Scope string
 // Principal is the verified caller: who they are and what the token lets
 // them do.
 type Principal struct {
-	// Subject is the token's non-empty sub claim.
+	// Issuer is the trusted issuer of the token, its iss claim.
+	Issuer string
+	// Subject is the token's non-empty sub claim, unique within Issuer.
 	Subject string
 	// Scopes are the scopes the token grants, from its scope, scp and
 	// permissions claims.
@@ -80,6 +82,8 @@ type Error struct {
 	cause error
 }
 
+// Error says what failed, with the internal cause, for logs; clients get
+// Description only.
 func (e *Error) Error() string {
 	if e.cause == nil {
 		return e.Kind.Error() + ": " + e.Description

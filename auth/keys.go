@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/MicahParks/jwkset"
 	"golang.org/x/sync/singleflight"
@@ -41,6 +42,10 @@ const (
 	// the issuer a handful of requests. A request never waits for the limiter.
 	unknownKIDEvery = 10 * time.Second
 	unknownKIDBurst = 3
+	// maxKeyAge is how long keys are trusted without a successful fetch: a
+	// key the issuer withdrew (say, compromised) must not stay trusted for
+	// ever because its JWKS cannot be reached.
+	maxKeyAge = 24 * time.Hour
 	// refreshWait is the longest a request waits for a fetch of a kid not
 	// in hand; the fetch goes on without it, and later requests find its
 	// keys. A request that finds no key at all waits up to fetchTimeout, as
@@ -94,9 +99,10 @@ type keySet struct {
 	// without asking the limiter.
 	fetching atomic.Bool
 
-	mu   sync.RWMutex
-	keys []verificationKey
-	url  string // where keys came from
+	mu       sync.RWMutex
+	keys     []verificationKey
+	url      string    // where keys came from
+	loadedAt time.Time // when keys were last fetched
 }
 
 func newKeySet(issuer, jwksURL string, log *slog.Logger) *keySet {
@@ -127,10 +133,14 @@ func newFetchClient() *http.Client {
 	}
 }
 
-// snapshot returns the keys in hand.
+// snapshot returns the keys in hand, none once they are older than
+// maxKeyAge.
 func (ks *keySet) snapshot() []verificationKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
+	if time.Since(ks.loadedAt) > maxKeyAge {
+		return nil
+	}
 	return ks.keys
 }
 
@@ -254,7 +264,7 @@ func (ks *keySet) load(ctx context.Context) error {
 	}
 	ks.mu.Lock()
 	changed := ks.url != u || len(ks.keys) != len(keys)
-	ks.keys, ks.url = keys, u
+	ks.keys, ks.url, ks.loadedAt = keys, u, time.Now()
 	ks.mu.Unlock()
 	if changed {
 		ks.log.InfoContext(ctx, "jwks loaded", "url", u, "keys", len(keys))
@@ -354,7 +364,7 @@ func (ks *keySet) getJSON(ctx context.Context, u string, dst any) error {
 // and discovery must never travel in the clear over a network.
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
+	if err != nil || u.Host == "" || u.User != nil || strings.ContainsFunc(raw, unicode.IsSpace) {
 		return fmt.Errorf("%q is not an absolute URL", raw)
 	}
 	switch u.Scheme {

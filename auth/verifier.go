@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -101,7 +102,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	return Principal{Subject: c.subject, Scopes: scopes}, nil
+	return Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes}, nil
 }
 
 // check applies the issuer's checks of the claims beyond the signature and
@@ -194,6 +195,10 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer) jwt.Keyfunc {
 			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", nil)
 		}
 		*picked = iss
+		// An expired token is refused before it can cost a key fetch.
+		if c.expiresAt != nil && time.Now().After(c.expiresAt.Add(v.cfg.Leeway)) {
+			return nil, fail(ErrInvalidToken, "the token has expired", jwt.ErrTokenExpired)
+		}
 		alg := t.Method.Alg()
 		if !slices.Contains(iss.Algorithms, alg) {
 			return nil, fail(ErrInvalidToken, "the token's algorithm is not accepted for its issuer", nil)

@@ -11,9 +11,17 @@ import (
 	"github.com/google/uuid"
 )
 
-// OwnerID identifies the owner of an order: the `sub` claim of the access
-// token that created it. It is never shown to clients.
+// OwnerID identifies the owner of an order: the subject (sub) of the access
+// token that created it, at the issuer (iss) that issued it. A subject is
+// unique only within its issuer, so two trusted issuers' "alice" are two
+// owners. It is never shown to clients.
 type OwnerID string
+
+// NewOwnerID returns the owner for subject at issuer. The issuer, a URL,
+// holds no space, so the space keeps the two apart.
+func NewOwnerID(issuer, subject string) OwnerID {
+	return OwnerID(issuer + " " + subject)
+}
 
 // OrderID identifies an order. It is a UUID in its canonical lowercase form.
 type OrderID string

@@ -31,8 +31,8 @@ func (it Item) validate(prefix string, verr *ValidationError) {
 		verr.Add(prefix+".product", "must not be empty")
 	case n > MaxProductLength:
 		verr.Add(prefix+".product", fmt.Sprintf("must be at most %d characters", MaxProductLength))
-	case strings.IndexFunc(it.Product, unicode.IsControl) >= 0:
-		verr.Add(prefix+".product", "must not contain control characters")
+	case strings.IndexFunc(it.Product, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		verr.Add(prefix+".product", "must not contain control or format characters (such as U+202E)")
 	}
 	if !it.Size.Valid() {
 		verr.Add(prefix+".size", "must be one of small, medium, big")

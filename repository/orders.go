@@ -98,7 +98,8 @@ func now() time.Time {
 }
 
 // Create stores a new order of owner with the given items, which the caller
-// has validated, and returns it with its id, creation time and status.
+// has validated, and returns it with its id, creation time and status. It
+// returns only once the order is committed; any error means it was not.
 func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []models.Item) (models.Order, error) {
 	id, err := models.NewOrderID()
 	if err != nil {
@@ -132,7 +133,9 @@ func take(tx *gorm.DB, owner models.OwnerID, id models.OrderID, row *orderRow) e
 	return tx.Where("owner = ? AND id = ?", string(owner), string(id)).Take(row).Error
 }
 
-// List returns one page of owner's orders, newest first, as q selects.
+// List returns one page of owner's orders, newest first, as q selects; it
+// never returns another owner's order, and an error only for a database
+// failure.
 // Pages are stable while orders are added: a page starts strictly after the
 // cursor of the one before, so no order is skipped or repeated.
 func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {

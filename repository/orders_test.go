@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -397,5 +398,29 @@ func TestRowLevelSecurity(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("alice inserted an order owned by bob")
+	}
+}
+
+// TestSQLiteSettings checks what keeps SQLite safe under concurrent
+// requests, and the index every list uses.
+func TestSQLiteSettings(t *testing.T) {
+	t.Parallel()
+	_, db := newStore(t, repotest.SQLite(t))
+	var mode string
+	var timeout int
+	if err := db.Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	if err := db.Raw("PRAGMA busy_timeout").Scan(&timeout).Error; err != nil || timeout != 10000 {
+		t.Errorf("busy_timeout = %d, %v; want 10000", timeout, err)
+	}
+	var n int
+	if err := db.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'orders_owner_created'").Scan(&n).Error; err != nil || n != 1 {
+		t.Errorf("index orders_owner_created: %d, %v", n, err)
+	}
+	var plan []struct{ Detail string }
+	db.Raw("EXPLAIN QUERY PLAN SELECT * FROM orders WHERE owner = 'a' ORDER BY created DESC, id DESC LIMIT 10").Scan(&plan)
+	if len(plan) == 0 || !strings.Contains(plan[0].Detail, "orders_owner_created") {
+		t.Errorf("a list does not use the index: %+v", plan)
 	}
 }

@@ -410,3 +410,58 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 		e.do(t, request{method: http.MethodPatch, path: "/orders", token: tok}).wantProblem(t, http.StatusMethodNotAllowed)
 	})
 }
+
+// TestHostileBodiesGetSmallAnswers sends bodies full of invalid items: the
+// answer lists at most 20 fields, whatever the body's size.
+func TestHostileBodiesGetSmallAnswers(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	huge := `{"order":[` + strings.TrimSuffix(strings.Repeat("{},", (1<<20-20)/3), ",") + `]}`
+	hundred := `{"order":[` + strings.TrimSuffix(strings.Repeat(`{"product":"a","size":"xl"},`, 100), ",") + `]}`
+	for name, body := range map[string]string{"1 MiB of empty items": huge, "100 bad items": hundred} {
+		r := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body})
+		p := r.wantProblem(t, http.StatusUnprocessableEntity)
+		if len(r.body) > 8<<10 || len(p.Errors) > 20 {
+			t.Errorf("%s: a %d-byte answer with %d errors; want a small one", name, len(r.body), len(p.Errors))
+		}
+	}
+}
+
+func TestStrictInputEdges(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	body := `{"order":[{"product":"latte","size":"big"}]}`
+	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body, contentType: "application/json; charset=utf-16"}).wantProblem(t, http.StatusUnsupportedMediaType)
+	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body, contentType: "application/json; charset=UTF-8"}).wantStatus(t, http.StatusCreated)
+	p := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: "{\"order\":[{\"product\":\"lat\u202ete\",\"size\":\"big\"}]}"}).wantProblem(t, http.StatusUnprocessableEntity)
+	if !hasField(p, "order[0].product") {
+		t.Errorf("a bidi override in a product: %+v", p)
+	}
+	for _, q := range []string{"?cancelled=%", "?limit=%zz", "?limit=5;cancelled=true"} {
+		p := e.do(t, request{method: http.MethodGet, path: "/orders" + q, token: tok}).wantProblem(t, http.StatusUnprocessableEntity)
+		if !hasField(p, "query") {
+			t.Errorf("%s: %+v; want the query refused", q, p)
+		}
+	}
+	r := e.do(t, request{method: http.MethodGet, path: "/orders", token: tok})
+	r.wantStatus(t, http.StatusOK)
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control on a list of orders = %q; want no-store", got)
+	}
+}
+
+// TestQueryTokenNeverLogged sends a token in the query string, where gin's
+// default logger would have written it down.
+func TestQueryTokenNeverLogged(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	e.do(t, request{method: http.MethodGet, path: "/orders?access_token=" + tok}).wantProblem(t, http.StatusUnauthorized)
+	e.do(t, request{method: http.MethodGet, path: "/nowhere?access_token=" + tok}).wantProblem(t, http.StatusNotFound)
+	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	if strings.Contains(e.log.String(), sig) || strings.Contains(e.log.String(), "access_token") {
+		t.Errorf("the log holds the query string:\n%s", e.log.String())
+	}
+}

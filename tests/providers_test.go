@@ -236,6 +236,14 @@ func TestSeveralIssuers(t *testing.T) {
 	e.do(t, request{method: http.MethodGet, path: "/orders", token: sign(tenantB, "orders-a", nil)}).wantProblem(t, http.StatusUnauthorized)
 	// A token of B that claims A as its issuer is checked with A's keys.
 	e.do(t, request{method: http.MethodGet, path: "/orders", token: sign(tenantB, "orders-a", map[string]any{"iss": tenantA.URL()})}).wantProblem(t, http.StatusUnauthorized)
+	// A subject is unique only within its issuer: B's alice is not A's.
+	hers := e.create(t, sign(tenantA, "orders-a", nil), item{"latte", "big", 1})
+	e.do(t, request{method: http.MethodGet, path: "/orders/" + hers.ID, token: sign(tenantB, "orders-b", nil)}).wantProblem(t, http.StatusNotFound)
+	e.do(t, request{method: http.MethodDelete, path: "/orders/" + hers.ID, token: sign(tenantB, "orders-b", nil)}).wantProblem(t, http.StatusNotFound)
+	if l, _ := e.list(t, sign(tenantB, "orders-b", nil), ""); len(l.Orders) != 0 {
+		t.Errorf("issuer B's alice lists %d of issuer A's alice's orders", len(l.Orders))
+	}
+	e.do(t, request{method: http.MethodGet, path: "/orders/" + hers.ID, token: sign(tenantA, "orders-a", nil)}).wantStatus(t, http.StatusOK)
 	// An untrusted issuer is never fetched.
 	before := stranger.JWKSFetches()
 	e.do(t, request{method: http.MethodGet, path: "/orders", token: sign(stranger, "orders-a", nil)}).wantProblem(t, http.StatusUnauthorized)
