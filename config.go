@@ -23,6 +23,9 @@ import (
 // ORDERS_AUTH_AUDIENCE names another.
 const devAudience = "orders-api"
 
+// devDocsClient is the client id of the /docs page with --dev.
+const devDocsClient = "orders-docs"
+
 // scopeOff is the value of ORDERS_AUTH_READ_SCOPE or ORDERS_AUTH_WRITE_SCOPE
 // that turns that scope check off, for providers that cannot issue scopes.
 const scopeOff = "none"
@@ -37,6 +40,8 @@ type config struct {
 	api           api.Config
 	dev           bool
 	devIssuerAddr string
+	docsClientID  string
+	adminAddr     string
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -54,6 +59,8 @@ type fileConfig struct {
 	LogLevel      string   `yaml:"log_level"`
 	CORSOrigins   []string `yaml:"cors_origins"`
 	DevIssuerAddr string   `yaml:"dev_issuer_addr"`
+	DocsClientID  string   `yaml:"docs_client_id"`
+	AdminAddr     string   `yaml:"admin_addr"`
 	Auth          struct {
 		Leeway  string           `yaml:"leeway"`
 		Issuers []issuerSettings `yaml:"issuers"`
@@ -104,6 +111,8 @@ func settings() []setting {
 		{"ORDERS_AUTH_LEEWAY", "auth-leeway", auth.DefaultLeeway.String(), "clock skew allowed on exp, nbf and iat, at most " + auth.MaxLeeway.String()},
 		{"ORDERS_CORS_ORIGINS", "cors-origins", "", "comma-separated origins browsers may call from; none by default"},
 		{"ORDERS_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+		{"ORDERS_DOCS_CLIENT_ID", "docs-client-id", "", "OAuth client id of the /docs page (authorization code with PKCE); default with --dev: " + devDocsClient},
+		{"ORDERS_ADMIN_ADDR", "admin-addr", "", "address of a separate listener for /metrics and (on loopback) pprof; default: /metrics on the API's address"},
 		{"ORDERS_DEV_ISSUER_ADDR", "dev-issuer-addr", "127.0.0.1:8001", "loopback address of the --dev issuer"},
 	}
 }
@@ -172,6 +181,8 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		logLevel:      get("ORDERS_LOG_LEVEL", file.LogLevel),
 		dev:           *dev,
 		devIssuerAddr: get("ORDERS_DEV_ISSUER_ADDR", file.DevIssuerAddr),
+		docsClientID:  get("ORDERS_DOCS_CLIENT_ID", file.DocsClientID),
+		adminAddr:     get("ORDERS_ADMIN_ADDR", file.AdminAddr),
 		api:           api.Config{CORSOrigins: file.CORSOrigins},
 	}
 	if v := given("ORDERS_CORS_ORIGINS"); v != "" {
@@ -193,6 +204,9 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	cfg.auth.Leeway = leeway
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_ADDR: %q is not host:port", cfg.addr))
+	}
+	if _, _, err := net.SplitHostPort(cfg.adminAddr); cfg.adminAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("ORDERS_ADMIN_ADDR: %q is not host:port", cfg.adminAddr))
 	}
 	switch cfg.logLevel {
 	case "debug", "info", "warn", "error":
@@ -221,6 +235,9 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		errs = append(errs, checkDev(cfg, issuers)...)
 		// The dev issuer's URL is known once it listens; serve sets it then.
 		issuers[0].Issuer = "http://" + cfg.devIssuerAddr
+		if cfg.docsClientID == "" {
+			cfg.docsClientID = devDocsClient
+		}
 		if len(issuers[0].Audience) == 0 {
 			issuers[0].Audience = []string{devAudience}
 		}

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
 	"github.com/coffeemesh/orders/api"
@@ -42,6 +44,11 @@ const (
 	// headers are answered 431 by net/http.
 	maxHeaderBytes = 32 << 10
 )
+
+// openAPI is the contract, served at /openapi.yaml and /openapi.json.
+//
+//go:embed openapi.yaml
+var openAPI []byte
 
 const usage = `usage:
   orders serve [--dev] [flags]   serve the API (run "orders serve -h" for flags)
@@ -114,6 +121,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go verifier.Run(ctx)
 
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	reg, err := newRegistry(sqlDB, verifier)
+	if err != nil {
+		return err
+	}
+	cfg.api.Metrics = reg
+	cfg.api.Ready = readiness(sqlDB, verifier)
+	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, OAuth: func(ctx context.Context) (string, string, error) {
+		m, err := verifier.Metadata(ctx)
+		return m.AuthorizationEndpoint, m.TokenEndpoint, err
+	}}
+	if cfg.adminAddr != "" {
+		if err := startAdmin(ctx, cfg.adminAddr, reg, log); err != nil {
+			return err
+		}
+	} else {
+		cfg.api.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
 	handler, err := api.New(cfg.api, verifier, repository.NewOrders(db), log)
 	if err != nil {
 		return err
@@ -199,6 +227,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"database_conn_max_lifetime", cfg.pool.ConnMaxLifetime.String(),
 		"auth_leeway", cfg.auth.Leeway.String(),
 		"cors_origins", cfg.api.CORSOrigins,
+		"docs_client_id", cfg.docsClientID,
+		"admin_addr", cfg.adminAddr,
 		"dev", cfg.dev,
 	)
 	for _, iss := range cfg.auth.Issuers {

@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/coffeemesh/orders/auth"
 )
@@ -28,6 +30,15 @@ type Config struct {
 	// CORSOrigins are the origins a browser may call the API from, each
 	// scheme://host[:port], or the single value "*". None by default.
 	CORSOrigins []string
+	// Ready reports whether the API can serve requests, or why not, for
+	// GET /readyz; nil means always ready.
+	Ready func(ctx context.Context) error
+	// Metrics, when set, receives the request and authentication metrics.
+	Metrics prometheus.Registerer
+	// MetricsHandler, when set, is served at GET /metrics.
+	MetricsHandler http.Handler
+	// Docs, when set, serves the contract and the interactive documentation.
+	Docs *Docs
 }
 
 // Validate checks c.
@@ -63,14 +74,19 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 
-	writeError := errorWriter(log)
-	e.Use(logRequests(log), recoverPanics(log, writeError))
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	writeError := errorWriter(log, m)
+	e.Use(requestID, observe(log, m), recoverPanics(log, writeError))
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(newCORS(cfg.CORSOrigins))
 	}
 	e.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
 	addRoutes(e, v, store, log, writeError)
+	addOperations(e, cfg, writeError)
 	return e, nil
 }
 
@@ -100,30 +116,6 @@ func newCORS(origins []string) gin.HandlerFunc {
 			return
 		}
 		handle(c)
-	}
-}
-
-// logRequests logs one line per request: method, route pattern, status,
-// latency and subject. It never logs the query string, headers or body,
-// where tokens could be.
-func logRequests(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		attrs := []any{
-			"method", c.Request.Method,
-			"route", route,
-			"status", c.Writer.Status(),
-			"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
-		}
-		if p, ok := auth.FromContext(c.Request.Context()); ok {
-			attrs = append(attrs, "subject", p.Subject)
-		}
-		log.InfoContext(c.Request.Context(), "request", attrs...)
 	}
 }
 

@@ -67,12 +67,15 @@ func TestContractMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{}, v, nil, authtest.Discard())
+	h, err := New(Config{MetricsHandler: http.NotFoundHandler(), Docs: &Docs{}}, v, nil, authtest.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
 	for _, r := range h.(*gin.Engine).Routes() {
+		if r.Path == "/docs/*file" {
+			continue // the documentation page's assets
+		}
 		routes = append(routes, r.Method+" "+strings.ReplaceAll(r.Path, ":order_id", "{order_id}"))
 	}
 	var documented []string

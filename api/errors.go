@@ -43,7 +43,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
 		return http.StatusBadRequest
-	case errors.Is(err, auth.ErrUnavailable):
+	case errors.Is(err, auth.ErrUnavailable), errors.Is(err, errNotReady):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
@@ -79,10 +79,13 @@ const maxFieldErrors = 20
 // wrapped cause, which may hold SQL, paths or token text.
 func detailOf(err error, status int) (string, []fieldError) {
 	var (
-		invalid *models.ValidationError
-		authErr *auth.Error
+		invalid  *models.ValidationError
+		authErr  *auth.Error
+		notReady *notReadyError
 	)
 	switch {
+	case errors.As(err, &notReady):
+		return notReady.reason, nil
 	case errors.As(err, &invalid):
 		names := sortedKeys(invalid.Fields)
 		fields := make([]fieldError, 0, min(len(names), maxFieldErrors))
@@ -115,11 +118,13 @@ func detailOf(err error, status int) (string, []fieldError) {
 // errorWriter returns the function that answers every failed request with
 // problem+json. It logs server errors with their cause, and client errors at
 // debug level.
-func errorWriter(log *slog.Logger) auth.WriteError {
+func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 	return func(c *gin.Context, err error) {
 		status := statusOf(err)
 		detail, fields := detailOf(err, status)
 		ctx := c.Request.Context()
+		m.authRefused(err)
+		log := log.With("request_id", requestIDOf(ctx))
 		switch {
 		case errors.Is(err, context.Canceled):
 			// The client went away; there is nobody to answer and nothing wrong.

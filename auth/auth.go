@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Scope is an OAuth 2.0 scope, such as "orders:read". Scopes match exactly,
@@ -97,6 +99,43 @@ func (e *Error) Unwrap() []error {
 		return []error{e.Kind}
 	}
 	return []error{e.Kind, e.cause}
+}
+
+// Causes of ErrInvalidToken that Reason names.
+var (
+	errWrongIssuer   = errors.New("untrusted issuer")
+	errWrongAudience = errors.New("wrong audience")
+	errUnknownKey    = errors.New("no such key")
+)
+
+// Reason names the failure in a word, for metrics: missing,
+// invalid_request, insufficient_scope, keys_unavailable, expired,
+// not_yet_valid, bad_signature, unknown_key, wrong_issuer, wrong_audience or
+// malformed.
+func (e *Error) Reason() string {
+	switch {
+	case errors.Is(e.Kind, ErrNoToken):
+		return "missing"
+	case errors.Is(e.Kind, ErrInvalidRequest):
+		return "invalid_request"
+	case errors.Is(e.Kind, ErrInsufficientScope):
+		return "insufficient_scope"
+	case errors.Is(e.Kind, ErrUnavailable):
+		return "keys_unavailable"
+	case errors.Is(e.cause, jwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(e.cause, jwt.ErrTokenNotValidYet), errors.Is(e.cause, jwt.ErrTokenUsedBeforeIssued):
+		return "not_yet_valid"
+	case errors.Is(e.cause, jwt.ErrTokenSignatureInvalid):
+		return "bad_signature"
+	case errors.Is(e.cause, errUnknownKey):
+		return "unknown_key"
+	case errors.Is(e.cause, errWrongIssuer):
+		return "wrong_issuer"
+	case errors.Is(e.cause, errWrongAudience):
+		return "wrong_audience"
+	}
+	return "malformed"
 }
 
 func fail(kind error, description string, cause error) *Error {

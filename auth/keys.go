@@ -22,6 +22,7 @@ import (
 	"unicode"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 )
@@ -98,8 +99,10 @@ type keySet struct {
 	// fetching is set while a fetch runs; a request may wait for that one
 	// without asking the limiter.
 	fetching atomic.Bool
+	stats    stats
 
 	mu       sync.RWMutex
+	meta     *Metadata // the issuer's discovery document, once read
 	keys     []verificationKey
 	url      string    // where keys came from
 	loadedAt time.Time // when keys were last fetched
@@ -179,9 +182,9 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 	}
 	switch {
 	case !found:
-		return nil, fail(ErrInvalidToken, "no signing key of the issuer has the token's kid", nil)
+		return nil, fail(ErrInvalidToken, "no signing key of the issuer has the token's kid", errUnknownKey)
 	case len(out) == 0:
-		return nil, fail(ErrInvalidToken, "the token's alg does not match its signing key", nil)
+		return nil, fail(ErrInvalidToken, "the token's alg does not match its signing key", jwt.ErrTokenSignatureInvalid)
 	}
 	return out, nil
 }
@@ -226,7 +229,9 @@ func (ks *keySet) refresh(ctx context.Context) error {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
 		err := ks.load(fctx)
+		ks.stats.refreshes.Add(1)
 		if err != nil {
+			ks.stats.failures.Add(1)
 			ks.log.WarnContext(ctx, "jwks refresh failed", "issuer", ks.issuer, "error", err)
 		}
 		return nil, err
@@ -311,14 +316,20 @@ func containsOp(ops []jwkset.KEYOPS, op jwkset.KEYOPS) bool {
 	return false
 }
 
+// Metadata is what the API reads of an issuer's OpenID configuration.
+type Metadata struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+}
+
 // discover reads the issuer's OpenID configuration and returns its jwks_uri,
-// after checking that the document speaks for our issuer.
+// after checking that the document speaks for our issuer; it keeps the
+// document for metadata.
 func (ks *keySet) discover(ctx context.Context) (string, error) {
 	u := strings.TrimSuffix(ks.issuer, "/") + "/.well-known/openid-configuration"
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
+	var doc Metadata
 	if err := ks.getJSON(ctx, u, &doc); err != nil {
 		return "", fmt.Errorf("openid discovery: %w", err)
 	}
@@ -328,7 +339,34 @@ func (ks *keySet) discover(ctx context.Context) (string, error) {
 	if err := CheckURL(doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("openid discovery at %s: jwks_uri: %w", u, err)
 	}
+	ks.mu.Lock()
+	ks.meta = &doc
+	ks.mu.Unlock()
 	return doc.JWKSURI, nil
+}
+
+// metadata returns the issuer's discovery document, reading it if no fetch
+// has yet (as when the JWKS URL is configured).
+func (ks *keySet) metadata(ctx context.Context) (Metadata, error) {
+	ks.mu.RLock()
+	meta := ks.meta
+	ks.mu.RUnlock()
+	if meta != nil {
+		return *meta, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	if _, err := ks.discover(fctx); err != nil {
+		return Metadata{}, err
+	}
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return *ks.meta, nil
+}
+
+// stats are a key set's counters, for metrics.
+type stats struct {
+	refreshes, failures atomic.Int64
 }
 
 // getJSON fetches u and decodes its JSON body into dst, reading at most

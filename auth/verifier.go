@@ -75,6 +75,32 @@ func (v *Verifier) Ready() bool {
 	return true
 }
 
+// Metadata returns the OpenID configuration of the first configured issuer,
+// for clients such as the interactive documentation to find its
+// authorization and token endpoints.
+func (v *Verifier) Metadata(ctx context.Context) (Metadata, error) {
+	return v.issuers[v.cfg.Issuers[0].URL].keys.metadata(ctx)
+}
+
+// KeyStats are the counters of one issuer's key set.
+type KeyStats struct {
+	Issuer string
+	// Keys is how many verification keys are in hand.
+	Keys int
+	// Refreshes counts fetches of the JWKS, Failures those that failed.
+	Refreshes, Failures int64
+}
+
+// Stats returns each issuer's key counters, for metrics.
+func (v *Verifier) Stats() []KeyStats {
+	out := make([]KeyStats, 0, len(v.cfg.Issuers))
+	for _, c := range v.cfg.Issuers {
+		ks := v.issuers[c.URL].keys
+		out = append(out, KeyStats{Issuer: c.URL, Keys: len(ks.snapshot()), Refreshes: ks.stats.refreshes.Load(), Failures: ks.stats.failures.Load()})
+	}
+	return out
+}
+
 // Realm is the realm of the verifier's WWW-Authenticate challenges.
 func (v *Verifier) Realm() string {
 	return v.cfg.Realm
@@ -113,10 +139,10 @@ func (iss *issuer) check(c *claims) error {
 		return err
 	}
 	if len(aud) == 0 {
-		return fail(ErrInvalidToken, fmt.Sprintf("the token lacks its audience (%s)", iss.AudienceClaim), nil)
+		return fail(ErrInvalidToken, fmt.Sprintf("the token lacks its audience (%s)", iss.AudienceClaim), errWrongAudience)
 	}
 	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) }) {
-		return fail(ErrInvalidToken, "the token's audience is not this API", nil)
+		return fail(ErrInvalidToken, "the token's audience is not this API", errWrongAudience)
 	}
 	use, err := c.stringClaim("token_use")
 	switch {
@@ -190,9 +216,9 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer) jwt.Keyfunc {
 		iss := v.issuers[c.issuer]
 		if iss == nil {
 			if c.issuer == "" {
-				return nil, fail(ErrInvalidToken, "the token lacks its issuer (iss)", nil)
+				return nil, fail(ErrInvalidToken, "the token lacks its issuer (iss)", errWrongIssuer)
 			}
-			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", nil)
+			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", errWrongIssuer)
 		}
 		*picked = iss
 		// An expired token is refused before it can cost a key fetch.

@@ -265,3 +265,29 @@ func TestIssuerSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestReasons(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	now := time.Now()
+	stranger := authtest.NewKey(t, "stranger", "RS256")
+	tests := []struct {
+		token, want string
+	}{
+		{"x.y", "malformed"},
+		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"exp": now.Add(-time.Hour).Unix()}}), "expired"},
+		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"nbf": now.Add(time.Hour).Unix()}}), "not_yet_valid"},
+		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"aud": "other"}}), "wrong_audience"},
+		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"iss": "https://evil.example.com"}}), "wrong_issuer"},
+		{idp.Sign(t, stranger, nil, idp.ClaimsMap(authtest.Claims{Subject: "a"})), "unknown_key"},
+		{idp.Sign(t, devissuer.Key{ID: idp.Keys()[0].ID, Alg: "RS256", Signer: stranger.Signer}, nil, idp.ClaimsMap(authtest.Claims{Subject: "a"})), "bad_signature"},
+	}
+	for _, tt := range tests {
+		_, err := v.Verify(t.Context(), tt.token)
+		var e *auth.Error
+		if !errors.As(err, &e) || e.Reason() != tt.want {
+			t.Errorf("Verify = %v; want reason %s", err, tt.want)
+		}
+	}
+}

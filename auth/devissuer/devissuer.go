@@ -76,8 +76,9 @@ type Issuer struct {
 	audience string
 	scopes   []string
 
-	mu   sync.RWMutex
-	keys []Key // keys[0] signs; all are published
+	mu    sync.RWMutex
+	keys  []Key            // keys[0] signs; all are published
+	codes map[string]grant // authorization codes not yet exchanged
 }
 
 // New returns an issuer that calls itself url, mints tokens for audience
@@ -87,7 +88,7 @@ func New(url, audience string, scopes []string) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{url: url, audience: audience, scopes: scopes, keys: []Key{k}}, nil
+	return &Issuer{url: url, audience: audience, scopes: scopes, keys: []Key{k}, codes: map[string]grant{}}, nil
 }
 
 // URL is the issuer identifier, the iss of its tokens.

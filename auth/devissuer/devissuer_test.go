@@ -1,6 +1,8 @@
 package devissuer_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -78,5 +80,80 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	iss.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, devissuer.JWKSPath, nil))
 	if strings.Contains(rec.Body.String(), `"d"`) || !strings.Contains(rec.Body.String(), `"kid"`) {
 		t.Errorf("jwks = %s; want public keys with kids only", rec.Body)
+	}
+}
+
+func TestAuthorizationCodeWithPKCE(t *testing.T) {
+	t.Parallel()
+	iss, err := devissuer.New("http://127.0.0.1:8001", "orders-api", []string{"orders:read", "orders:write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := iss.Handler()
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	params := url.Values{"response_type": {"code"}, "client_id": {"orders-docs"}, "redirect_uri": {"http://localhost:8000/docs/oauth2-redirect.html"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"xyz"}, "scope": {"orders:read"}}
+	do := func(method, target string, form url.Values) *httptest.ResponseRecorder {
+		var req *http.Request
+		if method == http.MethodGet {
+			req = httptest.NewRequest(method, target+"?"+form.Encode(), nil)
+		} else {
+			req = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := do(http.MethodGet, devissuer.AuthorizePath, params); rec.Code != 200 || !strings.Contains(rec.Body.String(), `id="subject"`) {
+		t.Fatalf("login page: %d %s", rec.Code, rec.Body)
+	}
+	for name, change := range map[string][2]string{
+		"implicit flow":         {"response_type", "token"},
+		"no PKCE":               {"code_challenge_method", "plain"},
+		"redirect to a network": {"redirect_uri", "https://evil.example.com/cb"},
+	} {
+		bad := url.Values{}
+		for k, v := range params {
+			bad[k] = v
+		}
+		bad.Set(change[0], change[1])
+		if rec := do(http.MethodGet, devissuer.AuthorizePath, bad); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d; want 400", name, rec.Code)
+		}
+	}
+	form := url.Values{}
+	for k, v := range params {
+		form[k] = v
+	}
+	form.Set("subject", "carol")
+	form["grant"] = []string{"orders:read", "orders:write", "admin"}
+	rec := do(http.MethodPost, devissuer.AuthorizePath, form)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if rec.Code != http.StatusFound || err != nil || loc.Query().Get("state") != "xyz" || loc.Query().Get("code") == "" {
+		t.Fatalf("sign in: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	exchange := func(v string) *httptest.ResponseRecorder {
+		return do(http.MethodPost, devissuer.TokenPath, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+			"redirect_uri": params["redirect_uri"], "client_id": {"orders-docs"}, "code_verifier": {v}})
+	}
+	if rec := exchange(strings.Repeat("w", 50)); rec.Code != http.StatusBadRequest {
+		t.Errorf("wrong verifier: %d; want 400", rec.Code)
+	}
+	// The failed attempt used the code up.
+	if rec := exchange(verifier); rec.Code != http.StatusBadRequest {
+		t.Errorf("code reused: %d; want 400", rec.Code)
+	}
+	rec = do(http.MethodPost, devissuer.AuthorizePath, form)
+	loc, _ = url.Parse(rec.Header().Get("Location"))
+	rec = exchange(verifier)
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 || body["scope"] != "orders:read orders:write" {
+		t.Fatalf("token: %d %v", rec.Code, body)
+	}
+	if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("the token endpoint does not allow browsers")
 	}
 }

@@ -22,18 +22,34 @@ const TokenTTL = time.Hour
 // clientID is what a dev client may call itself; it becomes the token's sub.
 var clientID = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
-// Handler serves discovery, the JWKS and the token endpoint.
+// Handler serves discovery, the JWKS, the authorization endpoint and the
+// token endpoint.
 //
 // The token endpoint implements the client_credentials grant (RFC 6749,
 // section 4.4) for any client id: dev clients are public, since the issuer
 // runs on loopback only and its keys die with the process. The token's sub is
-// the client id, and its scopes those asked for (all by default).
+// the client id, and its scopes those asked for (all by default). It also
+// redeems codes of the authorization code flow with PKCE, whose login page
+// lets the developer pick the subject and the scopes. Browsers may call the
+// token endpoint from any origin, as the /docs page does.
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+DiscoveryPath, i.serveDiscovery)
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
+	mux.HandleFunc("GET "+AuthorizePath, i.serveAuthorize)
+	mux.HandleFunc("POST "+AuthorizePath, i.serveAuthorize)
 	mux.HandleFunc("POST "+TokenPath, i.serveToken)
+	mux.HandleFunc("OPTIONS "+TokenPath, allowBrowsers)
 	return mux
+}
+
+// allowBrowsers answers a CORS preflight for the token endpoint.
+func allowBrowsers(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Allow-Methods", "POST")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Requested-With")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
@@ -42,10 +58,12 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"issuer":                                i.url,
 		"jwks_uri":                              base + JWKSPath,
 		"token_endpoint":                        base + TokenPath,
-		"grant_types_supported":                 []string{"client_credentials"},
+		"authorization_endpoint":                base + AuthorizePath,
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code"},
 		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      i.scopes,
-		"response_types_supported":              []string{"token"},
+		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.Keys()[0].Alg},
 	})
@@ -68,16 +86,27 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form")
 		return
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
-		return
-	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	id, _, hasBasic := r.BasicAuth()
 	if !hasBasic {
 		id = r.PostForm.Get("client_id")
 	}
 	if !clientID.MatchString(id) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client_id must be 1 to 64 letters, digits or ._@-")
+		return
+	}
+	switch r.PostForm.Get("grant_type") {
+	case "client_credentials":
+	case "authorization_code":
+		g, ok := i.redeem(r.PostForm, id)
+		if !ok {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, used, expired, or not for this client, redirect_uri or code_verifier")
+			return
+		}
+		i.issue(w, g.subject, g.scopes)
+		return
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
 		return
 	}
 	scopes := i.scopes
@@ -90,7 +119,12 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	token, err := i.Mint(id, scopes, TokenTTL)
+	i.issue(w, id, scopes)
+}
+
+// issue answers a token request with a token for subject and scopes.
+func (i *Issuer) issue(w http.ResponseWriter, subject string, scopes []string) {
+	token, err := i.Mint(subject, scopes, TokenTTL)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
 		return

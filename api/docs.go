@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/goccy/go-yaml"
+	swaggerfiles "github.com/swaggo/files/v2"
+)
+
+// Docs configures the contract and the interactive documentation.
+type Docs struct {
+	// OpenAPI is openapi.yaml as shipped.
+	OpenAPI []byte
+	// ClientID is the OAuth client that the documentation page authorizes
+	// as, with the authorization code flow and PKCE; empty leaves the user
+	// to type one, or to paste a bearer token.
+	ClientID string
+	// OAuth returns the issuer's authorization and token endpoints.
+	OAuth func(ctx context.Context) (authorizationURL, tokenURL string, err error)
+}
+
+// docsPage is /docs: Swagger UI from the assets embedded in the binary (no
+// CDN), reading /openapi.json. Authorize offers a pasted bearer token and the
+// authorization code flow with PKCE; the implicit flow is never offered.
+var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>CoffeeMesh Orders API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-ui-standalone-preset.js"></script>
+<script>
+window.onload = function () {
+  const ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout",
+    deepLinking: true,
+    oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect.html"
+  });
+  ui.initOAuth({clientId: {{.ClientID}}, usePkceWithAuthorizationCodeGrant: true, scopes: ["orders:read", "orders:write"]});
+  window.ui = ui;
+};
+</script>
+</body>
+</html>
+`))
+
+func addDocs(r gin.IRouter, d Docs, writeError func(*gin.Context, error)) {
+	r.GET("/openapi.yaml", func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/yaml", d.OpenAPI)
+	})
+	r.GET("/openapi.json", func(c *gin.Context) {
+		b, err := contractJSON(c.Request.Context(), d)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Data(http.StatusOK, "application/json", b)
+	})
+	page := func(c *gin.Context) {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		if err := docsPage.Execute(c.Writer, d); err != nil {
+			writeError(c, err)
+		}
+	}
+	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
+	r.GET("/docs", page)
+	r.GET("/docs/*file", func(c *gin.Context) {
+		name := strings.TrimPrefix(c.Param("file"), "/")
+		if _, err := fs.Stat(swaggerfiles.FS, name); name == "" || name == "index.html" || err != nil {
+			if name == "" || name == "index.html" {
+				page(c)
+				return
+			}
+			writeError(c, errNoRoute)
+			return
+		}
+		assets.ServeHTTP(c.Writer, c.Request)
+	})
+}
+
+// contractJSON returns the contract as JSON, with the OAuth flow the
+// documentation page offers: the authorization code flow (with PKCE) against
+// the issuer's endpoints, in place of the file's client credentials
+// placeholder. If the issuer cannot be reached, the file's flows stay.
+func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
+	raw, err := yaml.YAMLToJSON(d.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	if d.OAuth == nil {
+		return raw, nil
+	}
+	authURL, tokenURL, err := d.OAuth(ctx)
+	if err != nil || authURL == "" || tokenURL == "" {
+		return raw, nil
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, err
+	}
+	scheme := dig(spec, "components", "securitySchemes", "oauth2")
+	if scheme == nil {
+		return raw, nil
+	}
+	scopes := map[string]any{}
+	if flows, ok := scheme["flows"].(map[string]any); ok {
+		for _, f := range flows {
+			if f, ok := f.(map[string]any); ok {
+				if s, ok := f["scopes"].(map[string]any); ok {
+					scopes = s
+				}
+			}
+		}
+	}
+	scheme["flows"] = map[string]any{"authorizationCode": map[string]any{
+		"authorizationUrl": authURL, "tokenUrl": tokenURL, "scopes": scopes,
+	}}
+	return json.Marshal(spec)
+}
+
+// dig walks nested JSON objects by key.
+func dig(m map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = next
+	}
+	return m
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/coffeemesh/orders/auth"
+)
+
+// newRegistry returns the Prometheus registry of one server: Go and process
+// metrics, the database pool's statistics and the issuers' key sets; the
+// API adds its request metrics.
+func newRegistry(db *sql.DB, v *auth.Verifier) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db, "orders"),
+		keyCollector{v},
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// keyCollector exports the verifier's key-set counters.
+type keyCollector struct{ v *auth.Verifier }
+
+var (
+	keysDesc      = prometheus.NewDesc("orders_jwks_keys", "Verification keys in hand, by issuer.", []string{"issuer"}, nil)
+	refreshesDesc = prometheus.NewDesc("orders_jwks_refreshes_total", "JWKS fetches, by issuer.", []string{"issuer"}, nil)
+	failuresDesc  = prometheus.NewDesc("orders_jwks_refresh_failures_total", "JWKS fetches that failed, by issuer.", []string{"issuer"}, nil)
+)
+
+func (k keyCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- keysDesc
+	ch <- refreshesDesc
+	ch <- failuresDesc
+}
+
+func (k keyCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range k.v.Stats() {
+		ch <- prometheus.MustNewConstMetric(keysDesc, prometheus.GaugeValue, float64(s.Keys), s.Issuer)
+		ch <- prometheus.MustNewConstMetric(refreshesDesc, prometheus.CounterValue, float64(s.Refreshes), s.Issuer)
+		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.Failures), s.Issuer)
+	}
+}
+
+// readiness is the check of GET /readyz: the database answers and every
+// issuer's signing keys are in hand.
+func readiness(db *sql.DB, v *auth.Verifier) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := db.PingContext(ctx); err != nil {
+			return errors.New("the database does not answer")
+		}
+		if !v.Ready() {
+			return errors.New("the issuer's signing keys are not loaded yet")
+		}
+		return nil
+	}
+}
+
+// startAdmin serves /metrics, and pprof when the address is loopback, on a
+// listener of its own until ctx ends.
+func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if auth.IsLoopback(host) {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	srv := newServer(mux, log)
+	srv.WriteTimeout = 0 // a CPU profile takes as long as it is asked to
+	go func() {
+		if err := serveUntilDone(ctx, "admin", srv, ln, log); err != nil {
+			log.Error("admin listener stopped", "error", err)
+		}
+	}()
+	log.InfoContext(ctx, "admin listening", "addr", ln.Addr().String(), "pprof", auth.IsLoopback(host))
+	return nil
+}

@@ -1,0 +1,173 @@
+package tests
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffeemesh/orders/auth/authtest"
+)
+
+func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// startDev runs serve --dev on random loopback ports and returns the API's
+// base URL and the dev issuer's token endpoint.
+func startDev(t *testing.T, extra map[string]string) (p *process, base, tokenURL string) {
+	t.Helper()
+	env := map[string]string{
+		"ORDERS_ADDR":            "127.0.0.1:0",
+		"ORDERS_DEV_ISSUER_ADDR": "127.0.0.1:0",
+		"ORDERS_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "orders.db"),
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	p = start(t, env, "serve", "--dev")
+	tokenURL = p.waitFor(t, "DEV MODE: accepting tokens from a local development issuer; never use this in production")["token_endpoint"].(string)
+	base = "http://" + p.waitFor(t, "listening")["addr"].(string)
+	return p, base, tokenURL
+}
+
+// TestOperations checks what operators and tools read: health, readiness,
+// metrics, the contract and the documentation page, none of which needs a
+// token, and the request id.
+func TestOperations(t *testing.T) {
+	t.Parallel()
+	p, base, _ := startDev(t, nil)
+	resp, body := get(t, base+"/readyz", nil)
+	for deadline := time.Now().Add(10 * time.Second); resp.StatusCode != 200 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // polling until the keys are loaded
+		resp, body = get(t, base+"/readyz", nil)
+	}
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ready"`) {
+		t.Errorf("/readyz = %d %s; want ready", resp.StatusCode, body)
+	}
+	resp, body = get(t, base+"/orders", http.Header{"X-Request-Id": {"trace-42"}})
+	if resp.Header.Get("X-Request-Id") != "trace-42" {
+		t.Errorf("X-Request-ID echoed as %q; want trace-42", resp.Header.Get("X-Request-Id"))
+	}
+	resp, _ = get(t, base+"/healthz", http.Header{"X-Request-Id": {"bad id with spaces"}})
+	if id := resp.Header.Get("X-Request-Id"); id == "" || strings.Contains(id, " ") {
+		t.Errorf("an unusable X-Request-ID was echoed as %q; want a new one", id)
+	}
+	line := p.waitFor(t, "request")
+	for line["request_id"] == nil || line["route"] != "/orders" {
+		line = p.waitFor(t, "request")
+	}
+	if line["request_id"] != "trace-42" || line["status"] != float64(401) {
+		t.Errorf("request log line = %v", line)
+	}
+
+	_, metrics := get(t, base+"/metrics", nil)
+	for _, want := range []string{
+		`orders_http_requests_total{method="GET",route="/orders",status="401"}`,
+		`orders_auth_outcomes_total{outcome="missing"}`,
+		`orders_jwks_keys{issuer="http://127.0.0.1:`,
+		`orders_jwks_refreshes_total`,
+		`go_sql_open_connections{db_name="orders"}`,
+		`orders_http_request_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	resp, yaml := get(t, base+"/openapi.yaml", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(yaml, "openapi: 3.1") {
+		t.Errorf("/openapi.yaml = %d %.40q", resp.StatusCode, yaml)
+	}
+	resp, body = get(t, base+"/openapi.json", nil)
+	var spec struct {
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Flows map[string]struct {
+					AuthorizationURL string            `json:"authorizationUrl"`
+					TokenURL         string            `json:"tokenUrl"`
+					Scopes           map[string]string `json:"scopes"`
+				} `json:"flows"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(body), &spec); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/openapi.json: %d %v", resp.StatusCode, err)
+	}
+	flows := spec.Components.SecuritySchemes["oauth2"].Flows
+	code, ok := flows["authorizationCode"]
+	if !ok || len(flows) != 1 || !strings.HasSuffix(code.AuthorizationURL, "/authorize") || len(code.Scopes) != 2 {
+		t.Errorf("oauth2 flows = %+v; want the dev issuer's authorization code flow only", flows)
+	}
+	if _, implicit := flows["implicit"]; implicit {
+		t.Error("the implicit flow is offered")
+	}
+	resp, body = get(t, base+"/docs", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "swagger-ui-bundle.js") || !strings.Contains(body, `"orders-docs"`) || strings.Contains(body, "//unpkg") {
+		t.Errorf("/docs = %d; want Swagger UI from embedded assets, client orders-docs", resp.StatusCode)
+	}
+	for _, asset := range []string{"/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/oauth2-redirect.html"} {
+		if resp, _ := get(t, base+asset, nil); resp.StatusCode != 200 {
+			t.Errorf("%s = %d", asset, resp.StatusCode)
+		}
+	}
+	if resp, _ := get(t, base+"/docs/nothing.js", nil); resp.StatusCode != 404 {
+		t.Errorf("/docs/nothing.js = %d; want 404", resp.StatusCode)
+	}
+}
+
+// TestAdminListener moves /metrics and pprof to a listener of their own.
+func TestAdminListener(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	env := serverEnv(t, idp)
+	env["ORDERS_ADMIN_ADDR"] = "127.0.0.1:0"
+	p := start(t, env, "serve")
+	admin := "http://" + p.waitFor(t, "admin listening")["addr"].(string)
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	if resp, body := get(t, admin+"/metrics", nil); resp.StatusCode != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("admin /metrics = %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, admin+"/debug/pprof/", nil); resp.StatusCode != 200 {
+		t.Errorf("admin pprof = %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/metrics", nil); resp.StatusCode != 404 {
+		t.Errorf("/metrics on the API's address = %d; want 404 once moved", resp.StatusCode)
+	}
+	if resp, _ := get(t, base+"/debug/pprof/", nil); resp.StatusCode != 404 {
+		t.Errorf("pprof on the API's address = %d; want 404", resp.StatusCode)
+	}
+}
+
+// TestReadinessWhileIssuerDown: /readyz is 503 with a reason until keys load.
+func TestReadinessWhileIssuerDown(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	idp.SetFailing(true)
+	p := start(t, serverEnv(t, idp), "serve")
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	resp, body := get(t, base+"/readyz", nil)
+	if resp.StatusCode != 503 || !strings.Contains(body, "signing keys") {
+		t.Errorf("/readyz while the issuer is down = %d %s; want 503 naming the keys", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, base+"/healthz", nil); resp.StatusCode != 200 {
+		t.Errorf("/healthz = %d; the process is alive", resp.StatusCode)
+	}
+}
