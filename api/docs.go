@@ -92,29 +92,29 @@ func addDocs(r gin.IRouter, d Docs, writeError func(*gin.Context, error)) {
 	})
 }
 
-// contractJSON returns the contract as JSON, with the OAuth flow the
-// documentation page offers: the authorization code flow (with PKCE) against
-// the issuer's endpoints, in place of the file's client credentials
-// placeholder. If the issuer cannot be reached, the file's flows stay.
+// contractJSON returns the contract as JSON for the documentation page: this
+// server first among the servers, so "Try it out" calls it, and the OAuth
+// flow the page offers, the authorization code flow (with PKCE) against the
+// issuer's endpoints, in place of the file's client credentials placeholder.
+// If the issuer cannot be reached, the file's flows stay.
 func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
 	raw, err := yaml.YAMLToJSON(d.OpenAPI)
 	if err != nil {
 		return nil, err
 	}
-	if d.OAuth == nil {
-		return raw, nil
-	}
-	authURL, tokenURL, err := d.OAuth(ctx)
-	if err != nil || authURL == "" || tokenURL == "" {
-		return raw, nil
-	}
 	var spec map[string]any
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, err
 	}
+	servers, _ := spec["servers"].([]any)
+	spec["servers"] = append([]any{map[string]any{"url": "/", "description": "this server"}}, servers...)
 	scheme := dig(spec, "components", "securitySchemes", "oauth2")
-	if scheme == nil {
-		return raw, nil
+	if d.OAuth == nil || scheme == nil {
+		return json.Marshal(spec)
+	}
+	authURL, tokenURL, err := d.OAuth(ctx)
+	if err != nil || authURL == "" || tokenURL == "" {
+		return json.Marshal(spec)
 	}
 	scopes := map[string]any{}
 	if flows, ok := scheme["flows"].(map[string]any); ok {
