@@ -130,7 +130,17 @@ func issuerEnv() []string {
 // overriding the one before. It fetches nothing and opens nothing but that
 // file, and reports every problem it finds at once.
 func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg, rest, err := loadConfigFor("serve", args, getenv, usage)
+	if err == nil && len(rest) > 0 {
+		return config{}, fmt.Errorf("serve takes no arguments, got %q", rest)
+	}
+	return cfg, err
+}
+
+// loadConfigFor is loadConfig for the command name, which may take
+// arguments after its flags; it returns them.
+func loadConfigFor(name string, args []string, getenv func(string) string, usage io.Writer) (config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
 	values := make(map[string]*string)
 	for _, s := range settings() {
@@ -142,10 +152,7 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	}
 	dev := fs.Bool("dev", false, "run a local development issuer on loopback and accept its tokens")
 	if err := fs.Parse(args); err != nil {
-		return config{}, err
-	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+		return config{}, nil, err
 	}
 	given := func(env string) string { return strings.TrimSpace(*values[env]) }
 
@@ -156,7 +163,7 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if path := given("ORDERS_CONFIG"); path != "" {
 		var err error
 		if file, err = readConfigFile(path); err != nil {
-			return config{}, err
+			return config{}, nil, err
 		}
 	}
 	// get returns a setting from flags or environment, else the file's
@@ -265,7 +272,7 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if err := cfg.api.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	return cfg, errors.Join(errs...)
+	return cfg, fs.Args(), errors.Join(errs...)
 }
 
 // readConfigFile reads a YAML or JSON configuration file; an unknown or

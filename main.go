@@ -4,6 +4,7 @@
 //
 //	orders serve [--dev] [flags]   serve the API (migrates the database first)
 //	orders migrate [up|status]     apply or list database migrations
+//	orders token inspect|mint      inspect a token, or mint one in dev mode
 package main
 
 import (
@@ -53,6 +54,8 @@ var openAPI []byte
 const usage = `usage:
   orders serve [--dev] [flags]   serve the API (run "orders serve -h" for flags)
   orders migrate [up|status]     apply or list database migrations
+  orders token inspect [TOKEN|-] decode a token and say whether the API accepts it
+  orders token mint --sub S      get a token from the running --dev issuer
 `
 
 func main() {
@@ -65,6 +68,8 @@ func main() {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		// -h printed the usage, as asked.
+	case errors.Is(err, errRefused):
+		os.Exit(1) // token inspect has said why
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "orders:", err)
 		os.Exit(1)
@@ -82,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout)
+	case "token":
+		return tokenCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,7 +64,7 @@ func TestOperations(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"ready"`) {
 		t.Errorf("/readyz = %d %s; want ready", resp.StatusCode, body)
 	}
-	resp, body = get(t, base+"/orders", http.Header{"X-Request-Id": {"trace-42"}})
+	resp, _ = get(t, base+"/orders", http.Header{"X-Request-Id": {"trace-42"}})
 	if resp.Header.Get("X-Request-Id") != "trace-42" {
 		t.Errorf("X-Request-ID echoed as %q; want trace-42", resp.Header.Get("X-Request-Id"))
 	}
@@ -169,5 +171,59 @@ func TestReadinessWhileIssuerDown(t *testing.T) {
 	}
 	if resp, _ := get(t, base+"/healthz", nil); resp.StatusCode != 200 {
 		t.Errorf("/healthz = %d; the process is alive", resp.StatusCode)
+	}
+}
+
+// TestTokenTools mints a token from the running dev issuer and inspects it,
+// then inspects tokens the API refuses, and checks the words it uses.
+func TestTokenTools(t *testing.T) {
+	t.Parallel()
+	_, _, tokenURL := startDev(t, nil)
+	issuerAddr := strings.TrimSuffix(strings.TrimPrefix(tokenURL, "http://"), "/token")
+	run := func(env map[string]string, stdin string, args ...string) (string, int) {
+		cmd := exec.Command(binary, append([]string{"token"}, args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	tok, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--scope", "orders:read", "--ttl", "5m")
+	tok = strings.TrimSpace(tok)
+	if code != 0 || strings.Count(tok, ".") != 2 {
+		t.Fatalf("mint: %d %s", code, tok)
+	}
+	devEnv := map[string]string{"ORDERS_DEV_ISSUER_ADDR": issuerAddr}
+	out, code := run(devEnv, tok, "inspect", "--dev", "-")
+	if code != 0 || !strings.Contains(out, "ACCEPTED: alice at http://"+issuerAddr+", with scopes [orders:read]") || !(strings.Contains(out, "expires in 4m") || strings.Contains(out, "expires in 5m0s")) {
+		t.Errorf("inspect a good token: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, tok[strings.LastIndexByte(tok, '.')+1:]) {
+		t.Error("inspect printed the signature")
+	}
+
+	idp := authtest.NewIdP(t)
+	env := map[string]string{"ORDERS_AUTH_ISSUER": idp.URL(), "ORDERS_AUTH_AUDIENCE": "https://orders.example.com"}
+	out, code = run(env, "", "inspect", idp.Token(t, authtest.Claims{Subject: "bob"}))
+	if code != 1 || !strings.Contains(out, `REFUSED: aud is "https://orders.test/api"; this API accepts ["https://orders.example.com"]`) {
+		t.Errorf("inspect a token for another audience: exit %d\n%s", code, out)
+	}
+	env["ORDERS_AUTH_AUDIENCE"] = authtest.Audience
+	expired := idp.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"exp": time.Now().Add(-3 * time.Minute).Unix()}})
+	out, code = run(env, "", "inspect", expired)
+	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") {
+		t.Errorf("inspect an expired token: exit %d\n%s", code, out)
+	}
+	out, code = run(env, "", "inspect", "not-a-token")
+	if code != 1 || !strings.Contains(out, "REFUSED:") {
+		t.Errorf("inspect garbage: exit %d\n%s", code, out)
 	}
 }

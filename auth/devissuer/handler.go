@@ -119,12 +119,28 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	i.issue(w, id, scopes)
+	ttl := TokenTTL
+	if s := r.PostForm.Get("ttl"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 || d > maxTTL {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "ttl must be a duration up to 24h")
+			return
+		}
+		ttl = d
+	}
+	i.issueFor(w, id, scopes, ttl)
 }
+
+// maxTTL bounds the lifetime a dev client may ask for.
+const maxTTL = 24 * time.Hour
 
 // issue answers a token request with a token for subject and scopes.
 func (i *Issuer) issue(w http.ResponseWriter, subject string, scopes []string) {
-	token, err := i.Mint(subject, scopes, TokenTTL)
+	i.issueFor(w, subject, scopes, TokenTTL)
+}
+
+func (i *Issuer) issueFor(w http.ResponseWriter, subject string, scopes []string, ttl time.Duration) {
+	token, err := i.Mint(subject, scopes, ttl)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
 		return
@@ -133,7 +149,7 @@ func (i *Issuer) issue(w http.ResponseWriter, subject string, scopes []string) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": token,
 		"token_type":   "Bearer",
-		"expires_in":   int(TokenTTL.Seconds()),
+		"expires_in":   int(ttl.Seconds()),
 		"scope":        strings.Join(scopes, " "),
 	})
 }

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/devissuer"
+)
+
+const tokenUsage = `usage:
+  orders token inspect [serve's flags] [TOKEN|-]   decode a token and say whether this API accepts it
+  orders token mint --sub S [--scope "..."] [--ttl 1h]   a token from the running --dev issuer
+`
+
+// errRefused means token inspect found the token unacceptable; the report
+// says why, so main adds nothing.
+var errRefused = errors.New("the API would refuse this token")
+
+// tokenCommand runs the token subcommands.
+func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, tokenUsage)
+		return errors.New("token needs inspect or mint")
+	}
+	switch args[0] {
+	case "inspect":
+		return inspect(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "mint":
+		return mint(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, tokenUsage)
+	return fmt.Errorf("unknown token command %q", args[0])
+}
+
+// inspect prints a token's header and claims (never its signature), then
+// verifies it as serve would, with the same configuration, and says which
+// check fails and why. It returns errRefused when the API would refuse it.
+func inspect(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, rest, err := loadConfigFor("token inspect", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var token string
+	switch {
+	case len(rest) > 1:
+		return fmt.Errorf("token inspect takes one token, got %d arguments", len(rest))
+	case len(rest) == 1 && rest[0] != "-":
+		token = rest[0]
+	default:
+		b, err := io.ReadAll(io.LimitReader(stdin, auth.MaxTokenLength+1))
+		if err != nil {
+			return err
+		}
+		token = string(b)
+	}
+	token = strings.TrimPrefix(strings.TrimSpace(token), "Bearer ")
+	header, claims := decodeUnverified(token)
+	now := time.Now()
+	fmt.Fprintln(stdout, "header:")
+	printJSON(stdout, header, now)
+	fmt.Fprintln(stdout, "claims:")
+	printJSON(stdout, claims, now)
+
+	v, err := auth.NewVerifier(cfg.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	p, err := v.Verify(ctx, token)
+	if err != nil {
+		fmt.Fprintf(stdout, "\nREFUSED: %s\n", explain(err, claims, cfg.auth, now))
+		return errRefused
+	}
+	scopes := make([]string, len(p.Scopes))
+	for i, s := range p.Scopes {
+		scopes[i] = string(s)
+	}
+	fmt.Fprintf(stdout, "\nACCEPTED: %s at %s, with scopes [%s]\n", p.Subject, p.Issuer, strings.Join(scopes, " "))
+	return nil
+}
+
+// decodeUnverified decodes a token's header and claims for display; parts
+// that do not decode are shown as absent. The signature is never decoded.
+func decodeUnverified(token string) (header, claims map[string]any) {
+	parts := strings.Split(token, ".")
+	decode := func(i int) map[string]any {
+		if i >= len(parts) {
+			return nil
+		}
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return nil
+		}
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if dec.Decode(&m) != nil {
+			return nil
+		}
+		return m
+	}
+	return decode(0), decode(1)
+}
+
+// timeClaims are shown with their date and how far from now they are.
+var timeClaims = []string{"exp", "nbf", "iat", "auth_time"}
+
+func printJSON(w io.Writer, m map[string]any, now time.Time) {
+	if m == nil {
+		fmt.Fprintln(w, "  (not valid base64url JSON)")
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b, _ := json.Marshal(m[k])
+		line := fmt.Sprintf("  %s: %s", k, b)
+		if t, ok := dateOf(m[k]); ok && slices.Contains(timeClaims, k) {
+			line += fmt.Sprintf("  (%s, %s)", t.UTC().Format(time.RFC3339), relative(k, t, now))
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func dateOf(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil || f < 0 || f > 253402300799 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// relative says a date in words: "expired 3m ago", "expires in 59m".
+func relative(claim string, t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d == 0 {
+		return "now"
+	}
+	past := d < 0
+	if past {
+		d = -d
+	}
+	switch {
+	case claim == "exp" && past:
+		return "expired " + d.String() + " ago"
+	case claim == "exp":
+		return "expires in " + d.String()
+	case claim == "nbf" && !past:
+		return "not valid for another " + d.String()
+	case past:
+		return d.String() + " ago"
+	}
+	return "in " + d.String() + ", in the future"
+}
+
+// explain turns a verification failure into words a person understands,
+// naming the value the token has and the one the API wants.
+func explain(err error, claims map[string]any, cfg auth.Config, now time.Time) string {
+	var e *auth.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	trusted := make([]string, len(cfg.Issuers))
+	for i, iss := range cfg.Issuers {
+		trusted[i] = iss.URL
+	}
+	show := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	switch e.Reason() {
+	case "wrong_issuer":
+		return fmt.Sprintf("iss is %s; this API trusts %s", show(claims["iss"]), show(trusted))
+	case "wrong_audience":
+		for _, iss := range cfg.Issuers {
+			if claims["iss"] == iss.URL {
+				return fmt.Sprintf("%s is %s; this API accepts %s", iss.AudienceClaim, show(claims[iss.AudienceClaim]), show(iss.Audiences))
+			}
+		}
+	case "expired":
+		if t, ok := dateOf(claims["exp"]); ok {
+			return fmt.Sprintf("the token %s (exp %s; %s of clock skew allowed)", relative("exp", t, now), t.UTC().Format(time.RFC3339), cfg.Leeway)
+		}
+	case "not_yet_valid":
+		return fmt.Sprintf("the token is not valid yet: nbf %s, iat %s (%s of clock skew allowed)", show(claims["nbf"]), show(claims["iat"]), cfg.Leeway)
+	case "unknown_key":
+		return "no key of the issuer's JWKS has the token's kid; was it signed by another issuer or an old key?"
+	case "bad_signature":
+		return "the signature does not verify with the issuer's key for its kid and alg"
+	case "keys_unavailable":
+		return "the issuer's keys could not be fetched; is it reachable from here?"
+	}
+	return e.Description
+}
+
+// mint asks the running --dev issuer for a token through the
+// client_credentials grant, the subject being the client id.
+func mint(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token mint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := getenv("ORDERS_DEV_ISSUER_ADDR")
+	if def == "" {
+		def = "127.0.0.1:8001"
+	}
+	issuerAddr := fs.String("dev-issuer-addr", def, "address of the running serve --dev issuer ($ORDERS_DEV_ISSUER_ADDR)")
+	sub := fs.String("sub", "", "the token's subject (required)")
+	scope := fs.String("scope", "", "space-separated scopes; default: all the dev issuer offers")
+	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, at most 24h")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *sub == "" || fs.NArg() > 0 {
+		return errors.New("token mint needs --sub and takes no arguments")
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {*sub}, "ttl": {ttl.String()}}
+	if *scope != "" {
+		form.Set("scope", *scope)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+*issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("is serve --dev running? %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken      string `json:"access_token"`
+		ErrorDescription string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.AccessToken == "" {
+		return fmt.Errorf("the dev issuer answered %s: %s", resp.Status, body.ErrorDescription)
+	}
+	fmt.Fprintln(stdout, body.AccessToken)
+	return nil
+}
