@@ -62,8 +62,10 @@ type fileConfig struct {
 	DocsClientID  string   `yaml:"docs_client_id"`
 	AdminAddr     string   `yaml:"admin_addr"`
 	Auth          struct {
-		Leeway  string           `yaml:"leeway"`
-		Issuers []issuerSettings `yaml:"issuers"`
+		Leeway    string           `yaml:"leeway"`
+		CacheSize string           `yaml:"cache_size"`
+		CacheTTL  string           `yaml:"cache_ttl"`
+		Issuers   []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 
@@ -108,6 +110,8 @@ func settings() []setting {
 		{"ORDERS_AUTH_SCOPE_CLAIMS", "auth-scope-claims", "", "comma-separated claims scopes are read from; default: scope,scp,permissions"},
 		{"ORDERS_AUTH_READ_SCOPE", "auth-read-scope", "", "the issuer's name for the read scope (default orders:read), or none"},
 		{"ORDERS_AUTH_WRITE_SCOPE", "auth-write-scope", "", "the issuer's name for the write scope (default orders:write), or none"},
+		{"ORDERS_AUTH_CACHE_SIZE", "auth-cache-size", "10000", "verified tokens remembered, so their signatures are not checked again; 0 turns the cache off"},
+		{"ORDERS_AUTH_CACHE_TTL", "auth-cache-ttl", auth.DefaultCacheTTL.String(), "longest a verified token is remembered (never past its exp)"},
 		{"ORDERS_AUTH_LEEWAY", "auth-leeway", auth.DefaultLeeway.String(), "clock skew allowed on exp, nbf and iat, at most " + auth.MaxLeeway.String()},
 		{"ORDERS_CORS_ORIGINS", "cors-origins", "", "comma-separated origins browsers may call from; none by default"},
 		{"ORDERS_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
@@ -209,6 +213,12 @@ func loadConfigFor(name string, args []string, getenv func(string) string, usage
 		errs = append(errs, fmt.Errorf("ORDERS_AUTH_LEEWAY: %q is not a duration like 30s", get("ORDERS_AUTH_LEEWAY", file.Auth.Leeway)))
 	}
 	cfg.auth.Leeway = leeway
+	if cfg.auth.CacheSize, err = strconv.Atoi(get("ORDERS_AUTH_CACHE_SIZE", file.Auth.CacheSize)); err != nil || cfg.auth.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("ORDERS_AUTH_CACHE_SIZE: %q is not a number of tokens, 0 or more", get("ORDERS_AUTH_CACHE_SIZE", file.Auth.CacheSize)))
+	}
+	if cfg.auth.CacheTTL, err = time.ParseDuration(get("ORDERS_AUTH_CACHE_TTL", file.Auth.CacheTTL)); err != nil || cfg.auth.CacheTTL <= 0 {
+		errs = append(errs, fmt.Errorf("ORDERS_AUTH_CACHE_TTL: %q is not a positive duration like 5m", get("ORDERS_AUTH_CACHE_TTL", file.Auth.CacheTTL)))
+	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_ADDR: %q is not host:port", cfg.addr))
 	}

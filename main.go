@@ -233,6 +233,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"database_max_conns", cfg.pool.MaxOpenConns,
 		"database_conn_max_lifetime", cfg.pool.ConnMaxLifetime.String(),
 		"auth_leeway", cfg.auth.Leeway.String(),
+		"auth_cache_size", cfg.auth.CacheSize,
+		"auth_cache_ttl", cfg.auth.CacheTTL.String(),
 		"cors_origins", cfg.api.CORSOrigins,
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,

@@ -57,6 +57,12 @@ type Config struct {
 	// Realm names the protection space in WWW-Authenticate challenges;
 	// empty means "orders".
 	Realm string
+	// CacheSize is how many verified tokens are remembered, so that their
+	// signatures are not checked again; 0 turns the cache off.
+	CacheSize int
+	// CacheTTL bounds how long a verified token is remembered, below its
+	// exp; 0 means DefaultCacheTTL.
+	CacheTTL time.Duration
 }
 
 // Issuer is one trusted issuer and how to read its tokens.
@@ -118,6 +124,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Realm == "" {
 		c.Realm = "orders"
+	}
+	if c.CacheSize < 0 || c.CacheTTL < 0 {
+		errs = append(errs, errors.New("cache size and TTL must not be negative"))
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
 	}
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))

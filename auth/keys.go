@@ -60,6 +60,8 @@ type verificationKey struct {
 	// alg is the JWK's alg, or "" when it names none.
 	alg string
 	key crypto.PublicKey
+	// fingerprint identifies the key across fetches (see fingerprint).
+	fingerprint string
 }
 
 // fits reports whether k may verify a signature made with alg: the key type
@@ -96,6 +98,8 @@ type keySet struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	flight  singleflight.Group
+	// onLoad, when set, is told the fingerprints of each new key set.
+	onLoad func(fingerprints []string)
 	// fetching is set while a fetch runs; a request may wait for that one
 	// without asking the limiter.
 	fetching atomic.Bool
@@ -259,9 +263,12 @@ func (ks *keySet) load(ctx context.Context) error {
 		return fmt.Errorf("fetch jwks: %w", err)
 	}
 	keys := make([]verificationKey, 0, len(set.Keys))
+	fingerprints := make([]string, 0, len(set.Keys))
 	for _, raw := range set.Keys {
 		if k, ok := parseJWK(raw); ok {
+			k.fingerprint = fingerprint(ks.issuer, k.kid, k.key)
 			keys = append(keys, k)
+			fingerprints = append(fingerprints, k.fingerprint)
 		}
 	}
 	if len(keys) == 0 {
@@ -273,6 +280,9 @@ func (ks *keySet) load(ctx context.Context) error {
 	ks.mu.Unlock()
 	if changed {
 		ks.log.InfoContext(ctx, "jwks loaded", "url", u, "keys", len(keys))
+	}
+	if ks.onLoad != nil {
+		ks.onLoad(fingerprints)
 	}
 	return nil
 }

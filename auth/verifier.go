@@ -19,6 +19,8 @@ type Verifier struct {
 	// issuers are the trusted issuers by URL; never changed after
 	// NewVerifier.
 	issuers map[string]*issuer
+	// cache remembers verified tokens; nil when off.
+	cache *tokenCache
 }
 
 // issuer is a trusted issuer with its keys.
@@ -47,11 +49,32 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 			jwt.WithStrictDecoding(),
 		),
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
+		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway),
 	}
 	for _, iss := range cfg.Issuers {
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: newKeySet(iss.URL, iss.JWKSURL, log)}
+		ks := newKeySet(iss.URL, iss.JWKSURL, log)
+		if v.cache != nil {
+			ks.onLoad = func(current []string) { v.cache.dropUnless(issuerKeys(v.issuers, iss.URL, current)) }
+		}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks}
 	}
 	return v, nil
+}
+
+// issuerKeys returns the fingerprints of every issuer's keys in hand, with
+// current standing for issuer's, so a refresh of one issuer keeps the
+// cached tokens of the others.
+func issuerKeys(issuers map[string]*issuer, issuer string, current []string) []string {
+	all := slices.Clone(current)
+	for url, iss := range issuers {
+		if url == issuer {
+			continue
+		}
+		for _, k := range iss.keys.snapshot() {
+			all = append(all, k.fingerprint)
+		}
+	}
+	return all
 }
 
 // Run keeps every issuer's keys fresh until ctx ends: it fetches them at
@@ -113,11 +136,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := checkShape(token); err != nil {
 		return Principal{}, err
 	}
+	if p, ok := v.cache.get(token); ok {
+		return p, nil
+	}
 	var (
-		c   claims
-		iss *issuer
+		c    claims
+		iss  *issuer
+		used []verificationKey
 	)
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss))
+	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss, &used))
 	if err != nil {
 		return Principal{}, describe(err)
 	}
@@ -128,7 +155,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	return Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes}, nil
+	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes}
+	v.cache.put(token, p, &c, used)
+	return p, nil
 }
 
 // check applies the issuer's checks of the claims beyond the signature and
@@ -210,7 +239,7 @@ func checkShape(token string) error {
 // that may verify the token. Keys come only from the issuer's JWKS: jku,
 // x5u, jwk and x5c in the header are never used, and an iss that names no
 // trusted issuer causes no fetch.
-func (v *Verifier) keyfunc(ctx context.Context, picked **issuer) jwt.Keyfunc {
+func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verificationKey) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		c, _ := t.Claims.(*claims)
 		iss := v.issuers[c.issuer]
@@ -244,6 +273,7 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer) jwt.Keyfunc {
 		if err != nil {
 			return nil, err
 		}
+		*used = keys
 		if len(keys) == 1 {
 			return keys[0].key, nil
 		}

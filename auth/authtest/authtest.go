@@ -136,9 +136,10 @@ func Redirect(url string) http.HandlerFunc {
 func (p *IdP) JWKSFetches() int64 { return p.jwksFetches.Load() }
 
 // Config returns a verifier configuration that trusts this IdP (only)
-// through OIDC discovery.
+// through OIDC discovery, with the verified-token cache on, as in
+// production.
 func (p *IdP) Config() auth.Config {
-	return auth.Config{Issuers: []auth.Issuer{p.Trust()}, Leeway: auth.DefaultLeeway}
+	return auth.Config{Issuers: []auth.Issuer{p.Trust()}, Leeway: auth.DefaultLeeway, CacheSize: auth.DefaultCacheSize}
 }
 
 // Trust returns the issuer configuration that trusts this IdP's tokens

@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// DefaultCacheSize and DefaultCacheTTL bound the verified-token cache.
+const (
+	DefaultCacheSize = 10000
+	DefaultCacheTTL  = 5 * time.Minute
+)
+
+// tokenCache remembers tokens that passed every check, so that the next
+// request with the same token skips the signature: the expensive part. It
+// is keyed by the SHA-256 of the whole token, holds at most its size, and an
+// entry lives no longer than the token's exp nor the cache's TTL; exp and
+// nbf are checked again on every hit. Entries whose signing key left the
+// issuer's JWKS are dropped when the new set is loaded. It is safe for
+// concurrent use.
+type tokenCache struct {
+	entries *lru.Cache[[sha256.Size]byte, cached]
+	ttl     time.Duration
+	leeway  time.Duration
+}
+
+// cached is a verified token.
+type cached struct {
+	principal Principal
+	// until is when the entry stops being trusted: the token's exp plus
+	// leeway, or the cache's TTL after it was stored, whichever is first.
+	until time.Time
+	// notBefore is the token's nbf less leeway.
+	notBefore time.Time
+	// keys are the fingerprints of the keys that may have verified it.
+	keys []string
+}
+
+func newTokenCache(size int, ttl, leeway time.Duration) *tokenCache {
+	entries, err := lru.New[[sha256.Size]byte, cached](size)
+	if err != nil {
+		return nil // a size of 0 turns the cache off
+	}
+	return &tokenCache{entries: entries, ttl: ttl, leeway: leeway}
+}
+
+// get returns the principal of token if it is cached and still valid.
+func (tc *tokenCache) get(token string) (Principal, bool) {
+	if tc == nil {
+		return Principal{}, false
+	}
+	k := sha256.Sum256([]byte(token))
+	e, ok := tc.entries.Get(k)
+	if !ok {
+		return Principal{}, false
+	}
+	now := time.Now()
+	if now.After(e.until) || now.Before(e.notBefore) {
+		tc.entries.Remove(k)
+		return Principal{}, false
+	}
+	return e.principal, true
+}
+
+// put stores a token that passed every check.
+func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificationKey) {
+	if tc == nil || c.expiresAt == nil {
+		return
+	}
+	e := cached{principal: p, until: c.expiresAt.Add(tc.leeway)}
+	if limit := time.Now().Add(tc.ttl); limit.Before(e.until) {
+		e.until = limit
+	}
+	if c.notBefore != nil {
+		e.notBefore = c.notBefore.Add(-tc.leeway)
+	}
+	for _, k := range keys {
+		e.keys = append(e.keys, k.fingerprint)
+	}
+	tc.entries.Add(sha256.Sum256([]byte(token)), e)
+}
+
+// dropUnless removes the entries verified by a key not in current.
+func (tc *tokenCache) dropUnless(current []string) {
+	if tc == nil {
+		return
+	}
+	for _, k := range tc.entries.Keys() {
+		if e, ok := tc.entries.Peek(k); ok && slices.ContainsFunc(e.keys, func(fp string) bool { return !slices.Contains(current, fp) }) {
+			tc.entries.Remove(k)
+		}
+	}
+}
+
+// fingerprint identifies a public key of an issuer across fetches.
+func fingerprint(issuer, kid string, key any) string {
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return issuer + " " + kid
+	}
+	sum := sha256.Sum256(der)
+	return issuer + " " + kid + " " + hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,72 @@
+package auth_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+)
+
+// TestCacheDropsTokensOfRemovedKeys: a token stays accepted while its key
+// is published, and is refused once a refresh shows the key gone, even
+// though it was cached.
+func TestCacheDropsTokensOfRemovedKeys(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	old := idp.Token(t, authtest.Claims{Subject: "alice"})
+	for range 3 {
+		if _, err := v.Verify(t.Context(), old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := authtest.NewKey(t, "next", "ES256")
+	idp.SetKeys(next)
+	if _, err := v.Verify(t.Context(), old); err != nil {
+		t.Fatalf("before any refresh, the cached token: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "bob"})); err != nil {
+		t.Fatalf("a token under the new key: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), old); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("after its key left the JWKS, the cached token = %v; want refused", err)
+	}
+}
+
+// TestCacheChecksExpiryOnHit: a cached token is refused once it expires.
+func TestCacheChecksExpiryOnHit(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	cfg := idp.Config()
+	cfg.Leeway = 0
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": time.Now().Add(1500 * time.Millisecond).Unix()}})
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // waiting for the token to expire, not for a goroutine
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("an expired token from the cache = %v; want refused", err)
+	}
+}
+
+// BenchmarkVerifyCached measures a cache hit: a token seen before.
+func BenchmarkVerifyCached(b *testing.B) {
+	idp := authtest.NewIdP(b)
+	v := idp.NewVerifier(b)
+	tok := idp.Token(b, authtest.Claims{Subject: "alice", Scope: "orders:read orders:write"})
+	if _, err := v.Verify(b.Context(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(b.Context(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
