@@ -102,7 +102,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(stdout, cfg.logLevel)
+	logs := newLogWriter(stdout)
+	defer logs.Close()
+	log := newLogger(logs, cfg.logLevel)
 
 	db, err := openDatabase(ctx, cfg.databaseURL, cfg.pool)
 	if err != nil {
