@@ -42,6 +42,7 @@ type config struct {
 	devIssuerAddr string
 	docsClientID  string
 	adminAddr     string
+	pprofAddr     string
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -61,6 +62,7 @@ type fileConfig struct {
 	DevIssuerAddr string   `yaml:"dev_issuer_addr"`
 	DocsClientID  string   `yaml:"docs_client_id"`
 	AdminAddr     string   `yaml:"admin_addr"`
+	PprofAddr     string   `yaml:"pprof_addr"`
 	Auth          struct {
 		Leeway    string           `yaml:"leeway"`
 		CacheSize string           `yaml:"cache_size"`
@@ -116,6 +118,7 @@ func settings() []setting {
 		{"ORDERS_CORS_ORIGINS", "cors-origins", "", "comma-separated origins browsers may call from; none by default"},
 		{"ORDERS_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ORDERS_DOCS_CLIENT_ID", "docs-client-id", "", "OAuth client id of the /docs page (authorization code with PKCE); default with --dev: " + devDocsClient},
+		{"ORDERS_PPROF_ADDR", "pprof-addr", "", "loopback address of a listener for Go's profiler (pprof); off by default"},
 		{"ORDERS_ADMIN_ADDR", "admin-addr", "", "address of a separate listener for /metrics and (on loopback) pprof; default: /metrics on the API's address"},
 		{"ORDERS_DEV_ISSUER_ADDR", "dev-issuer-addr", "127.0.0.1:8001", "loopback address of the --dev issuer"},
 	}
@@ -194,6 +197,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, usage
 		devIssuerAddr: get("ORDERS_DEV_ISSUER_ADDR", file.DevIssuerAddr),
 		docsClientID:  get("ORDERS_DOCS_CLIENT_ID", file.DocsClientID),
 		adminAddr:     get("ORDERS_ADMIN_ADDR", file.AdminAddr),
+		pprofAddr:     get("ORDERS_PPROF_ADDR", file.PprofAddr),
 		api:           api.Config{CORSOrigins: file.CORSOrigins},
 	}
 	if v := given("ORDERS_CORS_ORIGINS"); v != "" {
@@ -221,6 +225,9 @@ func loadConfigFor(name string, args []string, getenv func(string) string, usage
 	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_ADDR: %q is not host:port", cfg.addr))
+	}
+	if host, _, err := net.SplitHostPort(cfg.pprofAddr); cfg.pprofAddr != "" && (err != nil || !auth.IsLoopback(host)) {
+		errs = append(errs, fmt.Errorf("ORDERS_PPROF_ADDR: %q must be a loopback host:port", cfg.pprofAddr))
 	}
 	if _, _, err := net.SplitHostPort(cfg.adminAddr); cfg.adminAddr != "" && err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_ADMIN_ADDR: %q is not host:port", cfg.adminAddr))

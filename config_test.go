@@ -60,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}, ""},
 		{"require at+jwt not a bool", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "yes"}), nil, nil, "ORDERS_AUTH_REQUIRE_AT_JWT"},
+		{"pprof off loopback", merge(hosted, map[string]string{"ORDERS_PPROF_ADDR": "0.0.0.0:6060"}), nil, nil, "ORDERS_PPROF_ADDR"},
 		{"nothing set", nil, nil, nil, "ORDERS_AUTH_ISSUER is required (or run serve --dev to try the API with a local issuer)\nORDERS_AUTH_AUDIENCE is required"},
 		{"no audience", map[string]string{"ORDERS_AUTH_ISSUER": "https://i.example.com"}, nil, nil, "ORDERS_AUTH_AUDIENCE is required"},
 		{"empty audience in list", merge(hosted, map[string]string{"ORDERS_AUTH_AUDIENCE": "a,,b"}), nil, nil, "audience"},

@@ -144,6 +144,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		m, err := verifier.Metadata(ctx)
 		return m.AuthorizationEndpoint, m.TokenEndpoint, err
 	}}
+	if cfg.pprofAddr != "" {
+		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	if cfg.adminAddr != "" {
 		if err := startAdmin(ctx, cfg.adminAddr, reg, log); err != nil {
 			return err

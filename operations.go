@@ -83,11 +83,7 @@ func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, log 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
 	if auth.IsLoopback(host) {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		addPprof(mux)
 	}
 	srv := newServer(mux, log)
 	srv.WriteTimeout = 0 // a CPU profile takes as long as it is asked to
@@ -97,5 +93,34 @@ func startAdmin(ctx context.Context, addr string, reg *prometheus.Registry, log 
 		}
 	}()
 	log.InfoContext(ctx, "admin listening", "addr", ln.Addr().String(), "pprof", auth.IsLoopback(host))
+	return nil
+}
+
+// addPprof adds Go's profiler, which must only ever be reachable from this
+// machine.
+func addPprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
+
+// startPprof serves pprof alone on a loopback address until ctx ends.
+func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	addPprof(mux)
+	srv := newServer(mux, log)
+	srv.WriteTimeout = 0 // a CPU profile takes as long as it is asked to
+	go func() {
+		if err := serveUntilDone(ctx, "pprof", srv, ln, log); err != nil {
+			log.Error("pprof listener stopped", "error", err)
+		}
+	}()
+	log.InfoContext(ctx, "pprof listening", "addr", ln.Addr().String())
 	return nil
 }

@@ -71,7 +71,7 @@ func handleListOrders(store OrderStore, writeError auth.WriteError) gin.HandlerF
 		if page.Next != nil {
 			c.Header("Link", nextLink(c.Request.URL.Path, q, *page.Next))
 		}
-		c.JSON(http.StatusOK, resp)
+		writeJSON(c, http.StatusOK, resp)
 	}
 }
 
@@ -94,7 +94,7 @@ func handleCreateOrder(store OrderStore, log *slog.Logger, writeError auth.Write
 		}
 		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "owner", o.Owner)
 		c.Header("Location", c.Request.URL.Path+"/"+string(o.ID))
-		c.JSON(http.StatusCreated, newOrderResponse(o))
+		writeJSON(c, http.StatusCreated, newOrderResponse(o))
 	}
 }
 
@@ -110,7 +110,7 @@ func handleGetOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFun
 			writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, newOrderResponse(o))
+		writeJSON(c, http.StatusOK, newOrderResponse(o))
 	}
 }
 
@@ -131,7 +131,7 @@ func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.Handle
 			writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, newOrderResponse(o))
+		writeJSON(c, http.StatusOK, newOrderResponse(o))
 	}
 }
 
@@ -163,6 +163,6 @@ func handleTransition(store OrderStore, t models.Transition, writeError auth.Wri
 			writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, newOrderResponse(o))
+		writeJSON(c, http.StatusOK, newOrderResponse(o))
 	}
 }

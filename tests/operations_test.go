@@ -141,8 +141,13 @@ func TestAdminListener(t *testing.T) {
 	idp := authtest.NewIdP(t)
 	env := serverEnv(t, idp)
 	env["ORDERS_ADMIN_ADDR"] = "127.0.0.1:0"
+	env["ORDERS_PPROF_ADDR"] = "127.0.0.1:0"
 	p := start(t, env, "serve")
+	pprofURL := "http://" + p.waitFor(t, "pprof listening")["addr"].(string)
 	admin := "http://" + p.waitFor(t, "admin listening")["addr"].(string)
+	if resp, _ := get(t, pprofURL+"/debug/pprof/", nil); resp.StatusCode != 200 {
+		t.Errorf("ORDERS_PPROF_ADDR pprof = %d", resp.StatusCode)
+	}
 	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
 	if resp, body := get(t, admin+"/metrics", nil); resp.StatusCode != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("admin /metrics = %d", resp.StatusCode)

@@ -1,0 +1,59 @@
+package repository_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/coffeemesh/orders/models"
+	"github.com/coffeemesh/orders/repository"
+	"github.com/coffeemesh/orders/repository/repotest"
+)
+
+// benchStore returns a store on each database, seeded with 1,000 orders of
+// alice among 10,000 of 10 owners.
+func benchStores(b *testing.B) map[string]*repository.Orders {
+	stores := map[string]*repository.Orders{}
+	for _, db := range []repotest.Database{repotest.SQLite(b), repotest.Postgres(b)} {
+		s, _ := newStore(b, db)
+		for i := range 10000 {
+			mustCreate(b, s, models.OwnerID(fmt.Sprintf("owner-%d", i%10)), latte)
+		}
+		stores[db.Name] = s
+	}
+	return stores
+}
+
+func BenchmarkRepository(b *testing.B) {
+	for name, s := range benchStores(b) {
+		ctx := b.Context()
+		page, err := s.List(ctx, "owner-0", models.ListQuery{Limit: 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := page.Orders[0].ID
+		b.Run(name+"/get", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Get(ctx, "owner-0", id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/list20", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.List(ctx, "owner-0", models.ListQuery{Limit: 20}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/create", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Create(ctx, "owner-1", latte); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
