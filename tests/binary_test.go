@@ -86,6 +86,23 @@ func start(t *testing.T, env map[string]string, args ...string) *process {
 	return p
 }
 
+// terminate sends SIGTERM and fails the test unless the process exits
+// cleanly within 20 seconds.
+func (p *process) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v; want a clean exit", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20s after SIGTERM")
+	}
+}
+
 // waitFor returns the first log line whose msg is msg.
 func (p *process) waitFor(t *testing.T, msg string) map[string]any {
 	t.Helper()
@@ -154,17 +171,7 @@ func TestServeWithHostedIssuer(t *testing.T) {
 		t.Errorf("GET /orders without a token = %d; want 401", status)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; want a clean exit", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Error("still running 20s after SIGTERM")
-	}
+	p.terminate(t)
 }
 
 // TestServeDev follows the README: serve --dev, get a token from the dev

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -220,17 +219,7 @@ func TestGracefulShutdown(t *testing.T) {
 		for answered.Load() < 50 {
 			time.Sleep(10 * time.Millisecond) // polling the clients' progress
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Errorf("exit after SIGTERM: %v; want a clean exit", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("still running 20s after SIGTERM")
-		}
+		p.terminate(t)
 		stop.Store(true)
 		wg.Wait()
 		if n := failed.Load(); n != 0 {
