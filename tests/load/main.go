@@ -4,7 +4,7 @@
 // table of requests per second, p50 and p99 latency, and the ratio to
 // GET /healthz, the ceiling of what the server can answer.
 //
-//	go run ./tests/load [-duration 10s] [-conns 50] [-scale]
+//	go run ./tests/load [-duration 10s] [-conns 50] [-rounds 1] [-scale]
 //
 // With -scale it also compares GET /orders latency with 10,000 orders in
 // the database and with 1,000,000 orders of 10,000 users. It only talks to
@@ -43,8 +43,9 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each endpoint is driven")
 	conns := flag.Int("conns", 50, "concurrent connections")
 	scale := flag.Bool("scale", false, "also compare list latency with 10k and 1M orders")
+	rounds := flag.Int("rounds", 1, "times to drive every endpoint, printing the server's resident set after each, to see whether it grows")
 	flag.Parse()
-	if err := run(*duration, *conns, *scale); err != nil {
+	if err := run(*duration, *conns, *rounds, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -58,7 +59,7 @@ type result struct {
 	p50, p99 time.Duration
 }
 
-func run(duration time.Duration, conns int, scale bool) error {
+func run(duration time.Duration, conns, rounds int, scale bool) error {
 	dir, err := os.MkdirTemp("", "orders-load-")
 	if err != nil {
 		return err
@@ -113,9 +114,19 @@ func run(duration time.Duration, conns int, scale bool) error {
 		{"GET /orders (20)", func(i int) *http.Request { return newReq("GET", base+"/orders?limit=20", tokens[i%100], "") }, 200},
 		{"POST /orders (3 items)", func(i int) *http.Request { return newReq("POST", base+"/orders", tokens[i%100], body) }, 201},
 	}
-	var results []result
-	for _, s := range scenarios {
-		results = append(results, drive(client, s.name, s.req, s.want, duration, conns))
+	var (
+		results []result
+		served  int
+	)
+	for round := range rounds {
+		results = results[:0]
+		for _, s := range scenarios {
+			results = append(results, drive(client, s.name, s.req, s.want, duration, conns))
+		}
+		served += total(results)
+		if rounds > 1 {
+			fmt.Printf("round %d: server resident set after %d requests: %s\n", round+1, served, rss(srv.Process.Pid))
+		}
 	}
 	fmt.Printf("\n%d connections, %s per endpoint, server on CPU 0, load on CPU 1, %s\n\n", conns, duration, cpuName())
 	fmt.Println("| Endpoint | req/s | p50 | p99 | errors | ratio to /healthz |")
@@ -123,7 +134,7 @@ func run(duration time.Duration, conns int, scale bool) error {
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f | %s | %s | %d | %.2f |\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
 	}
-	fmt.Printf("\nserver resident set after %d requests: %s\n", total(results), rss(srv.Process.Pid))
+	fmt.Printf("\nserver resident set after %d requests: %s\n", served, rss(srv.Process.Pid))
 
 	if scale {
 		srv.Process.Kill()
