@@ -111,6 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer closeDatabase(db, log)
+	warnIfRowSecurityBypassed(ctx, db, log)
 
 	if cfg.dev {
 		issuerURL, err := startDevIssuer(ctx, cfg, log)
@@ -142,6 +143,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	cfg.api.Ready = readiness(sqlDB, verifier)
 	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, OAuth: func(ctx context.Context) (string, string, error) {
 		m, err := verifier.Metadata(ctx)
+		if err == nil {
+			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
+		}
 		return m.AuthorizationEndpoint, m.TokenEndpoint, err
 	}}
 	if cfg.pprofAddr != "" {
@@ -278,6 +282,20 @@ func openDatabase(ctx context.Context, databaseURL string, pool repository.Pool)
 	return db, nil
 }
 
+// warnIfRowSecurityBypassed warns when the API's PostgreSQL role escapes
+// row-level security (a superuser or BYPASSRLS role), which would leave the
+// owner filter of each query as the only guard.
+func warnIfRowSecurityBypassed(ctx context.Context, db *gorm.DB, log *slog.Logger) {
+	if db.Dialector.Name() != "postgres" {
+		return
+	}
+	var bypass bool
+	err := db.WithContext(ctx).Raw("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user").Row().Scan(&bypass)
+	if err == nil && bypass {
+		log.WarnContext(ctx, "the database role bypasses row-level security (superuser or BYPASSRLS); connect as an ordinary role so the policy guards every query")
+	}
+}
+
 func closeDatabase(db *gorm.DB, log *slog.Logger) {
 	sqlDB, err := db.DB()
 	if err == nil {
@@ -292,6 +310,13 @@ func closeDatabase(db *gorm.DB, log *slog.Logger) {
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	def := getenv("ORDERS_DATABASE_URL")
+	if path := getenv("ORDERS_CONFIG"); def == "" && path != "" {
+		file, err := readConfigFile(path)
+		if err != nil {
+			return err
+		}
+		def = file.DatabaseURL
+	}
 	if def == "" {
 		def = "sqlite:orders.db"
 	}

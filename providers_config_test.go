@@ -43,7 +43,7 @@ func TestProviderPresets(t *testing.T) {
 		{"cognito with another issuer", map[string]string{"ORDERS_AUTH_PROVIDER": "cognito", "ORDERS_AUTH_ISSUER": "https://auth.example.com", "ORDERS_AUTH_AUDIENCE": "x"}, nil, "Cognito issuer"},
 		{"keycloak", map[string]string{"ORDERS_AUTH_PROVIDER": "keycloak", "ORDERS_AUTH_ISSUER": "https://kc.example.com/realms/coffeemesh", "ORDERS_AUTH_AUDIENCE": "orders-api"},
 			func(iss auth.Issuer) string {
-				return cmp.Diff([]string{"scope", "realm_access.roles", "resource_access.orders-api.roles"}, iss.ScopeClaims)
+				return cmp.Diff([]string{"scope", "realm_access.roles", "resource_access[orders-api].roles"}, iss.ScopeClaims)
 			}, ""},
 		{"keycloak with another issuer", map[string]string{"ORDERS_AUTH_PROVIDER": "keycloak", "ORDERS_AUTH_ISSUER": "https://kc.example.com/auth", "ORDERS_AUTH_AUDIENCE": "x"}, nil, "Keycloak issuer"},
 		{"explicit settings beat the preset", map[string]string{"ORDERS_AUTH_PROVIDER": "okta", "ORDERS_AUTH_ISSUER": "https://dev-1.okta.com/oauth2/default", "ORDERS_AUTH_AUDIENCE": "x", "ORDERS_AUTH_SCOPE_CLAIMS": "scope"},
@@ -123,7 +123,7 @@ auth:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.auth.Issuers[0]; !cmp.Equal(got.Types, []string{"at+jwt"}) || got.ScopeClaims[2] != "resource_access.orders-api.roles" {
+	if got := c.auth.Issuers[0]; !cmp.Equal(got.Types, []string{"at+jwt"}) || got.ScopeClaims[2] != "resource_access[orders-api].roles" {
 		t.Errorf("JSON issuer = %+v", got)
 	}
 

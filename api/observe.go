@@ -109,11 +109,22 @@ func observe(log *slog.Logger, m *metrics) gin.HandlerFunc {
 		}
 		log.InfoContext(c.Request.Context(), "request", attrs...)
 		if m != nil {
-			m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
-			m.duration.WithLabelValues(route, c.Request.Method).Observe(elapsed.Seconds())
+			method := methodLabel(c.Request.Method)
+			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+			m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 			if authenticated && status != 403 {
 				m.auth.WithLabelValues("ok").Inc()
 			}
 		}
 	}
+}
+
+// methodLabel bounds the method label: net/http accepts any method name,
+// and a label per made-up name would grow the metrics without end.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH":
+		return m
+	}
+	return "other"
 }

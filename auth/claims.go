@@ -110,26 +110,24 @@ func (c *claims) audienceIn(name string) ([]string, error) {
 	return []string{s}, err
 }
 
-// scopeNames returns the names held by the claim at path, a claim name or a
-// dotted path into objects: a string of space-separated names, or an array
-// of strings. An absent claim holds none.
+// scopeNames returns the names held by the claim at path: a string of
+// space-separated names, or an array of strings. An absent claim holds none.
+// A claim whose whole name is path is read first, so a namespaced claim such
+// as https://orders.example.com/permissions is found; otherwise path is
+// split by splitPath and each part reaches into an object.
 func (c *claims) scopeNames(path string) ([]string, error) {
+	if v, ok := c.members[path]; ok {
+		return namesIn(path, v)
+	}
+	parts := splitPath(path)
 	members := c.members
-	parts := strings.Split(path, ".")
 	for i, part := range parts {
 		v, ok := members[part]
 		if !ok {
 			return nil, nil
 		}
 		if i == len(parts)-1 {
-			ss, err := decodeStrings(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: claim %q: %w", errClaims, path, err)
-			}
-			if v[0] == '"' {
-				ss = strings.Split(ss[0], " ")
-			}
-			return slices.DeleteFunc(ss, func(s string) bool { return s == "" }), nil
+			return namesIn(path, v)
 		}
 		var err error
 		if members, err = uniqueMembers(v); err != nil {
@@ -137,6 +135,58 @@ func (c *claims) scopeNames(path string) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+func namesIn(path string, v json.RawMessage) ([]string, error) {
+	ss, err := decodeStrings(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: claim %q: %w", errClaims, path, err)
+	}
+	if v[0] == '"' {
+		ss = strings.Split(ss[0], " ")
+	}
+	return slices.DeleteFunc(ss, func(s string) bool { return s == "" }), nil
+}
+
+// splitPath splits a scope claim path on dots, except inside brackets, so
+// resource_access[orders.api].roles names the roles of client orders.api. A
+// name holding "://" is a URL, a claim of its own.
+func splitPath(path string) []string {
+	if strings.Contains(path, "://") {
+		return []string{path}
+	}
+	var (
+		parts   []string
+		part    strings.Builder
+		bracket bool
+		closed  bool // a bracketed part just ended; its dot is not a new part
+	)
+	for _, r := range path {
+		switch {
+		case r == '[' && !bracket:
+			if part.Len() > 0 {
+				parts = append(parts, part.String())
+				part.Reset()
+			}
+			bracket = true
+		case r == ']' && bracket:
+			parts = append(parts, part.String())
+			part.Reset()
+			bracket, closed = false, true
+			continue
+		case r == '.' && !bracket && closed:
+		case r == '.' && !bracket:
+			parts = append(parts, part.String())
+			part.Reset()
+		default:
+			part.WriteRune(r)
+		}
+		closed = false
+	}
+	if closed {
+		return parts
+	}
+	return append(parts, part.String())
 }
 
 // validSubject reports whether sub can name an owner: not empty, not too

@@ -22,6 +22,8 @@ const (
 	// MaxTokenLength bounds a token's size, so that no oversized token is
 	// decoded before it is refused.
 	MaxTokenLength = 16 << 10
+	// MaxCacheTTL bounds how long a verified token is remembered.
+	MaxCacheTTL = time.Hour
 )
 
 // The audience claims an Issuer may name.
@@ -125,8 +127,8 @@ func (c *Config) Validate() error {
 	if c.Realm == "" {
 		c.Realm = "orders"
 	}
-	if c.CacheSize < 0 || c.CacheTTL < 0 {
-		errs = append(errs, errors.New("cache size and TTL must not be negative"))
+	if c.CacheSize < 0 || c.CacheTTL < 0 || c.CacheTTL > MaxCacheTTL {
+		errs = append(errs, fmt.Errorf("cache size must not be negative, and cache TTL between 0 and %s", MaxCacheTTL))
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL
@@ -177,8 +179,8 @@ func (iss *Issuer) validate() error {
 		iss.ScopeClaims = DefaultScopeClaims()
 	}
 	for _, sc := range iss.ScopeClaims {
-		if sc == "" || strings.HasPrefix(sc, ".") || strings.HasSuffix(sc, ".") || strings.Contains(sc, "..") {
-			errs = append(errs, fmt.Errorf("scope claim %q is not a claim name or dotted path", sc))
+		if slices.Contains(splitPath(sc), "") || strings.Count(sc, "[") != strings.Count(sc, "]") {
+			errs = append(errs, fmt.Errorf("scope claim %q is not a claim name or a dotted path (brackets around a part holding dots)", sc))
 		}
 	}
 	return errors.Join(errs...)

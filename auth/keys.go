@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,11 +106,12 @@ type keySet struct {
 	fetching atomic.Bool
 	stats    stats
 
-	mu       sync.RWMutex
-	meta     *Metadata // the issuer's discovery document, once read
-	keys     []verificationKey
-	url      string    // where keys came from
-	loadedAt time.Time // when keys were last fetched
+	mu         sync.RWMutex
+	meta       *Metadata // the issuer's discovery document, once read
+	metaFailed time.Time // when metadata last failed to read it
+	keys       []verificationKey
+	url        string    // where keys came from
+	loadedAt   time.Time // when keys were last fetched
 }
 
 func newKeySet(issuer, jwksURL string, log *slog.Logger) *keySet {
@@ -191,6 +193,17 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 		return nil, fail(ErrInvalidToken, "the token's alg does not match its signing key", jwt.ErrTokenSignatureInvalid)
 	}
 	return out, nil
+}
+
+// holdsAll reports whether every one of keys is in the current set.
+func (ks *keySet) holdsAll(keys []verificationKey) bool {
+	current := ks.snapshot()
+	for _, k := range keys {
+		if !slices.ContainsFunc(current, func(c verificationKey) bool { return c.fingerprint == k.fingerprint }) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasKid(keys []verificationKey, kid string) bool {
@@ -355,18 +368,35 @@ func (ks *keySet) discover(ctx context.Context) (string, error) {
 	return doc.JWKSURI, nil
 }
 
+// metadataRetry is how long a failed discovery is not tried again on behalf
+// of a caller of metadata, so anonymous requests cannot drive the issuer.
+const metadataRetry = 30 * time.Second
+
 // metadata returns the issuer's discovery document, reading it if no fetch
-// has yet (as when the JWKS URL is configured).
+// has yet (as when the JWKS URL is configured): once for all concurrent
+// callers, and not again for metadataRetry after a failure.
 func (ks *keySet) metadata(ctx context.Context) (Metadata, error) {
 	ks.mu.RLock()
-	meta := ks.meta
+	meta, failed := ks.meta, ks.metaFailed
 	ks.mu.RUnlock()
 	if meta != nil {
 		return *meta, nil
 	}
-	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	defer cancel()
-	if _, err := ks.discover(fctx); err != nil {
+	if time.Since(failed) < metadataRetry {
+		return Metadata{}, errors.New("openid discovery failed recently")
+	}
+	_, err, _ := ks.flight.Do("metadata", func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		_, err := ks.discover(fctx)
+		if err != nil {
+			ks.mu.Lock()
+			ks.metaFailed = time.Now()
+			ks.mu.Unlock()
+		}
+		return nil, err
+	})
+	if err != nil {
 		return Metadata{}, err
 	}
 	ks.mu.RLock()

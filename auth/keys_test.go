@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,4 +290,32 @@ func mustJWKS(t *testing.T, idp *authtest.IdP) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestMetadataIsFetchedOnceAndFailuresWait: many concurrent callers cause
+// one discovery fetch, and a failed one is not retried at once.
+func TestMetadataIsFetchedOnceAndFailuresWait(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		time.Sleep(50 * time.Millisecond) // a slow issuer, so that callers overlap
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	v, err := auth.NewVerifier(one(auth.Issuer{URL: srv.URL, JWKSURL: srv.URL + "/jwks", Audiences: []string{"a"}}), authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { _, _ = v.Metadata(t.Context()) }) // each fails; counted below
+	}
+	wg.Wait()
+	if _, err := v.Metadata(t.Context()); err == nil {
+		t.Error("Metadata of an issuer without discovery succeeded")
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("51 Metadata calls fetched discovery %d times; want 1", n)
+	}
 }

@@ -128,12 +128,12 @@ func providers() map[string]provider {
 		},
 		// Keycloak: client scopes in scope, realm roles in
 		// realm_access.roles, client roles in resource_access.<client>.roles
-		// of the API's client (its audience).
+		// of the API's client (its audience, bracketed as it may hold dots).
 		"keycloak": {
 			scopeClaims: func(iss Issuer) []string {
 				claims := []string{"scope", "realm_access.roles"}
 				for _, aud := range iss.Audiences {
-					claims = append(claims, "resource_access."+aud+".roles")
+					claims = append(claims, "resource_access["+aud+"].roles")
 				}
 				return claims
 			},

@@ -291,3 +291,42 @@ func TestReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeClaimPaths: a namespaced claim is read by its whole name, a
+// lookalike nested object is not, and a bracketed part may hold dots.
+func TestScopeClaimPaths(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	tests := []struct {
+		name  string
+		claim string
+		extra map[string]any
+		want  string
+	}{
+		{"namespaced claim", "https://orders.example.com/permissions",
+			map[string]any{"https://orders.example.com/permissions": []string{"orders:write"}}, "[orders:write]"},
+		{"nested lookalike of a namespaced claim", "https://orders.example.com/permissions",
+			map[string]any{"https://orders": map[string]any{"example": map[string]any{"com/permissions": []string{"orders:write"}}}}, "[]"},
+		{"client with a dot", "resource_access[orders.api].roles",
+			map[string]any{"resource_access": map[string]any{"orders.api": map[string]any{"roles": []string{"orders:write"}}}}, "[orders:write]"},
+		{"another client", "resource_access[orders.api].roles",
+			map[string]any{"resource_access": map[string]any{"orders": map[string]any{"api": map[string]any{"roles": []string{"orders:write"}}}}}, "[]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iss := idp.Trust()
+			iss.ScopeClaims = []string{tt.claim}
+			v, err := auth.NewVerifier(one(iss), authtest.Discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "a", Extra: tt.extra}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(p.Scopes); got != tt.want {
+				t.Errorf("scopes = %s; want %s", got, tt.want)
+			}
+		})
+	}
+}

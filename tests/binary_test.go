@@ -403,3 +403,27 @@ auth:
 		t.Errorf("issuer b with issuer a's audience: %d; want 401", status)
 	}
 }
+
+// TestMigrateReadsTheConfigFile: migrate finds the database where serve
+// would, in ORDERS_CONFIG.
+func TestMigrateReadsTheConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "configured.db")
+	file := filepath.Join(dir, "orders.yaml")
+	if err := os.WriteFile(file, []byte("database_url: sqlite:"+db+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "migrate")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ORDERS_CONFIG=" + file}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the configured database was not migrated: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "orders.db")); err == nil {
+		t.Error("migrate created the default orders.db instead")
+	}
+}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -80,7 +81,16 @@ func TestOperations(t *testing.T) {
 		t.Errorf("request log line = %v", line)
 	}
 
+	for i := range 3 {
+		req, _ := http.NewRequest(fmt.Sprintf("MADEUP%d", i), base+"/healthz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
 	_, metrics := get(t, base+"/metrics", nil)
+	if strings.Contains(metrics, "MADEUP") || !strings.Contains(metrics, `method="other"`) {
+		t.Error("made-up methods became metric labels; want them counted as other")
+	}
 	for _, want := range []string{
 		`orders_http_requests_total{method="GET",route="/orders",status="401"}`,
 		`orders_auth_outcomes_total{outcome="missing"}`,

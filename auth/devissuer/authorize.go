@@ -17,8 +17,12 @@ import (
 // AuthorizePath is the authorization endpoint of the authorization code flow.
 const AuthorizePath = "/authorize"
 
-// codeTTL is how long an authorization code may wait to be exchanged.
-const codeTTL = time.Minute
+// codeTTL is how long an authorization code may wait to be exchanged, and
+// maxPendingCodes how many may wait at once.
+const (
+	codeTTL         = time.Minute
+	maxPendingCodes = 1000
+)
 
 // grant is an authorization code and what it was issued for.
 type grant struct {
@@ -142,6 +146,16 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := rand.Text()
 	i.mu.Lock()
+	for c, g := range i.codes {
+		if time.Now().After(g.expires) {
+			delete(i.codes, c)
+		}
+	}
+	if len(i.codes) >= maxPendingCodes {
+		i.mu.Unlock()
+		http.Error(w, "too many sign-ins pending; try again in a minute", http.StatusServiceUnavailable)
+		return
+	}
 	i.codes[code] = grant{clientID: p.clientID, redirectURI: p.redirectURI, challenge: p.challenge,
 		subject: subject, scopes: granted, expires: time.Now().Add(codeTTL)}
 	i.mu.Unlock()

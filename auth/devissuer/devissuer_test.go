@@ -136,8 +136,13 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		t.Fatalf("sign in: %d, Location %q", rec.Code, rec.Header().Get("Location"))
 	}
 	exchange := func(v string) *httptest.ResponseRecorder {
-		return do(http.MethodPost, devissuer.TokenPath, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-			"redirect_uri": params["redirect_uri"], "client_id": {"orders-docs"}, "code_verifier": {v}})
+		req := httptest.NewRequest(http.MethodPost, devissuer.TokenPath, strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+			"redirect_uri": params["redirect_uri"], "client_id": {"orders-docs"}, "code_verifier": {v}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://localhost:8000")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
 	}
 	if rec := exchange(strings.Repeat("w", 50)); rec.Code != http.StatusBadRequest {
 		t.Errorf("wrong verifier: %d; want 400", rec.Code)
@@ -153,7 +158,14 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 || body["scope"] != "orders:read orders:write" {
 		t.Fatalf("token: %d %v", rec.Code, body)
 	}
-	if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
-		t.Error("the token endpoint does not allow browsers")
+	if rec.Header().Get("Access-Control-Allow-Origin") != "http://localhost:8000" {
+		t.Error("the token endpoint does not allow the API's own pages")
+	}
+	req := httptest.NewRequest(http.MethodOptions, devissuer.TokenPath, nil)
+	req.Header.Set("Origin", "https://evil.example.com")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("a page of another origin may read tokens: Allow-Origin %q", got)
 	}
 }

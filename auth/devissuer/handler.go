@@ -43,9 +43,18 @@ func (i *Issuer) Handler() http.Handler {
 	return mux
 }
 
+// allowOrigin lets pages served from loopback (the API's /docs) read the
+// token endpoint's answers; pages of other origins cannot.
+func allowOrigin(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); loopbackRedirect(origin) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+	}
+}
+
 // allowBrowsers answers a CORS preflight for the token endpoint.
-func allowBrowsers(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+func allowBrowsers(w http.ResponseWriter, r *http.Request) {
+	allowOrigin(w, r)
 	w.Header().Set("Access-Control-Allow-Methods", "POST")
 	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Requested-With")
 	w.Header().Set("Access-Control-Max-Age", "600")
@@ -86,7 +95,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form")
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	allowOrigin(w, r)
 	id, _, hasBasic := r.BasicAuth()
 	if !hasBasic {
 		id = r.PostForm.Get("client_id")
