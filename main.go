@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -141,7 +142,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg.api.Metrics = reg
 	cfg.api.Ready = readiness(sqlDB, verifier)
-	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, OAuth: func(ctx context.Context) (string, string, error) {
+	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, Scopes: docsScopes(cfg.auth.Issuers[0]), OAuth: func(ctx context.Context) (string, string, error) {
 		m, err := verifier.Metadata(ctx)
 		if err == nil {
 			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
@@ -280,6 +281,25 @@ func openDatabase(ctx context.Context, databaseURL string, pool repository.Pool)
 		return nil, err
 	}
 	return db, nil
+}
+
+// docsScopes are the first issuer's names for the API's scopes, which the
+// documentation page asks for; nil when they are the API's own.
+func docsScopes(iss auth.Issuer) map[string]string {
+	out := map[string]string{}
+	custom := false
+	for name, granted := range iss.ScopeNames {
+		var grants []string
+		for _, s := range granted {
+			grants = append(grants, string(s))
+		}
+		out[name] = "grants " + strings.Join(grants, " and ")
+		custom = custom || len(granted) != 1 || string(granted[0]) != name
+	}
+	if !custom {
+		return nil
+	}
+	return out
 }
 
 // warnIfRowSecurityBypassed warns when the API's PostgreSQL role escapes

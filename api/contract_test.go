@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -177,5 +178,30 @@ func TestNoCORSByDefault(t *testing.T) {
 		if err := (Config{CORSOrigins: strings.Split(o, ",")}).Validate(); err == nil {
 			t.Errorf("origin %q accepted", o)
 		}
+	}
+}
+
+// TestDocsAskForTheIssuersScopeNames: with renamed scopes, the page and the
+// served contract ask for the issuer's names.
+func TestDocsAskForTheIssuersScopeNames(t *testing.T) {
+	t.Parallel()
+	d := Docs{OpenAPI: []byte("openapi: 3.1.0\ncomponents:\n  securitySchemes:\n    oauth2:\n      type: oauth2\n      flows: {}\n"),
+		Scopes: map[string]string{"Orders.Read": "grants orders:read", "Orders.Write": "grants orders:write"},
+		OAuth: func(context.Context) (string, string, error) {
+			return "https://i.example.com/a", "https://i.example.com/t", nil
+		}}
+	b, err := contractJSON(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"Orders.Write":"grants orders:write"`) || strings.Contains(string(b), `"orders:read"`+":") {
+		t.Errorf("contract scopes: %s", b)
+	}
+	var page strings.Builder
+	if err := docsPage.Execute(&page, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `["Orders.Read","Orders.Write"]`) {
+		t.Errorf("the page does not ask for the issuer's names:\n%s", page.String())
 	}
 }

@@ -23,6 +23,17 @@ type Docs struct {
 	ClientID string
 	// OAuth returns the issuer's authorization and token endpoints.
 	OAuth func(ctx context.Context) (authorizationURL, tokenURL string, err error)
+	// Scopes are the issuer's names for the scopes Authorize asks for, with
+	// what each grants; nil means the API's own names.
+	Scopes map[string]string
+}
+
+// ScopeNames are the scopes the documentation page asks for, sorted.
+func (d Docs) ScopeNames() []string {
+	if len(d.Scopes) == 0 {
+		return []string{string(ScopeRead), string(ScopeWrite)}
+	}
+	return sortedKeys(d.Scopes)
 }
 
 // docsPage is /docs: Swagger UI from the assets embedded in the binary (no
@@ -50,7 +61,7 @@ window.onload = function () {
     deepLinking: true,
     oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect.html"
   });
-  ui.initOAuth({clientId: {{.ClientID}}, usePkceWithAuthorizationCodeGrant: true, scopes: ["orders:read", "orders:write"]});
+  ui.initOAuth({clientId: {{.ClientID}}, usePkceWithAuthorizationCodeGrant: true, scopes: {{.ScopeNames}}});
   window.ui = ui;
 };
 </script>
@@ -124,6 +135,12 @@ func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
 					scopes = s
 				}
 			}
+		}
+	}
+	if len(d.Scopes) > 0 {
+		scopes = map[string]any{}
+		for name, grants := range d.Scopes {
+			scopes[name] = grants
 		}
 	}
 	scheme["flows"] = map[string]any{"authorizationCode": map[string]any{

@@ -99,6 +99,10 @@ type Issuer struct {
 	// GrantScopes are granted to every valid token of the issuer, for
 	// providers that cannot issue scopes at all. Use with care.
 	GrantScopes []Scope
+	// RequiredClaims are string claims the issuer's access tokens carry
+	// with exactly these values, such as Keycloak's typ "Bearer", which its
+	// ID tokens lack.
+	RequiredClaims map[string]string
 }
 
 // Validate checks c and fills in its defaults.

@@ -38,6 +38,9 @@ type provider struct {
 	types []string
 	// audienceClaim is the claim that holds its audience.
 	audienceClaim string
+	// requiredClaims are claims its access tokens always carry, and its
+	// other tokens do not.
+	requiredClaims map[string]string
 	// check refuses settings the provider never issues, and may fill in
 	// what follows from them.
 	check func(iss *Issuer) error
@@ -54,6 +57,9 @@ func (p provider) apply(iss *Issuer) error {
 	}
 	if iss.AudienceClaim == "" {
 		iss.AudienceClaim = p.audienceClaim
+	}
+	if iss.RequiredClaims == nil {
+		iss.RequiredClaims = p.requiredClaims
 	}
 	if p.check == nil {
 		return nil
@@ -137,6 +143,9 @@ func providers() map[string]provider {
 				}
 				return claims
 			},
+			// Its access tokens say typ "Bearer" in their claims, its ID
+			// tokens "ID".
+			requiredClaims: map[string]string{"typ": "Bearer"},
 			check: func(iss *Issuer) error {
 				if !issuerForm(iss.URL, anyHost, keycloakRealm) {
 					return errors.New("a Keycloak issuer is https://<host>/realms/<realm>")

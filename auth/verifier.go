@@ -187,6 +187,11 @@ func (iss *issuer) check(c *claims) error {
 	case !validSubject(c.subject):
 		return fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes without control characters", nil)
 	}
+	for name, want := range iss.RequiredClaims {
+		if got, err := c.stringClaim(name); err != nil || got != want {
+			return fail(ErrInvalidToken, "the token is not an access token", err)
+		}
+	}
 	return nil
 }
 

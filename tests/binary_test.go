@@ -394,11 +394,11 @@ auth:
 	if status, out := call(t, "POST", base+"/orders", a.Token(t, authtest.Claims{Subject: "alice", Scope: rw}), body); status != http.StatusCreated {
 		t.Errorf("issuer a: %d %s; want 201", status, out)
 	}
-	tokB := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": "orders-b"}})
+	tokB := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": "orders-b", "typ": "Bearer"}})
 	if status, out := call(t, "POST", base+"/orders", tokB, body); status != http.StatusCreated {
 		t.Errorf("issuer b without scopes: %d %s; want 201", status, out)
 	}
-	tokWrongAud := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": authtest.Audience}})
+	tokWrongAud := b.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"aud": authtest.Audience, "typ": "Bearer"}})
 	if status, _ := call(t, "GET", base+"/orders", tokWrongAud, ""); status != http.StatusUnauthorized {
 		t.Errorf("issuer b with issuer a's audience: %d; want 401", status)
 	}

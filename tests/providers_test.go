@@ -203,6 +203,12 @@ func TestProviders(t *testing.T) {
 
 			r = e.do(t, request{method: http.MethodPost, path: "/orders/" + o.ID + "/pay", token: token(pc.audience, false)})
 			r.wantProblem(t, http.StatusForbidden)
+
+			if pc.name == "Keycloak" {
+				id := pc.claims(idp.URL(), pc.audience, true)
+				id["typ"] = "ID"
+				e.do(t, request{method: http.MethodGet, path: "/orders", token: idp.Sign(t, key, pc.header, id)}).wantProblem(t, http.StatusUnauthorized)
+			}
 		})
 	}
 }
@@ -224,7 +230,8 @@ func TestSeveralIssuers(t *testing.T) {
 		}
 	})
 	sign := func(idp *authtest.IdP, aud string, extra map[string]any) string {
-		c := idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"aud": aud}})
+		// typ Bearer: B is a Keycloak realm, whose access tokens carry it.
+		c := idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"aud": aud, "typ": "Bearer"}})
 		for k, v := range extra {
 			c[k] = v
 		}
