@@ -82,22 +82,17 @@ func TestConcurrentWriters(t *testing.T) {
 			u := w % users
 			wg.Go(func() {
 				for i := range each {
-					req, _ := http.NewRequest(http.MethodPost, e.url+"/orders", stringsReader(fmt.Sprintf(`{"order":[{"product":"w%d-%d","size":"big"}]}`, w, i)))
-					req.Header.Set("Authorization", "Bearer "+tokens[u])
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
+					status, id, err := placeOrder(http.DefaultClient, e.url, tokens[u], fmt.Sprintf("w%d-%d", w, i))
 					if err != nil {
 						t.Errorf("writer %d: %v", w, err)
 						return
 					}
-					var o order
-					err = decodeBody(resp, &o)
-					if resp.StatusCode != http.StatusCreated || err != nil {
-						t.Errorf("writer %d: status %d, %v", w, resp.StatusCode, err)
+					if status != http.StatusCreated {
+						t.Errorf("writer %d: status %d", w, status)
 						continue
 					}
 					mu.Lock()
-					acked[u][o.ID] = true
+					acked[u][id] = true
 					mu.Unlock()
 				}
 			})

@@ -7,6 +7,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -260,7 +261,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+// placeOrder posts an order of one product for token with client and
+// returns the status and, on 201, the new order's id. An error means no
+// answer came.
+func placeOrder(client *http.Client, base, token, product string) (int, string, error) {
+	body := fmt.Sprintf(`{"order":[{"product":%q,"size":"big"}]}`, product)
+	req, err := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	var o order
+	if err := decodeBody(resp, &o); err != nil && resp.StatusCode == http.StatusCreated {
+		return 0, "", err
+	}
+	return resp.StatusCode, o.ID, nil
+}
 
 // decodeBody decodes a response's JSON body into v and closes it.
 func decodeBody(resp *http.Response, v any) error {

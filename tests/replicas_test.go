@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,22 +68,15 @@ func TestCrashLosesNoAcknowledgedOrder(t *testing.T) {
 		for w := range 16 {
 			wg.Go(func() {
 				for i := 0; !stop.Load(); i++ {
-					req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(fmt.Sprintf(`{"order":[{"product":"w%d-%d","size":"big"}]}`, w, i)))
-					req.Header.Set("Authorization", "Bearer "+tok)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						return // the server is gone
-					}
-					var o order
-					derr := json.NewDecoder(resp.Body).Decode(&o)
-					resp.Body.Close()
+					status, id, err := placeOrder(http.DefaultClient, base, tok, fmt.Sprintf("w%d-%d", w, i))
 					switch {
-					case resp.StatusCode == http.StatusCreated && derr == nil:
+					case err != nil:
+						return // the server is gone
+					case status == http.StatusCreated:
 						mu.Lock()
-						acked = append(acked, o.ID)
+						acked = append(acked, id)
 						mu.Unlock()
-					case resp.StatusCode >= 500:
+					case status >= 500:
 						serverE.Add(1)
 					}
 				}
@@ -200,15 +192,11 @@ func TestGracefulShutdown(t *testing.T) {
 			wg.Go(func() {
 				client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 				for !stop.Load() {
-					req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(`{"order":[{"product":"latte","size":"big"}]}`))
-					req.Header.Set("Authorization", "Bearer "+tok)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := client.Do(req)
+					status, _, err := placeOrder(client, base, tok, "latte")
 					if err != nil {
 						return // refused: the server has stopped listening
 					}
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusCreated {
+					if status == http.StatusCreated {
 						answered.Add(1)
 					} else {
 						failed.Add(1)
