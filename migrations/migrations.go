@@ -126,16 +126,18 @@ func (o overlay) Open(name string) (fs.File, error) {
 	return o[0].Open(name)
 }
 
-// ReadDir lists the files of both; goose globs *.sql at the root.
+// ReadDir lists the files of both, a dialect's file hiding a shared one of
+// the same name as Open does; goose globs *.sql at the root.
 func (o overlay) ReadDir(name string) ([]fs.DirEntry, error) {
 	var all []fs.DirEntry
-	for _, f := range o {
+	for _, f := range []fs.FS{o[1], o[0]} {
 		entries, err := fs.ReadDir(f, name)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {
-			if !e.IsDir() {
+			hidden := slices.ContainsFunc(all, func(d fs.DirEntry) bool { return d.Name() == e.Name() })
+			if !e.IsDir() && !hidden {
 				all = append(all, e)
 			}
 		}
