@@ -49,8 +49,11 @@ func TestUpIsIdempotentAndStatusReports(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
 		t.Errorf("orders table missing: %v", err)
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO orders (id, owner, created, status, items) VALUES ('x', 'o', CURRENT_TIMESTAMP, 'shipped', '[]')"); err == nil {
+	if _, err := db.ExecContext(ctx, "INSERT INTO orders (id, owner, created, status, items) VALUES ('x', 'o', 0, 'shipped', '[]')"); err == nil {
 		t.Error("the schema accepts an unknown status")
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO orders (id, owner, created, status, items) VALUES ('x', 'o', '2026-11-25', 'created', '[]')"); err == nil {
+		t.Error("the schema accepts a creation time that is not microseconds")
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -49,57 +48,30 @@ func (r *Orders) Scoped(ctx context.Context, owner models.OwnerID, fn func(tx *g
 	})
 }
 
-// orderRow is an order as stored: one row, its items a JSON array.
+// orderRow is an order as stored: one row, its items a JSON array, its
+// creation time in microseconds since 1970-01-01 UTC (see migration 0003).
 type orderRow struct {
-	ID      string    `gorm:"column:id;primaryKey"`
-	Owner   string    `gorm:"column:owner"`
-	Created time.Time `gorm:"column:created"`
-	Status  string    `gorm:"column:status"`
-	Items   string    `gorm:"column:items"`
+	ID      string `gorm:"column:id;primaryKey"`
+	Owner   string `gorm:"column:owner"`
+	Created int64  `gorm:"column:created"`
+	Status  string `gorm:"column:status"`
+	Items   string `gorm:"column:items"`
 }
 
 func (orderRow) TableName() string { return "orders" }
 
-type itemRow struct {
-	Product  string `json:"product"`
-	Size     string `json:"size"`
-	Quantity int64  `json:"quantity"`
-}
-
 func (r orderRow) toModel() (models.Order, error) {
-	var items []itemRow
-	if err := json.Unmarshal([]byte(r.Items), &items); err != nil {
+	items, err := decodeItems(r.Items)
+	if err != nil {
 		return models.Order{}, fmt.Errorf("decode items of order %s: %w", r.ID, err)
 	}
-	o := models.Order{
+	return models.Order{
 		ID:      models.OrderID(r.ID),
 		Owner:   models.OwnerID(r.Owner),
-		Created: r.Created.UTC(),
+		Created: time.UnixMicro(r.Created).UTC(),
 		Status:  models.Status(r.Status),
-		Items:   make([]models.Item, len(items)),
-	}
-	for i, it := range items {
-		o.Items[i] = models.Item{Product: it.Product, Size: models.Size(it.Size), Quantity: it.Quantity}
-	}
-	return o, nil
-}
-
-func encodeItems(items []models.Item) (string, error) {
-	rows := make([]itemRow, len(items))
-	for i, it := range items {
-		rows[i] = itemRow{Product: it.Product, Size: string(it.Size), Quantity: it.Quantity}
-	}
-	b, err := json.Marshal(rows)
-	if err != nil {
-		return "", fmt.Errorf("encode items: %w", err)
-	}
-	return string(b), nil
-}
-
-// now is the creation time of an order: UTC, to the microsecond, which is
-// what both SQLite and PostgreSQL keep, so a stored order reads back equal.
-func now() time.Time {
-	return time.Now().UTC().Truncate(time.Microsecond)
+		Items:   items,
+	}, nil
 }
 
 // Create stores a new order of owner with the given items, which the caller
@@ -114,7 +86,7 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 	if err != nil {
 		return models.Order{}, err
 	}
-	row := orderRow{ID: string(id), Owner: string(owner), Created: now(), Status: string(models.StatusCreated), Items: enc}
+	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
 	err = r.Scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
 	if err != nil {
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
@@ -126,28 +98,54 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // It returns models.ErrNotFound when the order does not exist or has another
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
-	var row orderRow
-	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error { return take(tx, owner, id, &row) })
+	row := orderRow{ID: string(id), Owner: string(owner)}
+	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error { return take(tx, &row) })
 	if err != nil {
 		return models.Order{}, fmt.Errorf("get order %s: %w", id, translate(err))
 	}
 	return row.toModel()
 }
 
-// orderColumns are the columns of orderRow, in the order scan reads them.
-// The read paths scan rows themselves instead of letting gorm map them by
-// reflection: they serve every GET, and this halves their cost.
-const orderColumns = "id, owner, created, status, items"
+// The read paths, which serve every GET, run their SQL on the connection
+// pool's prepared statements and scan rows themselves: gorm's statement
+// builder and its reflection over the row cost as much as the query itself.
+// Their placeholders are numbered, which SQLite and PostgreSQL both read,
+// and they select no column whose value the caller already has.
+//
+// A list wraps each parameter in a CAST: SQLite plans a query with an
+// ORDER BY for the values bound to bare parameters, and so prepared it
+// again on every call, a fifth of a list's time. For the same reason the
+// LIMIT is written into the SQL rather than bound.
+const (
+	getOrder   = "SELECT created, status, items FROM orders WHERE owner = $1 AND id = $2"
+	listOrders = "SELECT id, created, status, items FROM orders WHERE owner = CAST($1 AS TEXT)"
+)
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
-
-func scan(s scanner, row *orderRow) error {
-	return s.Scan(&row.ID, &row.Owner, &row.Created, &row.Status, &row.Items)
+// listQuery returns the statement that selects the page q of owner's
+// orders, and its arguments.
+func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
+	query := listOrders
+	args := []any{string(owner)}
+	if q.Cancelled != nil {
+		if *q.Cancelled {
+			query += " AND status = CAST($2 AS TEXT)"
+		} else {
+			query += " AND status <> CAST($2 AS TEXT)"
+		}
+		args = append(args, string(models.StatusCancelled))
+	}
+	if q.After != nil {
+		n := len(args)
+		query += fmt.Sprintf(" AND (created < CAST($%d AS BIGINT) OR (created = CAST($%d AS BIGINT) AND id < CAST($%d AS TEXT)))", n+1, n+1, n+2)
+		args = append(args, q.After.Created.UnixMicro(), string(q.After.ID))
+	}
+	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT %d", q.Limit+1), args
 }
 
-func take(tx *gorm.DB, owner models.OwnerID, id models.OrderID, row *orderRow) error {
-	return scan(tx.Raw("SELECT "+orderColumns+" FROM orders WHERE owner = ? AND id = ?", string(owner), string(id)).Row(), row)
+// take reads the order of row.Owner and row.ID into row.
+func take(tx *gorm.DB, row *orderRow) error {
+	return tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, getOrder, row.Owner, row.ID).
+		Scan(&row.Created, &row.Status, &row.Items)
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -156,32 +154,17 @@ func take(tx *gorm.DB, owner models.OwnerID, id models.OrderID, row *orderRow) e
 // Pages are stable while orders are added: a page starts strictly after the
 // cursor of the one before, so no order is skipped or repeated.
 func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {
-	query := "SELECT " + orderColumns + " FROM orders WHERE owner = ?"
-	args := []any{string(owner)}
-	if q.Cancelled != nil {
-		if *q.Cancelled {
-			query += " AND status = ?"
-		} else {
-			query += " AND status <> ?"
-		}
-		args = append(args, string(models.StatusCancelled))
-	}
-	if q.After != nil {
-		query += " AND (created < ? OR (created = ? AND id < ?))"
-		args = append(args, q.After.Created, q.After.Created, string(q.After.ID))
-	}
-	query += " ORDER BY created DESC, id DESC LIMIT ?"
-	args = append(args, q.Limit+1)
+	query, args := listQuery(owner, q)
 	rows := make([]orderRow, 0, q.Limit+1)
 	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
-		res, err := tx.Raw(query, args...).Rows()
+		res, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, query, args...)
 		if err != nil {
 			return err
 		}
 		defer res.Close()
 		for res.Next() {
-			var row orderRow
-			if err := scan(res, &row); err != nil {
+			row := orderRow{Owner: string(owner)}
+			if err := res.Scan(&row.ID, &row.Created, &row.Status, &row.Items); err != nil {
 				return err
 			}
 			rows = append(rows, row)
@@ -195,7 +178,7 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 	if len(rows) > q.Limit {
 		rows = rows[:q.Limit]
 		last := rows[len(rows)-1]
-		page.Next = &models.Cursor{Created: last.Created.UTC(), ID: models.OrderID(last.ID)}
+		page.Next = &models.Cursor{Created: time.UnixMicro(last.Created).UTC(), ID: models.OrderID(last.ID)}
 	}
 	page.Orders = make([]models.Order, 0, len(rows))
 	for _, row := range rows {
@@ -241,8 +224,7 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 		if err != nil || len(rows) == 1 {
 			return err
 		}
-		var row orderRow
-		if err := take(tx, owner, id, &row); err != nil {
+		if err := take(tx, &orderRow{ID: string(id), Owner: string(owner)}); err != nil {
 			return err
 		}
 		return models.ErrConflict

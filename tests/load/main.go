@@ -273,7 +273,7 @@ func seed(path, issuer string, users, each int) ([][]string, error) {
 				if u < len(ids) {
 					ids[u] = append(ids[u], string(id))
 				}
-				rows = append(rows, map[string]any{"id": string(id), "owner": owner, "created": created.Add(time.Duration(u*each+i) * time.Microsecond), "status": "created", "items": items})
+				rows = append(rows, map[string]any{"id": string(id), "owner": owner, "created": created.Add(time.Duration(u*each+i) * time.Microsecond).UnixMicro(), "status": "created", "items": items})
 			}
 			if err := tx.Table("orders").CreateInBatches(rows, 500).Error; err != nil {
 				return err

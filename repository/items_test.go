@@ -1,0 +1,81 @@
+package repository
+
+import (
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/coffeemesh/orders/models"
+)
+
+// TestItemsTakeTheFastPath checks that what encodeItems writes for usual
+// orders is read by scanItems, and what needs escaping is not.
+func TestItemsTakeTheFastPath(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		items []models.Item
+		fast  bool
+	}{
+		{[]models.Item{{Product: "latte", Size: models.SizeBig, Quantity: 2}}, true},
+		{[]models.Item{{Product: "café ☕", Size: models.SizeSmall, Quantity: 1}, {Product: "croissant", Size: models.SizeMedium, Quantity: 100000}}, true},
+		{[]models.Item{{Product: `the "house" blend`, Size: models.SizeBig, Quantity: 1}}, false},
+		{[]models.Item{{Product: `back\slash`, Size: models.SizeBig, Quantity: 1}}, false},
+	} {
+		enc, err := encodeItems(c.items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, fast := scanItems(enc); fast != c.fast {
+			t.Errorf("scanItems(%s) took the fast path: %v; want %v", enc, fast, c.fast)
+		}
+		got, err := decodeItems(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(c.items, got); diff != "" {
+			t.Errorf("decodeItems(%s) (-want +got):\n%s", enc, diff)
+		}
+	}
+}
+
+// FuzzItems checks that scanItems reads only what JSON v2 reads the same
+// way, and that any items read back as written.
+func FuzzItems(f *testing.F) {
+	for _, s := range []string{
+		`[{"product":"latte","size":"big","quantity":2}]`,
+		`[{"product":"a","size":"small","quantity":1},{"product":"b","size":"medium","quantity":-0}]`,
+		`[{"product":"a","size":"small","quantity":01}]`, `[{"product":"a\u0041","size":"","quantity":1}]`,
+		`[{"product":"a","size":"small","quantity":1e0}]`, `[]`, `[{"product":"a","size":"small","quantity":9223372036854775808}]`,
+		"[{\"product\":\"\xff\",\"size\":\"small\",\"quantity\":1}]", ` [{"product":"a","size":"small","quantity":1}]`,
+	} {
+		f.Add(s, "latte", int64(1))
+	}
+	f.Fuzz(func(t *testing.T, stored, product string, quantity int64) {
+		if fast, ok := scanItems(stored); ok {
+			var rows []itemRow
+			if err := json.Unmarshal([]byte(stored), &rows); err != nil {
+				t.Fatalf("scanItems read %q, which JSON v2 refuses: %v", stored, err)
+			}
+			want := make([]models.Item, len(rows))
+			for i, r := range rows {
+				want[i] = models.Item{Product: r.Product, Size: models.Size(r.Size), Quantity: r.Quantity}
+			}
+			if diff := cmp.Diff(want, fast); diff != "" {
+				t.Errorf("scanItems(%q) differs from JSON v2 (-v2 +scan):\n%s", stored, diff)
+			}
+		}
+		items := []models.Item{{Product: product, Size: models.SizeBig, Quantity: quantity}, {Product: "latte", Size: models.SizeSmall, Quantity: 1}}
+		enc, err := encodeItems(items)
+		if err != nil {
+			return // invalid UTF-8, which validation keeps out
+		}
+		got, err := decodeItems(enc)
+		if err != nil {
+			t.Fatalf("decodeItems(%s): %v", enc, err)
+		}
+		if diff := cmp.Diff(items, got); diff != "" {
+			t.Errorf("items read back differ (-wrote +read):\n%s", diff)
+		}
+	})
+}
