@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
@@ -157,47 +159,81 @@ func kindName(k jsontext.Kind) string {
 // the strings sort as the times do.
 const createdFormat = "2006-01-02T15:04:05.000000Z07:00"
 
-// orderResponse is an order as the API shows it; the owner never appears.
-type orderResponse struct {
-	ID      string         `json:"id"`
-	Created string         `json:"created"`
-	Status  string         `json:"status"`
-	Order   []itemResponse `json:"order"`
-}
+// The order representation is appended by hand: it is most of what every
+// read answers, and appending it takes a fifth of the time JSON v2's encoder
+// takes on a page of orders. jsontext.AppendQuote escapes each string;
+// TestOrderJSON and FuzzOrderJSON decode the result strictly. The owner never
+// appears.
 
-type itemResponse struct {
-	Product  string `json:"product"`
-	Size     string `json:"size"`
-	Quantity int64  `json:"quantity"`
-}
-
-func newOrderResponse(o models.Order) orderResponse {
-	r := orderResponse{
-		ID:      string(o.ID),
-		Created: o.Created.UTC().Format(createdFormat),
-		Status:  string(o.Status),
-		Order:   make([]itemResponse, len(o.Items)),
-	}
+// appendOrder appends o as the API shows it:
+// {"id":…,"created":…,"status":…,"order":[{"product":…,"size":…,"quantity":…},…]}.
+func appendOrder(b []byte, o models.Order) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, string(o.ID))
+	b = append(b, `,"created":"`...)
+	b = o.Created.UTC().AppendFormat(b, createdFormat)
+	b = append(b, `","status":`...)
+	b = appendString(b, string(o.Status))
+	b = append(b, `,"order":[`...)
 	for i, it := range o.Items {
-		r.Order[i] = itemResponse{Product: it.Product, Size: string(it.Size), Quantity: it.Quantity}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"product":`...)
+		b = appendString(b, it.Product)
+		b = append(b, `,"size":`...)
+		b = appendString(b, string(it.Size))
+		b = append(b, `,"quantity":`...)
+		b = strconv.AppendInt(b, it.Quantity, 10)
+		b = append(b, '}')
 	}
-	return r
+	return append(b, "]}"...)
 }
 
-// listResponse is the body of GET /orders; further pages are linked from
-// the Link header, so the body stays the book's shape.
-type listResponse struct {
-	Orders []orderResponse `json:"orders"`
+// appendOrderList appends the body of GET /orders; further pages are linked
+// from the Link header, so the body stays the book's shape.
+func appendOrderList(b []byte, orders []models.Order) []byte {
+	b = append(b, `{"orders":[`...)
+	for i, o := range orders {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOrder(b, o)
+	}
+	return append(b, "]}"...)
+}
+
+// appendString appends s as a JSON string. Invalid UTF-8, which validation
+// keeps out of every order, would come out as U+FFFD, still valid JSON, so
+// AppendQuote's report of it is not needed.
+func appendString(b []byte, s string) []byte {
+	b, _ = jsontext.AppendQuote(b, s)
+	return b
+}
+
+// bodies are the buffers responses are appended into.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody bounds the buffers kept for reuse; a larger one is left to
+// the garbage collector.
+const maxPooledBody = 64 << 10
+
+// writeBody answers with status and the JSON that appendBody appends,
+// with its Content-Length, so that net/http sends it in one piece rather
+// than in chunks.
+func writeBody(c *gin.Context, status int, appendBody func([]byte) []byte) {
+	buf := bodies.Get().(*[]byte)
+	body := appendBody((*buf)[:0])
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Status(status)
+	_, _ = c.Writer.Write(body) // the client has gone if this fails; nothing to do
+	if cap(body) <= maxPooledBody {
+		*buf = body
+		bodies.Put(buf)
+	}
 }
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
-}
-
-// writeJSON answers with v as JSON, encoded by JSON v2, which is about twice
-// as fast as encoding/json on a page of orders.
-func writeJSON(c *gin.Context, status int, v any) {
-	c.Header("Content-Type", "application/json; charset=utf-8")
-	c.Status(status)
-	_ = json.MarshalWrite(c.Writer, v) // the client has gone if this fails; nothing to do
 }

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffeemesh/orders/models"
@@ -110,6 +112,90 @@ func FuzzCursor(f *testing.F) {
 		back, err := decodeCursor(encodeCursor(*c))
 		if err != nil || !back.Created.Equal(c.Created) || back.ID != c.ID {
 			t.Fatalf("cursor %q does not survive a round trip: %+v, %v", s, back, err)
+		}
+	})
+}
+
+// orderJSON is the order representation of openapi.yaml, decoded strictly.
+type orderJSON struct {
+	ID      string     `json:"id"`
+	Created string     `json:"created"`
+	Status  string     `json:"status"`
+	Order   []itemJSON `json:"order"`
+}
+
+type itemJSON struct {
+	Product  string `json:"product"`
+	Size     string `json:"size"`
+	Quantity int64  `json:"quantity"`
+}
+
+func toJSON(o models.Order) orderJSON {
+	j := orderJSON{ID: string(o.ID), Created: o.Created.UTC().Format(createdFormat), Status: string(o.Status), Order: []itemJSON{}}
+	for _, it := range o.Items {
+		j.Order = append(j.Order, itemJSON{Product: it.Product, Size: string(it.Size), Quantity: it.Quantity})
+	}
+	return j
+}
+
+// TestOrderJSON checks that the hand-appended representation is, byte for
+// byte, what JSON v2 makes of the same order, for strings that need
+// escaping too.
+func TestOrderJSON(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 25, 12, 59, 48, 123456000, time.UTC)
+	orders := []models.Order{
+		{ID: "01a212ca-1f9e-7845-9d34-85af37bf4303", Created: at, Status: models.StatusCreated,
+			Items: []models.Item{{Product: "latte", Size: models.SizeBig, Quantity: 2}}},
+		{ID: "x", Created: at.Truncate(time.Second).In(time.FixedZone("CET", 3600)), Status: models.StatusPaid, Items: []models.Item{
+			{Product: `"quoted" \\ back/slash`, Size: models.SizeSmall, Quantity: 1},
+			{Product: "café ☕ </script> \u2028\u2029 \x7f", Size: models.SizeMedium, Quantity: 1000},
+			{Product: "tab\there\nnew line", Size: models.SizeBig, Quantity: -1},
+		}},
+		{ID: "", Created: time.Unix(0, 0), Status: models.StatusCancelled, Items: nil},
+	}
+	for _, o := range orders {
+		want, err := json.Marshal(toJSON(o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOrder(nil, o); string(got) != string(want) {
+			t.Errorf("appendOrder(%+v)\n got %s\nwant %s", o, got, want)
+		}
+	}
+	want, err := json.Marshal(struct {
+		Orders []orderJSON `json:"orders"`
+	}{Orders: []orderJSON{toJSON(orders[0]), toJSON(orders[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appendOrderList(nil, orders[:2]); string(got) != string(want) {
+		t.Errorf("appendOrderList\n got %s\nwant %s", got, want)
+	}
+	if got := appendOrderList(nil, nil); string(got) != `{"orders":[]}` {
+		t.Errorf("appendOrderList(nil) = %s", got)
+	}
+}
+
+// FuzzOrderJSON checks that any order, whatever its strings, comes out as
+// one valid JSON object that decodes strictly to the order.
+func FuzzOrderJSON(f *testing.F) {
+	f.Add("01a212ca-1f9e-7845-9d34-85af37bf4303", int64(1764075588123456), "created", "latte", "big", int64(2))
+	f.Add(`"\`, int64(-1), "</script>", "\u2028\xff", "\x00", int64(-9223372036854775808))
+	f.Fuzz(func(t *testing.T, id string, micros int64, status, product, size string, quantity int64) {
+		o := models.Order{ID: models.OrderID(id), Created: time.UnixMicro(micros), Status: models.Status(status),
+			Items: []models.Item{{Product: product, Size: models.Size(size), Quantity: quantity}, {Product: size}}}
+		b := appendOrder(nil, o)
+		var got orderJSON
+		if err := json.Unmarshal(b, &got, json.RejectUnknownMembers(true)); err != nil {
+			t.Fatalf("appendOrder wrote %s: %v", b, err)
+		}
+		want := toJSON(o)
+		if !utf8.ValidString(id + status + product + size) {
+			return // invalid UTF-8 comes out as U+FFFD
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("decoded order differs (-want +got):\n%s", diff)
 		}
 	})
 }

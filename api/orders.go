@@ -64,14 +64,10 @@ func handleListOrders(store OrderStore, writeError auth.WriteError) gin.HandlerF
 			writeError(c, err)
 			return
 		}
-		resp := listResponse{Orders: make([]orderResponse, len(page.Orders))}
-		for i, o := range page.Orders {
-			resp.Orders[i] = newOrderResponse(o)
-		}
 		if page.Next != nil {
 			c.Header("Link", nextLink(c.Request.URL.Path, q, *page.Next))
 		}
-		writeJSON(c, http.StatusOK, resp)
+		writeBody(c, http.StatusOK, func(b []byte) []byte { return appendOrderList(b, page.Orders) })
 	}
 }
 
@@ -94,7 +90,7 @@ func handleCreateOrder(store OrderStore, log *slog.Logger, writeError auth.Write
 		}
 		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "owner", o.Owner)
 		c.Header("Location", c.Request.URL.Path+"/"+string(o.ID))
-		writeJSON(c, http.StatusCreated, newOrderResponse(o))
+		writeOrder(c, http.StatusCreated, o)
 	}
 }
 
@@ -110,7 +106,7 @@ func handleGetOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFun
 			writeError(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, newOrderResponse(o))
+		writeOrder(c, http.StatusOK, o)
 	}
 }
 
@@ -131,7 +127,7 @@ func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.Handle
 			writeError(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, newOrderResponse(o))
+		writeOrder(c, http.StatusOK, o)
 	}
 }
 
@@ -163,6 +159,11 @@ func handleTransition(store OrderStore, t models.Transition, writeError auth.Wri
 			writeError(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, newOrderResponse(o))
+		writeOrder(c, http.StatusOK, o)
 	}
+}
+
+// writeOrder answers with status and o.
+func writeOrder(c *gin.Context, status int, o models.Order) {
+	writeBody(c, status, func(b []byte) []byte { return appendOrder(b, o) })
 }
