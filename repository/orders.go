@@ -30,7 +30,7 @@ func NewOrders(db *gorm.DB) *Orders {
 // PostgreSQL that is a transaction whose app.owner setting the row-level
 // security policy reads, so even a query that forgot its owner filter sees
 // owner's rows only; SQLite has no such policy, and every query here names
-// its owner anyway. Every method of Orders runs in it.
+// its owner anyway. Every method of Orders runs in it, the reads through query.
 func (r *Orders) Scoped(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
 	if !r.rowSecurity {
 		// A context that can be cancelled makes mattn/go-sqlite3 start a
@@ -99,7 +99,7 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
 	row := orderRow{ID: string(id), Owner: string(owner)}
-	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error { return take(tx, &row) })
+	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error { return take(ctx, pool, &row) })
 	if err != nil {
 		return models.Order{}, fmt.Errorf("get order %s: %w", id, translate(err))
 	}
@@ -143,9 +143,19 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 }
 
 // take reads the order of row.Owner and row.ID into row.
-func take(tx *gorm.DB, row *orderRow) error {
-	return tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, getOrder, row.Owner, row.ID).
-		Scan(&row.Created, &row.Status, &row.Items)
+func take(ctx context.Context, pool gorm.ConnPool, row *orderRow) error {
+	return pool.QueryRowContext(ctx, getOrder, row.Owner, row.ID).Scan(&row.Created, &row.Status, &row.Items)
+}
+
+// query runs fn, which reads, with the pool of prepared statements scoped
+// to owner as Scoped scopes a handle, and the context to run them in. On
+// SQLite that is the pool itself: a gorm session, which clones its
+// statement, would cost a read more than its query's allocations.
+func (r *Orders) query(ctx context.Context, owner models.OwnerID, fn func(ctx context.Context, pool gorm.ConnPool) error) error {
+	if !r.rowSecurity {
+		return fn(context.WithoutCancel(ctx), r.db.Statement.ConnPool) // WithoutCancel: see Scoped
+	}
+	return r.Scoped(ctx, owner, func(tx *gorm.DB) error { return fn(tx.Statement.Context, tx.Statement.ConnPool) })
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -156,8 +166,8 @@ func take(tx *gorm.DB, row *orderRow) error {
 func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {
 	query, args := listQuery(owner, q)
 	rows := make([]orderRow, 0, q.Limit+1)
-	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
-		res, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, query, args...)
+	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
+		res, err := pool.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -224,7 +234,7 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 		if err != nil || len(rows) == 1 {
 			return err
 		}
-		if err := take(tx, &orderRow{ID: string(id), Owner: string(owner)}); err != nil {
+		if err := take(tx.Statement.Context, tx.Statement.ConnPool, &orderRow{ID: string(id), Owner: string(owner)}); err != nil {
 			return err
 		}
 		return models.ErrConflict
