@@ -54,7 +54,7 @@ func (tc *tokenCache) get(token string) (Principal, bool) {
 	if tc == nil {
 		return Principal{}, false
 	}
-	k := sha256.Sum256([]byte(token))
+	k := tokenKey(token)
 	e, ok := tc.entries.Get(k)
 	if !ok {
 		return Principal{}, false
@@ -82,7 +82,17 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificat
 	for _, k := range keys {
 		e.keys = append(e.keys, k.fingerprint)
 	}
-	tc.entries.Add(sha256.Sum256([]byte(token)), e)
+	tc.entries.Add(tokenKey(token), e)
+}
+
+// tokenKey is the cache's key for token: its SHA-256, hashed from a copy on
+// the stack, as []byte(token) would copy every token to the heap.
+func tokenKey(token string) [sha256.Size]byte {
+	var buf [4 << 10]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], token)])
+	}
+	return sha256.Sum256([]byte(token))
 }
 
 // dropUnless removes the entries verified by a key not in current.

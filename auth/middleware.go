@@ -100,7 +100,7 @@ func bearerToken(r *http.Request) (string, error) {
 		return "", fail(ErrNoToken, "an Authorization header with a Bearer token is required", nil)
 	case len(values) > 1:
 		return "", fail(ErrInvalidRequest, "the request has more than one Authorization header", nil)
-	case r.URL.Query().Has("access_token"):
+	case r.URL.RawQuery != "" && r.URL.Query().Has("access_token"):
 		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the query", nil)
 	case formHasToken(r):
 		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the body", nil)

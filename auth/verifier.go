@@ -133,11 +133,16 @@ func (v *Verifier) Realm() string {
 // an *Error of kind ErrInvalidToken, or ErrUnavailable when the issuer's keys
 // could not be had.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	// The cache holds only tokens that passed every check, so a token found
+	// there skips even the check of its shape; the bound on its length
+	// comes first, so that no oversized token is hashed.
+	if len(token) <= MaxTokenLength {
+		if p, ok := v.cache.get(token); ok {
+			return p, nil
+		}
+	}
 	if err := checkShape(token); err != nil {
 		return Principal{}, err
-	}
-	if p, ok := v.cache.get(token); ok {
-		return p, nil
 	}
 	var (
 		c    claims
