@@ -165,7 +165,8 @@ func (r *Orders) query(ctx context.Context, owner models.OwnerID, fn func(ctx co
 // cursor of the one before, so no order is skipped or repeated.
 func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error) {
 	query, args := listQuery(owner, q)
-	rows := make([]orderRow, 0, q.Limit+1)
+	page := models.Page{Orders: make([]models.Order, 0, q.Limit)}
+	more := false
 	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
 		res, err := pool.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -173,30 +174,28 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 		}
 		defer res.Close()
 		for res.Next() {
+			if len(page.Orders) == q.Limit {
+				more = true // the query's one row more than a page
+				break
+			}
 			row := orderRow{Owner: string(owner)}
 			if err := res.Scan(&row.ID, &row.Created, &row.Status, &row.Items); err != nil {
 				return err
 			}
-			rows = append(rows, row)
+			o, err := row.toModel()
+			if err != nil {
+				return err
+			}
+			page.Orders = append(page.Orders, o)
 		}
 		return res.Err()
 	})
 	if err != nil {
 		return models.Page{}, fmt.Errorf("list orders: %w", translate(err))
 	}
-	var page models.Page
-	if len(rows) > q.Limit {
-		rows = rows[:q.Limit]
-		last := rows[len(rows)-1]
-		page.Next = &models.Cursor{Created: time.UnixMicro(last.Created).UTC(), ID: models.OrderID(last.ID)}
-	}
-	page.Orders = make([]models.Order, 0, len(rows))
-	for _, row := range rows {
-		o, err := row.toModel()
-		if err != nil {
-			return models.Page{}, err
-		}
-		page.Orders = append(page.Orders, o)
+	if more && len(page.Orders) > 0 {
+		last := page.Orders[len(page.Orders)-1]
+		page.Next = &models.Cursor{Created: last.Created, ID: last.ID}
 	}
 	return page, nil
 }
