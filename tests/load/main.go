@@ -2,12 +2,17 @@
 // server, seeds a SQLite database, starts `orders serve --dev` pinned to CPU
 // 0, drives it from CPU 1 with a fixed number of connections, and prints a
 // table of requests per second, p50 and p99 latency, and the ratio to
-// GET /healthz, the ceiling of what the server can answer.
+// GET /healthz, the ceiling of what the server can answer. It drives with
+// wrk when it is installed (apt-get install wrk), and with a Go load
+// generator otherwise.
 //
-//	go run ./tests/load [-duration 10s] [-conns 50] [-rounds 1] [-scale]
+//	go run ./tests/load [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale]
 //
-// With -scale it also compares GET /orders latency with 10,000 orders in
-// the database and with 1,000,000 orders of 10,000 users. It only talks to
+// Each endpoint's duration is cut into slices run in turn with the other
+// endpoints', so that a noisy neighbour slows every endpoint alike. At the
+// end it checks that every order the server acknowledged is stored. With
+// -scale it also compares GET /orders latency with 10,000 orders in the
+// database and with 1,000,000 orders of 10,000 users. It only talks to
 // 127.0.0.1 and stops by itself.
 package main
 
@@ -40,31 +45,76 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 10*time.Second, "how long each endpoint is driven")
+	duration := flag.Duration("duration", 10*time.Second, "how long each endpoint is driven in a round")
+	nslices := flag.Int("slices", 5, "slices each endpoint's duration is cut into, run in turn with the other endpoints'")
 	conns := flag.Int("conns", 50, "concurrent connections")
 	scale := flag.Bool("scale", false, "also compare list latency with 10k and 1M orders")
 	rounds := flag.Int("rounds", 1, "times to drive every endpoint, printing the server's resident set after each, to see whether it grows")
 	flag.Parse()
-	if err := run(*duration, *conns, *rounds, *scale); err != nil {
+	d := driver{conns: *conns}
+	if err := run(d, *duration, *nslices, *rounds, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
+// call is one request a scenario sends.
+type call struct {
+	method, path, token, body string
+}
+
+// scenario is an endpoint driven with its calls, in turn.
+type scenario struct {
+	name  string
+	want  int
+	calls []call
+}
+
+// slice is what one run of a scenario measured.
+type slice struct {
+	requests, errors int
+	duration         time.Duration
+	p50, p99         time.Duration
+}
+
+// result sums a scenario's slices: requests per second over all of them,
+// and the median of their percentiles.
 type result struct {
 	name     string
 	requests int
-	errors   int64
+	errors   int
 	rps      float64
 	p50, p99 time.Duration
 }
 
-func run(duration time.Duration, conns, rounds int, scale bool) error {
+func summarize(name string, ss []slice) result {
+	r := result{name: name}
+	var d time.Duration
+	var p50s, p99s []time.Duration
+	for _, s := range ss {
+		r.requests += s.requests
+		r.errors += s.errors
+		d += s.duration
+		p50s, p99s = append(p50s, s.p50), append(p99s, s.p99)
+	}
+	if d > 0 {
+		r.rps = float64(r.requests) / d.Seconds()
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	if len(ss) > 0 {
+		r.p50, r.p99 = p50s[len(p50s)/2], p99s[len(p99s)/2]
+	}
+	return r
+}
+
+func run(d driver, duration time.Duration, nslices, rounds int, scale bool) error {
 	dir, err := os.MkdirTemp("", "orders-load-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	d.dir = dir
 	bin := filepath.Join(dir, "orders")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
@@ -83,7 +133,8 @@ func run(duration time.Duration, conns, rounds int, scale bool) error {
 	issuer := "http://" + issuerAddr
 
 	dbPath := filepath.Join(dir, "orders.db")
-	ids, err := seed(dbPath, issuer, 100, 25)
+	const users, each = 100, 25
+	ids, err := seed(dbPath, issuer, users, each)
 	if err != nil {
 		return err
 	}
@@ -92,68 +143,104 @@ func run(duration time.Duration, conns, rounds int, scale bool) error {
 		return err
 	}
 	defer srv.Process.Kill()
+	d.base = base
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
-	tokens := make([]string, 100)
-	for u := range tokens {
-		if tokens[u], err = mint(client, issuer, fmt.Sprintf("user-%d", u)); err != nil {
+	tokens, err := mintAll(issuer, users, 1)
+	if err != nil {
+		return err
+	}
+	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
+	healthz := scenario{"GET /healthz", 200, []call{{method: "GET", path: "/healthz"}}}
+	get := scenario{name: "GET /orders/{id}", want: 200}
+	list := scenario{name: "GET /orders (20)", want: 200}
+	post := scenario{name: "POST /orders (3 items)", want: 201}
+	for j := range each {
+		for u := range users {
+			get.calls = append(get.calls, call{method: "GET", path: "/orders/" + ids[u][j], token: tokens[u]})
+		}
+	}
+	for u := range users {
+		list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: tokens[u]})
+		post.calls = append(post.calls, call{method: "POST", path: "/orders", token: tokens[u], body: body})
+	}
+	scenarios := []scenario{healthz, get, list, post}
+	// A second of warm-up fills the connection pools and the caches.
+	for _, s := range scenarios {
+		if _, err := d.drive(s, time.Second); err != nil {
 			return err
 		}
 	}
-	body := `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
-	scenarios := []struct {
-		name string
-		req  func(i int) *http.Request
-		want int
-	}{
-		{"GET /healthz", func(int) *http.Request { return newReq("GET", base+"/healthz", "", "") }, 200},
-		{"GET /orders/{id}", func(i int) *http.Request {
-			u := i % 100
-			return newReq("GET", base+"/orders/"+ids[u][i%len(ids[u])], tokens[u], "")
-		}, 200},
-		{"GET /orders (20)", func(i int) *http.Request { return newReq("GET", base+"/orders?limit=20", tokens[i%100], "") }, 200},
-		{"POST /orders (3 items)", func(i int) *http.Request { return newReq("POST", base+"/orders", tokens[i%100], body) }, 201},
+	before, err := countStored(dbPath)
+	if err != nil {
+		return err
 	}
+	acknowledged := 0
 	var (
 		results []result
 		served  int
 	)
 	for round := range rounds {
-		results = results[:0]
-		for _, s := range scenarios {
-			results = append(results, drive(client, s.name, s.req, s.want, duration, conns))
+		measured := make([][]slice, len(scenarios))
+		for range nslices {
+			for i, s := range scenarios {
+				sl, err := d.drive(s, duration/time.Duration(nslices))
+				if err != nil {
+					return err
+				}
+				measured[i] = append(measured[i], sl)
+				served += sl.requests
+			}
 		}
-		served += total(results)
+		results = results[:0]
+		for i, s := range scenarios {
+			results = append(results, summarize(s.name, measured[i]))
+		}
+		acknowledged += results[3].requests - results[3].errors
 		if rounds > 1 {
 			fmt.Printf("round %d: server resident set after %d requests: %s\n", round+1, served, rss(srv.Process.Pid))
 		}
 	}
-	fmt.Printf("\n%d connections, %s per endpoint, server on CPU 0, load on CPU 1, %s\n\n", conns, duration, cpuName())
+	fmt.Printf("\n%s, %d connections, %s per endpoint in %d slices, server on CPU 0, load on CPU 1, %s\n\n",
+		d.name(), d.conns, duration, nslices, cpuName())
 	fmt.Println("| Endpoint | req/s | p50 | p99 | errors | ratio to /healthz |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f | %s | %s | %d | %.2f |\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
 	}
 	fmt.Printf("\nserver resident set after %d requests: %s\n", served, rss(srv.Process.Pid))
+	stored, err := countStored(dbPath)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("orders stored: %d, %d before the measured rounds and %d acknowledged with a 201 during them\n", stored, before, acknowledged)
+	if stored < before+acknowledged {
+		return fmt.Errorf("%d acknowledged orders are not stored", before+acknowledged-stored)
+	}
 
 	if scale {
 		srv.Process.Kill()
-		return compareScale(bin, dir, client, duration, conns)
+		return compareScale(d, bin, dir, duration)
 	}
 	return nil
 }
 
-func total(rs []result) int {
-	n := 0
-	for _, r := range rs {
-		n += r.requests
+// countStored counts the orders in the database at path, which the server
+// may be writing.
+func countStored(path string) (int, error) {
+	db, err := repository.Open("sqlite:"+path, repository.Pool{MaxOpenConns: 1})
+	if err != nil {
+		return 0, err
 	}
-	return n
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	var n int
+	err = sqlDB.QueryRow("SELECT count(*) FROM orders").Scan(&n)
+	return n, err
 }
 
 // compareScale measures the list of one user's 20 newest orders with 10,000
 // orders in all, then with 1,000,000 orders of 10,000 users.
-func compareScale(bin, dir string, client *http.Client, duration time.Duration, conns int) error {
+func compareScale(d driver, bin, dir string, duration time.Duration) error {
 	var p50s []time.Duration
 	for _, size := range []struct{ users, each int }{{100, 100}, {10000, 100}} {
 		issuerAddr, err := freeAddr()
@@ -169,20 +256,153 @@ func compareScale(bin, dir string, client *http.Client, duration time.Duration, 
 		if err != nil {
 			return err
 		}
-		tokens := make([]string, 100)
-		for u := range tokens {
-			if tokens[u], err = mint(client, issuer, fmt.Sprintf("user-%d", u*(size.users/100))); err != nil {
-				return err
-			}
+		d.base = base
+		tokens, err := mintAll(issuer, 100, size.users/100)
+		if err != nil {
+			return err
 		}
-		r := drive(client, "list", func(i int) *http.Request { return newReq("GET", base+"/orders?limit=20", tokens[i%100], "") }, 200, duration, conns)
+		list := scenario{name: "list", want: 200}
+		for _, t := range tokens {
+			list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: t})
+		}
+		if _, err := d.drive(list, time.Second); err != nil {
+			return err
+		}
+		sl, err := d.drive(list, duration)
 		srv.Process.Kill()
 		srv.Wait()
+		if err != nil {
+			return err
+		}
+		r := summarize("list", []slice{sl})
 		fmt.Printf("list with %d orders of %d users: p50 %s, %.0f req/s\n", size.users*size.each, size.users, r.p50, r.rps)
 		p50s = append(p50s, r.p50)
 	}
 	fmt.Printf("ratio of p50 (1M orders / 10k orders): %.2f\n", float64(p50s[1])/float64(p50s[0]))
 	return nil
+}
+
+// driver sends a scenario's calls to the server at base from conns
+// connections.
+type driver struct {
+	conns int
+	base  string
+	dir   string // for wrk's scripts
+}
+
+func (d driver) name() string {
+	if _, err := exec.LookPath("wrk"); err == nil {
+		return "wrk"
+	}
+	return "Go load generator (install wrk for a lighter one)"
+}
+
+// drive sends s's calls, in turn, for duration, with wrk when it is
+// installed and with Go's HTTP client otherwise.
+func (d driver) drive(s scenario, duration time.Duration) (slice, error) {
+	if _, err := exec.LookPath("wrk"); err == nil {
+		return d.wrk(s, duration)
+	}
+	return d.goClient(s, duration), nil
+}
+
+// wrk drives s with wrk, on CPU 1 like this process, through a Lua script
+// that cycles through s's calls and reports wrk's summary on one line.
+func (d driver) wrk(s scenario, duration time.Duration) (slice, error) {
+	// The requests are formatted in init, once wrk knows the Host header.
+	var lua strings.Builder
+	lua.WriteString("local calls = {}\ninit = function(args)\n")
+	for _, c := range s.calls {
+		headers := "{}"
+		if c.token != "" {
+			headers = fmt.Sprintf("{[\"Authorization\"] = %q", "Bearer "+c.token)
+			if c.body != "" {
+				headers += `, ["Content-Type"] = "application/json"`
+			}
+			headers += "}"
+		}
+		body := "nil"
+		if c.body != "" {
+			body = fmt.Sprintf("%q", c.body)
+		}
+		fmt.Fprintf(&lua, "calls[#calls+1] = wrk.format(%q, %q, %s, %s)\n", c.method, c.path, headers, body)
+	}
+	lua.WriteString(`end
+local i = 0
+request = function()
+  i = i % #calls + 1
+  return calls[i]
+end
+done = function(s, latency, requests)
+  local e = s.errors
+  io.write(string.format("wrk-result %d %d %d %d %d\n", s.requests, e.connect + e.read + e.write + e.status + e.timeout,
+    s.duration, latency:percentile(50), latency:percentile(99)))
+end
+`)
+	script := filepath.Join(d.dir, "load.lua")
+	if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
+		return slice{}, err
+	}
+	secs := max(1, int(duration.Round(time.Second)/time.Second))
+	out, err := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", d.conns), fmt.Sprintf("-d%ds", secs), "--timeout", "10s",
+		"-s", script, d.base).CombinedOutput()
+	if err != nil {
+		return slice{}, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	_, line, ok := strings.Cut(string(out), "wrk-result ")
+	var sl slice
+	var us, p50, p99 int64
+	if !ok {
+		return slice{}, fmt.Errorf("wrk printed no result:\n%s", out)
+	}
+	if _, err := fmt.Sscan(line, &sl.requests, &sl.errors, &us, &p50, &p99); err != nil {
+		return slice{}, fmt.Errorf("wrk's result %q: %v", line, err)
+	}
+	sl.duration, sl.p50, sl.p99 = time.Duration(us)*time.Microsecond, time.Duration(p50)*time.Microsecond, time.Duration(p99)*time.Microsecond
+	return sl, nil
+}
+
+// goClient drives s from conns goroutines of Go's HTTP client.
+func (d driver) goClient(s scenario, duration time.Duration) slice {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: d.conns, MaxIdleConnsPerHost: d.conns, MaxConnsPerHost: d.conns}}
+	defer client.CloseIdleConnections()
+	var (
+		next atomic.Int64
+		errs atomic.Int64
+		mu   sync.Mutex
+		lat  []time.Duration
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(duration)
+	for range d.conns {
+		wg.Go(func() {
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				c := s.calls[int(next.Add(1))%len(s.calls)]
+				sent := time.Now()
+				resp, err := client.Do(newReq(c.method, d.base+c.path, c.token, c.body))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mine = append(mine, time.Since(sent))
+				if err != nil || resp.StatusCode != s.want {
+					errs.Add(1)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	sl := slice{requests: len(lat), errors: int(errs.Load()), duration: time.Since(start)}
+	if len(lat) > 0 {
+		sl.p50, sl.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return sl
 }
 
 func newReq(method, u, token, body string) *http.Request {
@@ -198,51 +418,6 @@ func newReq(method, u, token, body string) *http.Request {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return req
-}
-
-// drive sends requests from conns workers for duration and measures them.
-func drive(client *http.Client, name string, req func(i int) *http.Request, want int, duration time.Duration, conns int) result {
-	var (
-		next   atomic.Int64
-		errs   atomic.Int64
-		mu     sync.Mutex
-		lat    []time.Duration
-		wg     sync.WaitGroup
-		warmup = time.Now().Add(time.Second)
-	)
-	// A second of warm-up fills the connection pool and the caches.
-	deadline := warmup.Add(duration)
-	for range conns {
-		wg.Go(func() {
-			var mine []time.Duration
-			for time.Now().Before(deadline) {
-				i := int(next.Add(1))
-				start := time.Now()
-				resp, err := client.Do(req(i))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if start.Before(warmup) {
-					continue
-				}
-				mine = append(mine, time.Since(start))
-				if err != nil || resp.StatusCode != want {
-					errs.Add(1)
-				}
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	slices.Sort(lat)
-	r := result{name: name, requests: len(lat), errors: errs.Load(), rps: float64(len(lat)) / duration.Seconds()}
-	if len(lat) > 0 {
-		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	return r
 }
 
 // seed fills a new database with users × each orders of subjects user-N at
@@ -310,17 +485,26 @@ func startServer(bin, dbPath, issuerAddr string) (*exec.Cmd, string, error) {
 	return nil, "", fmt.Errorf("the server did not start")
 }
 
-func mint(client *http.Client, issuer, sub string) (string, error) {
-	resp, err := client.PostForm(issuer+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {sub}, "ttl": {"2h"}})
-	if err != nil {
-		return "", err
+// mintAll mints a token at issuer for n users, user-0, user-step,
+// user-2*step and so on.
+func mintAll(issuer string, n, step int) ([]string, error) {
+	tokens := make([]string, n)
+	for u := range tokens {
+		resp, err := http.PostForm(issuer+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {fmt.Sprintf("user-%d", u*step)}, "ttl": {"2h"}})
+		if err != nil {
+			return nil, err
+		}
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		tokens[u] = body.AccessToken
 	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&body)
-	return body.AccessToken, err
+	return tokens, nil
 }
 
 func freeAddr() (string, error) {
