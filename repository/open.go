@@ -22,7 +22,11 @@ import (
 // run beside the writer, the busy timeout makes a writer wait for the lock
 // instead of failing with "database is locked", and immediate transactions
 // take the write lock up front so two transactions never deadlock upgrading.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
+// Each connection caches at most 1 MiB of pages, half SQLite's default: the
+// pool's connections each keep their own copies, and at 2 MiB ten of them
+// grew the server's resident set by 20 MiB as the database grew, for no
+// measurable gain, since a list reads a few neighbouring pages.
+const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1&_cache_size=-1024"
 
 // Pool bounds a database's connection pool.
 type Pool struct {

@@ -415,6 +415,10 @@ func TestSQLiteSettings(t *testing.T) {
 	if err := db.Raw("PRAGMA busy_timeout").Scan(&timeout).Error; err != nil || timeout != 10000 {
 		t.Errorf("busy_timeout = %d, %v; want 10000", timeout, err)
 	}
+	var cache int
+	if err := db.Raw("PRAGMA cache_size").Scan(&cache).Error; err != nil || cache != -1024 {
+		t.Errorf("cache_size = %d, %v; want -1024 (1 MiB)", cache, err)
+	}
 	yes, no := true, false
 	after := &models.Cursor{Created: time.Now(), ID: "01a212ca-1f9e-7845-9d34-85af37bf4303"}
 	for _, q := range []models.ListQuery{{Limit: 20}, {Limit: 1, Cancelled: &yes}, {Limit: 100, Cancelled: &no, After: after}, {Limit: 20, After: after}} {
