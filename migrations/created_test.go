@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ func TestCreatedBecomesMicroseconds(t *testing.T) {
 		time.Date(2026, 12, 31, 23, 59, 59, 999999000, time.UTC),
 		time.Date(2026, 1, 2, 3, 4, 5, 100000000, time.UTC),
 		time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500000000, time.UTC),
+	}
+	// SQLite's text keeps the offset the driver wrote; PostgreSQL's
+	// TIMESTAMP keeps none (pgx writes the wall clock), and the API only
+	// ever wrote UTC.
+	offsets := []time.Time{
+		time.Date(2026, 11, 25, 13, 0, 1, 250000000, time.FixedZone("", 3600)),
+		time.Date(2026, 11, 25, 13, 0, 1, 0, time.FixedZone("", -(5*3600 + 30*60))),
 	}
 	for _, c := range []struct {
 		dialect migrations.Dialect
@@ -35,6 +44,10 @@ func TestCreatedBecomesMicroseconds(t *testing.T) {
 	} {
 		t.Run(string(c.dialect), func(t *testing.T) {
 			t.Parallel()
+			times := times
+			if c.dialect == migrations.SQLite {
+				times = append(slices.Clip(times), offsets...)
+			}
 			db := c.open(t)
 			p, err := migrations.NewProvider(db, c.dialect)
 			if err != nil {

@@ -8,9 +8,9 @@
 --   of an index and a lookup per row; id stays unique through an index,
 --   which a point read uses.
 --
--- The text was written by the driver as "2006-01-02 15:04:05.999999-07:00":
+-- The text was written by the driver as "2006-01-02 15:04:05.999999999-07:00":
 -- whole seconds from the first 19 characters and the offset, then the
--- fraction, up to six digits, padded to microseconds.
+-- fraction, up to nine digits, cut or padded to six: microseconds.
 
 -- +goose Up
 CREATE TABLE orders_new (
@@ -43,7 +43,8 @@ CREATE TABLE orders_old (
 );
 INSERT INTO orders_old (id, owner, created, status, items)
 SELECT id, owner,
-       strftime('%Y-%m-%d %H:%M:%S', created / 1000000, 'unixepoch') || '.' || printf('%06d', created % 1000000) || '+00:00',
+       strftime('%Y-%m-%d %H:%M:%S', (created - (created % 1000000 + 1000000) % 1000000) / 1000000, 'unixepoch')
+         || '.' || printf('%06d', (created % 1000000 + 1000000) % 1000000) || '+00:00',
        status, items
 FROM orders;
 DROP TABLE orders;
