@@ -242,7 +242,9 @@ func appendString(b []byte, s string) []byte {
 	return b
 }
 
-// bodies are the buffers responses are appended into.
+// bodies are the buffers responses are appended into. A pool is the one
+// package-level variable here: it holds no state, only spare memory, and
+// one pool serves every engine, as fmt's does.
 var bodies = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledBody bounds the buffers kept for reuse; a larger one is left to

@@ -85,10 +85,14 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificat
 	tc.entries.Add(tokenKey(token), e)
 }
 
+// maxCachedLookup is the longest token hashed from a copy on the stack.
+const maxCachedLookup = 4 << 10
+
 // tokenKey is the cache's key for token: its SHA-256, hashed from a copy on
-// the stack, as []byte(token) would copy every token to the heap.
+// the stack up to maxCachedLookup bytes, as []byte(token) would copy every
+// token to the heap.
 func tokenKey(token string) [sha256.Size]byte {
-	var buf [4 << 10]byte
+	var buf [maxCachedLookup]byte
 	if len(token) <= len(buf) {
 		return sha256.Sum256(buf[:copy(buf[:], token)])
 	}

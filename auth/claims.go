@@ -223,7 +223,7 @@ func uniqueMembers(b []byte) (map[string]json.RawMessage, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, claimsError(err)
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: data after the object", errClaims)
 	}
 	return members, nil

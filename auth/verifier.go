@@ -134,15 +134,21 @@ func (v *Verifier) Realm() string {
 // could not be had.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	// The cache holds only tokens that passed every check, so a token found
-	// there skips even the check of its shape; the bound on its length
-	// comes first, so that no oversized token is hashed.
-	if len(token) <= MaxTokenLength {
+	// there skips even the check of its shape. Only tokens that hash
+	// without a copy (maxCachedLookup) are looked up first: a longer one,
+	// usually junk, is refused by its shape more cheaply than it is hashed.
+	if len(token) <= maxCachedLookup {
 		if p, ok := v.cache.get(token); ok {
 			return p, nil
 		}
 	}
 	if err := checkShape(token); err != nil {
 		return Principal{}, err
+	}
+	if len(token) > maxCachedLookup {
+		if p, ok := v.cache.get(token); ok {
+			return p, nil
+		}
 	}
 	var (
 		c    claims

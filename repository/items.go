@@ -36,8 +36,8 @@ func encodeItems(items []models.Item) (string, error) {
 // and JSON v2 spent as long on a page of them as the query did, so the
 // exact layout encodeItems writes is read by scanItems, without reflection
 // or copies; anything else, such as a product that needs escaping or a row
-// written by another tool, is left to JSON v2. FuzzDecodeItems checks that
-// the two agree.
+// written by another tool, is left to JSON v2. FuzzItems checks that the two
+// agree.
 func decodeItems(s string) ([]models.Item, error) {
 	if items, ok := scanItems(s); ok {
 		return items, nil

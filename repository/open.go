@@ -51,6 +51,9 @@ func Open(databaseURL string, pool Pool) (*gorm.DB, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
+		// The repository's statements are a handful; the bound keeps a
+		// statement text that varies with its input from growing memory.
+		PrepareStmtMaxSize: 64,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

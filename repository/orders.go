@@ -114,8 +114,9 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 //
 // A list wraps each parameter in a CAST: SQLite plans a query with an
 // ORDER BY for the values bound to bare parameters, and so prepared it
-// again on every call, a fifth of a list's time. For the same reason the
-// LIMIT is written into the SQL rather than bound.
+// again on every call, a fifth of a list's time. The LIMIT is bound the same
+// way: written into the SQL, each limit would be a statement of its own,
+// prepared on every pooled connection.
 const (
 	getOrder   = "SELECT created, status, items FROM orders WHERE owner = $1 AND id = $2"
 	listOrders = "SELECT id, created, status, items FROM orders WHERE owner = CAST($1 AS TEXT)"
@@ -139,7 +140,8 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 		query += fmt.Sprintf(" AND (created < CAST($%d AS BIGINT) OR (created = CAST($%d AS BIGINT) AND id < CAST($%d AS TEXT)))", n+1, n+1, n+2)
 		args = append(args, q.After.Created.UnixMicro(), string(q.After.ID))
 	}
-	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT %d", q.Limit+1), args
+	args = append(args, q.Limit+1)
+	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT CAST($%d AS BIGINT)", len(args)), args
 }
 
 // take reads the order of row.Owner and row.ID into row.

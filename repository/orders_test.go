@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/coffeemesh/orders/models"
@@ -396,8 +397,9 @@ func TestRowLevelSecurity(t *testing.T) {
 	err = s.Scoped(ctx, "alice", func(tx *gorm.DB) error {
 		return tx.Exec("INSERT INTO orders (id, owner, created, status, items) VALUES ('x', 'bob', 0, 'created', '[]')").Error
 	})
-	if err == nil || !strings.Contains(err.Error(), "row-level security") {
-		t.Errorf("alice inserting an order owned by bob: %v; want a row-level security violation", err)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("alice inserting an order owned by bob: %v; want a row-level security violation (42501)", err)
 	}
 }
 
