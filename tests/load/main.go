@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,9 @@ type scenario struct {
 	name  string
 	want  int
 	calls []call
+	// record keeps the Location of every 201 in the driver's file of
+	// acknowledged orders, to read them all back at the end.
+	record bool
 }
 
 // slice is what one run of a scenario measured.
@@ -142,7 +146,7 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	if err != nil {
 		return err
 	}
-	defer srv.Process.Kill()
+	defer stop(srv)
 	d.base = base
 
 	tokens, err := mintAll(issuer, users, 1)
@@ -150,10 +154,10 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		return err
 	}
 	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
-	healthz := scenario{"GET /healthz", 200, []call{{method: "GET", path: "/healthz"}}}
+	healthz := scenario{name: "GET /healthz", want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
 	get := scenario{name: "GET /orders/{id}", want: 200}
 	list := scenario{name: "GET /orders (20)", want: 200}
-	post := scenario{name: "POST /orders (3 items)", want: 201}
+	post := scenario{name: "POST /orders (3 items)", want: 201, record: true}
 	for j := range each {
 		for u := range users {
 			get.calls = append(get.calls, call{method: "GET", path: "/orders/" + ids[u][j], token: tokens[u]})
@@ -170,11 +174,6 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 			return err
 		}
 	}
-	before, err := countStored(dbPath)
-	if err != nil {
-		return err
-	}
-	acknowledged := 0
 	var (
 		results []result
 		served  int
@@ -195,7 +194,6 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		for i, s := range scenarios {
 			results = append(results, summarize(s.name, measured[i]))
 		}
-		acknowledged += results[3].requests - results[3].errors
 		if rounds > 1 {
 			fmt.Printf("round %d: server resident set after %d requests: %s\n", round+1, served, rss(srv.Process.Pid))
 		}
@@ -208,34 +206,61 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		fmt.Printf("| %s | %.0f | %s | %s | %d | %.2f |\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
 	}
 	fmt.Printf("\nserver resident set after %d requests: %s\n", served, rss(srv.Process.Pid))
-	stored, err := countStored(dbPath)
+	acknowledged, err := d.readBack(tokens)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("orders stored: %d, %d before the measured rounds and %d acknowledged with a 201 during them\n", stored, before, acknowledged)
-	if stored < before+acknowledged {
-		return fmt.Errorf("%d acknowledged orders are not stored", before+acknowledged-stored)
-	}
+	fmt.Printf("orders acknowledged with a 201: %d, every one read back through GET /orders\n", acknowledged)
 
 	if scale {
-		srv.Process.Kill()
+		stop(srv)
 		return compareScale(d, bin, dir, duration)
 	}
 	return nil
 }
 
-// countStored counts the orders in the database at path, which the server
-// may be writing.
-func countStored(path string) (int, error) {
-	db, err := repository.Open("sqlite:"+path, repository.Pool{MaxOpenConns: 1})
+// readBack pages through every user's orders with GET /orders and checks
+// that each order acknowledged with a 201 is there; it returns how many
+// there were.
+func (d driver) readBack(tokens []string) (int, error) {
+	b, err := os.ReadFile(d.acknowledged())
 	if err != nil {
 		return 0, err
 	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
-	var n int
-	err = sqlDB.QueryRow("SELECT count(*) FROM orders").Scan(&n)
-	return n, err
+	stored := map[string]bool{}
+	for _, token := range tokens {
+		next := "/orders?limit=100"
+		for next != "" {
+			resp, err := http.DefaultClient.Do(newReq("GET", d.base+next, token, ""))
+			if err != nil {
+				return 0, err
+			}
+			var page struct {
+				Orders []struct {
+					ID string `json:"id"`
+				} `json:"orders"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				return 0, fmt.Errorf("GET %s: %d, %v", next, resp.StatusCode, err)
+			}
+			for _, o := range page.Orders {
+				stored["/orders/"+o.ID] = true
+			}
+			next = ""
+			if link, _, ok := strings.Cut(strings.TrimPrefix(resp.Header.Get("Link"), "<"), ">"); ok {
+				next = link
+			}
+		}
+	}
+	locations := strings.Fields(string(b))
+	for _, l := range locations {
+		if !stored[l] {
+			return 0, fmt.Errorf("order %s was acknowledged with a 201 but is not listed", l)
+		}
+	}
+	return len(locations), nil
 }
 
 // compareScale measures the list of one user's 20 newest orders with 10,000
@@ -243,43 +268,53 @@ func countStored(path string) (int, error) {
 func compareScale(d driver, bin, dir string, duration time.Duration) error {
 	var p50s []time.Duration
 	for _, size := range []struct{ users, each int }{{100, 100}, {10000, 100}} {
-		issuerAddr, err := freeAddr()
+		p50, err := measureList(d, bin, filepath.Join(dir, fmt.Sprintf("scale-%d.db", size.users)), size.users, size.each, duration)
 		if err != nil {
 			return err
 		}
-		issuer := "http://" + issuerAddr
-		dbPath := filepath.Join(dir, fmt.Sprintf("scale-%d.db", size.users))
-		if _, err := seed(dbPath, issuer, size.users, size.each); err != nil {
-			return err
-		}
-		srv, base, err := startServer(bin, dbPath, issuerAddr)
-		if err != nil {
-			return err
-		}
-		d.base = base
-		tokens, err := mintAll(issuer, 100, size.users/100)
-		if err != nil {
-			return err
-		}
-		list := scenario{name: "list", want: 200}
-		for _, t := range tokens {
-			list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: t})
-		}
-		if _, err := d.drive(list, time.Second); err != nil {
-			return err
-		}
-		sl, err := d.drive(list, duration)
-		srv.Process.Kill()
-		srv.Wait()
-		if err != nil {
-			return err
-		}
-		r := summarize("list", []slice{sl})
-		fmt.Printf("list with %d orders of %d users: p50 %s, %.0f req/s\n", size.users*size.each, size.users, r.p50, r.rps)
-		p50s = append(p50s, r.p50)
+		fmt.Printf("list with %d orders of %d users: p50 %s\n", size.users*size.each, size.users, p50)
+		p50s = append(p50s, p50)
 	}
 	fmt.Printf("ratio of p50 (1M orders / 10k orders): %.2f\n", float64(p50s[1])/float64(p50s[0]))
 	return nil
+}
+
+// measureList seeds a database of users × each orders, serves it, and
+// returns the p50 latency of lists of 20 orders of 100 of its users.
+func measureList(d driver, bin, dbPath string, users, each int, duration time.Duration) (time.Duration, error) {
+	issuerAddr, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	issuer := "http://" + issuerAddr
+	if _, err := seed(dbPath, issuer, users, each); err != nil {
+		return 0, err
+	}
+	srv, base, err := startServer(bin, dbPath, issuerAddr)
+	if err != nil {
+		return 0, err
+	}
+	defer stop(srv)
+	d.base = base
+	tokens, err := mintAll(issuer, 100, users/100)
+	if err != nil {
+		return 0, err
+	}
+	list := scenario{name: "list", want: 200}
+	for _, t := range tokens {
+		list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: t})
+	}
+	if _, err := d.drive(list, time.Second); err != nil {
+		return 0, err
+	}
+	sl, err := d.drive(list, duration)
+	return sl.p50, err
+}
+
+// stop kills the server and waits for it.
+func stop(srv *exec.Cmd) {
+	_ = srv.Process.Kill()
+	_ = srv.Wait() // killed: its exit status is the kill
 }
 
 // driver sends a scenario's calls to the server at base from conns
@@ -287,8 +322,12 @@ func compareScale(d driver, bin, dir string, duration time.Duration) error {
 type driver struct {
 	conns int
 	base  string
-	dir   string // for wrk's scripts
+	dir   string // for wrk's scripts and the file of acknowledged orders
 }
+
+// acknowledged is the file that lists, one per line, the Location of every
+// order a scenario with record set saw acknowledged with a 201.
+func (d driver) acknowledged() string { return filepath.Join(d.dir, "acknowledged") }
 
 func (d driver) name() string {
 	if _, err := exec.LookPath("wrk"); err == nil {
@@ -303,7 +342,7 @@ func (d driver) drive(s scenario, duration time.Duration) (slice, error) {
 	if _, err := exec.LookPath("wrk"); err == nil {
 		return d.wrk(s, duration)
 	}
-	return d.goClient(s, duration), nil
+	return d.goClient(s, duration)
 }
 
 // wrk drives s with wrk, on CPU 1 like this process, through a Lua script
@@ -333,19 +372,37 @@ request = function()
   i = i % #calls + 1
   return calls[i]
 end
+local threads = {}
+setup = function(thread) threads[#threads+1] = thread end
 done = function(s, latency, requests)
   local e = s.errors
   io.write(string.format("wrk-result %d %d %d %d %d\n", s.requests, e.connect + e.read + e.write + e.status + e.timeout,
     s.duration, latency:percentile(50), latency:percentile(99)))
-end
 `)
+	if s.record {
+		// Each thread keeps the Location of every 201; done, which runs
+		// apart from the threads, gathers them into the file.
+		fmt.Fprintf(&lua, `  local f = assert(io.open(%q, "a"))
+  for _, t in ipairs(threads) do
+    for _, l in ipairs(t:get("created")) do f:write(l, "\n") end
+  end
+  f:close()
+end
+created = {}
+response = function(status, headers, body)
+  if status == 201 then created[#created+1] = headers["Location"] end
+end
+`, d.acknowledged())
+	} else {
+		lua.WriteString("end\n")
+	}
 	script := filepath.Join(d.dir, "load.lua")
 	if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
 		return slice{}, err
 	}
 	secs := max(1, int(duration.Round(time.Second)/time.Second))
-	out, err := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", d.conns), fmt.Sprintf("-d%ds", secs), "--timeout", "10s",
-		"-s", script, d.base).CombinedOutput()
+	args := pinned(1, "wrk", "-t1", fmt.Sprintf("-c%d", d.conns), fmt.Sprintf("-d%ds", secs), "--timeout", "10s", "-s", script, d.base)
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
 		return slice{}, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
@@ -363,15 +420,16 @@ end
 }
 
 // goClient drives s from conns goroutines of Go's HTTP client.
-func (d driver) goClient(s scenario, duration time.Duration) slice {
+func (d driver) goClient(s scenario, duration time.Duration) (slice, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: d.conns, MaxIdleConnsPerHost: d.conns, MaxConnsPerHost: d.conns}}
 	defer client.CloseIdleConnections()
 	var (
-		next atomic.Int64
-		errs atomic.Int64
-		mu   sync.Mutex
-		lat  []time.Duration
-		wg   sync.WaitGroup
+		next    atomic.Int64
+		errs    atomic.Int64
+		mu      sync.Mutex
+		lat     []time.Duration
+		created []string
+		wg      sync.WaitGroup
 	)
 	start := time.Now()
 	deadline := start.Add(duration)
@@ -389,6 +447,10 @@ func (d driver) goClient(s scenario, duration time.Duration) slice {
 				mine = append(mine, time.Since(sent))
 				if err != nil || resp.StatusCode != s.want {
 					errs.Add(1)
+				} else if s.record && resp.StatusCode == http.StatusCreated {
+					mu.Lock()
+					created = append(created, resp.Header.Get("Location"))
+					mu.Unlock()
 				}
 			}
 			mu.Lock()
@@ -397,12 +459,25 @@ func (d driver) goClient(s scenario, duration time.Duration) slice {
 		})
 	}
 	wg.Wait()
+	if len(created) > 0 {
+		f, err := os.OpenFile(d.acknowledged(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return slice{}, err
+		}
+		_, err = f.WriteString(strings.Join(created, "\n") + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return slice{}, err
+		}
+	}
 	slices.Sort(lat)
 	sl := slice{requests: len(lat), errors: int(errs.Load()), duration: time.Since(start)}
 	if len(lat) > 0 {
 		sl.p50, sl.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
-	return sl
+	return sl, nil
 }
 
 func newReq(method, u, token, body string) *http.Request {
@@ -422,25 +497,33 @@ func newReq(method, u, token, body string) *http.Request {
 
 // seed fills a new database with users × each orders of subjects user-N at
 // issuer, directly through the repository's schema, and returns the ids of
-// the first 100 users' orders.
+// the first 100 users' orders. The orders arrive as traffic would bring
+// them, each round of users one order newer, not one user's after another,
+// which would be the best case for a table kept in owner order.
 func seed(path, issuer string, users, each int) ([][]string, error) {
 	db, err := repository.Open("sqlite:"+path, repository.Pool{MaxOpenConns: 1})
 	if err != nil {
 		return nil, err
 	}
-	sqlDB, _ := db.DB()
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
 	defer sqlDB.Close()
 	if err := migrations.Up(context.Background(), sqlDB, migrations.SQLite); err != nil {
 		return nil, err
 	}
 	ids := make([][]string, min(users, 100))
-	items := `[{"product":"cappuccino","size":"big","quantity":2}]`
-	created := time.Now().UTC().Add(-time.Hour)
+	owners := make([]string, users)
+	for u := range owners {
+		owners[u] = string(models.NewOwnerID(issuer, fmt.Sprintf("user-%d", u)))
+	}
+	const items = `[{"product":"cappuccino","size":"big","quantity":2}]`
+	created := time.Now().Add(-time.Hour).UnixMicro()
 	err = db.Transaction(func(tx *gorm.DB) error {
-		for u := range users {
-			owner := string(models.NewOwnerID(issuer, fmt.Sprintf("user-%d", u)))
-			rows := make([]map[string]any, 0, each)
-			for i := range each {
+		rows := make([]map[string]any, 0, 500)
+		for i := range each {
+			for u, owner := range owners {
 				id, err := models.NewOrderID()
 				if err != nil {
 					return err
@@ -448,10 +531,14 @@ func seed(path, issuer string, users, each int) ([][]string, error) {
 				if u < len(ids) {
 					ids[u] = append(ids[u], string(id))
 				}
-				rows = append(rows, map[string]any{"id": string(id), "owner": owner, "created": created.Add(time.Duration(u*each+i) * time.Microsecond).UnixMicro(), "status": "created", "items": items})
-			}
-			if err := tx.Table("orders").CreateInBatches(rows, 500).Error; err != nil {
-				return err
+				created++
+				rows = append(rows, map[string]any{"id": string(id), "owner": owner, "created": created, "status": "created", "items": items})
+				if len(rows) == cap(rows) || (i == each-1 && u == users-1) {
+					if err := tx.Table("orders").Create(rows).Error; err != nil {
+						return err
+					}
+					rows = rows[:0]
+				}
 			}
 		}
 		return nil
@@ -459,11 +546,17 @@ func seed(path, issuer string, users, each int) ([][]string, error) {
 	return ids, err
 }
 
-func startServer(bin, dbPath, issuerAddr string) (*exec.Cmd, string, error) {
-	args := []string{bin, "serve", "--dev"}
+// pinned returns the command line that runs args on CPU cpu with taskset,
+// when there is more than one CPU and taskset is installed; args otherwise.
+func pinned(cpu int, args ...string) []string {
 	if _, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
-		args = append([]string{"taskset", "-c", "0"}, args...)
+		return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
+	return args
+}
+
+func startServer(bin, dbPath, issuerAddr string) (*exec.Cmd, string, error) {
+	args := pinned(0, bin, "serve", "--dev")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "ORDERS_ADDR=127.0.0.1:0", "ORDERS_DEV_ISSUER_ADDR="+issuerAddr,
 		"ORDERS_DATABASE_URL=sqlite:"+dbPath, "GOMAXPROCS=1")
@@ -482,6 +575,7 @@ func startServer(bin, dbPath, issuerAddr string) (*exec.Cmd, string, error) {
 			return cmd, "http://" + line["addr"].(string), nil
 		}
 	}
+	stop(cmd)
 	return nil, "", fmt.Errorf("the server did not start")
 }
 
