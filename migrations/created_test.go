@@ -33,7 +33,7 @@ func TestCreatedBecomesMicroseconds(t *testing.T) {
 	// ever wrote UTC.
 	offsets := []time.Time{
 		time.Date(2026, 11, 25, 13, 0, 1, 250000000, time.FixedZone("", 3600)),
-		time.Date(2026, 11, 25, 13, 0, 1, 0, time.FixedZone("", -(5*3600 + 30*60))),
+		time.Date(2026, 11, 25, 13, 0, 1, 0, time.FixedZone("", -(5*3600+30*60))),
 	}
 	for _, c := range []struct {
 		dialect migrations.Dialect
