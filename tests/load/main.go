@@ -52,7 +52,8 @@ func main() {
 	scale := flag.Bool("scale", false, "also compare list latency with 10k and 1M orders")
 	rounds := flag.Int("rounds", 1, "times to drive every endpoint, printing the server's resident set after each, to see whether it grows")
 	flag.Parse()
-	d := driver{conns: *conns}
+	_, err := exec.LookPath("wrk")
+	d := driver{conns: *conns, wrk: err == nil}
 	if err := run(d, *duration, *nslices, *rounds, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -69,8 +70,8 @@ type scenario struct {
 	name  string
 	want  int
 	calls []call
-	// record keeps the Location of every 201 in the driver's file of
-	// acknowledged orders, to read them all back at the end.
+	// record keeps the Location of every 201, to read the orders back at
+	// the end.
 	record bool
 }
 
@@ -79,6 +80,8 @@ type slice struct {
 	requests, errors int
 	duration         time.Duration
 	p50, p99         time.Duration
+	// created are the Locations of the 201s, when the scenario records them.
+	created []string
 }
 
 // result sums a scenario's slices: requests per second over all of them,
@@ -168,11 +171,15 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		post.calls = append(post.calls, call{method: "POST", path: "/orders", token: tokens[u], body: body})
 	}
 	scenarios := []scenario{healthz, get, list, post}
+	// acknowledged are the Locations of every order acknowledged with a 201.
+	var acknowledged []string
 	// A second of warm-up fills the connection pools and the caches.
 	for _, s := range scenarios {
-		if _, err := d.drive(s, time.Second); err != nil {
+		sl, err := d.drive(s, time.Second)
+		if err != nil {
 			return err
 		}
+		acknowledged = append(acknowledged, sl.created...)
 	}
 	var (
 		results []result
@@ -188,6 +195,7 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 				}
 				measured[i] = append(measured[i], sl)
 				served += sl.requests
+				acknowledged = append(acknowledged, sl.created...)
 			}
 		}
 		results = results[:0]
@@ -206,11 +214,10 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		fmt.Printf("| %s | %.0f | %s | %s | %d | %.2f |\n", r.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, r.rps/results[0].rps)
 	}
 	fmt.Printf("\nserver resident set after %d requests: %s\n", served, rss(srv.Process.Pid))
-	acknowledged, err := d.readBack(tokens)
-	if err != nil {
+	if err := d.readBack(tokens, acknowledged); err != nil {
 		return err
 	}
-	fmt.Printf("orders acknowledged with a 201: %d, every one read back through GET /orders\n", acknowledged)
+	fmt.Printf("orders acknowledged with a 201: %d, every one read back through GET /orders\n", len(acknowledged))
 
 	if scale {
 		stop(srv)
@@ -220,20 +227,15 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 }
 
 // readBack pages through every user's orders with GET /orders and checks
-// that each order acknowledged with a 201 is there; it returns how many
-// there were.
-func (d driver) readBack(tokens []string) (int, error) {
-	b, err := os.ReadFile(d.acknowledged())
-	if err != nil {
-		return 0, err
-	}
+// that each of the acknowledged Locations is there.
+func (d driver) readBack(tokens, acknowledged []string) error {
 	stored := map[string]bool{}
 	for _, token := range tokens {
 		next := "/orders?limit=100"
 		for next != "" {
 			resp, err := http.DefaultClient.Do(newReq("GET", d.base+next, token, ""))
 			if err != nil {
-				return 0, err
+				return err
 			}
 			var page struct {
 				Orders []struct {
@@ -243,7 +245,7 @@ func (d driver) readBack(tokens []string) (int, error) {
 			err = json.NewDecoder(resp.Body).Decode(&page)
 			resp.Body.Close()
 			if err != nil || resp.StatusCode != http.StatusOK {
-				return 0, fmt.Errorf("GET %s: %d, %v", next, resp.StatusCode, err)
+				return fmt.Errorf("GET %s: %d, %v", next, resp.StatusCode, err)
 			}
 			for _, o := range page.Orders {
 				stored["/orders/"+o.ID] = true
@@ -254,13 +256,12 @@ func (d driver) readBack(tokens []string) (int, error) {
 			}
 		}
 	}
-	locations := strings.Fields(string(b))
-	for _, l := range locations {
+	for _, l := range acknowledged {
 		if !stored[l] {
-			return 0, fmt.Errorf("order %s was acknowledged with a 201 but is not listed", l)
+			return fmt.Errorf("order %s was acknowledged with a 201 but is not listed", l)
 		}
 	}
-	return len(locations), nil
+	return nil
 }
 
 // compareScale measures the list of one user's 20 newest orders with 10,000
@@ -321,16 +322,13 @@ func stop(srv *exec.Cmd) {
 // connections.
 type driver struct {
 	conns int
+	wrk   bool // wrk is installed
 	base  string
-	dir   string // for wrk's scripts and the file of acknowledged orders
+	dir   string // for wrk's scripts
 }
 
-// acknowledged is the file that lists, one per line, the Location of every
-// order a scenario with record set saw acknowledged with a 201.
-func (d driver) acknowledged() string { return filepath.Join(d.dir, "acknowledged") }
-
 func (d driver) name() string {
-	if _, err := exec.LookPath("wrk"); err == nil {
+	if d.wrk {
 		return "wrk"
 	}
 	return "Go load generator (install wrk for a lighter one)"
@@ -339,15 +337,15 @@ func (d driver) name() string {
 // drive sends s's calls, in turn, for duration, with wrk when it is
 // installed and with Go's HTTP client otherwise.
 func (d driver) drive(s scenario, duration time.Duration) (slice, error) {
-	if _, err := exec.LookPath("wrk"); err == nil {
-		return d.wrk(s, duration)
+	if d.wrk {
+		return d.runWrk(s, duration)
 	}
-	return d.goClient(s, duration)
+	return d.goClient(s, duration), nil
 }
 
 // wrk drives s with wrk, on CPU 1 like this process, through a Lua script
 // that cycles through s's calls and reports wrk's summary on one line.
-func (d driver) wrk(s scenario, duration time.Duration) (slice, error) {
+func (d driver) runWrk(s scenario, duration time.Duration) (slice, error) {
 	// The requests are formatted in init, once wrk knows the Host header.
 	var lua strings.Builder
 	lua.WriteString("local calls = {}\ninit = function(args)\n")
@@ -381,18 +379,16 @@ done = function(s, latency, requests)
 `)
 	if s.record {
 		// Each thread keeps the Location of every 201; done, which runs
-		// apart from the threads, gathers them into the file.
-		fmt.Fprintf(&lua, `  local f = assert(io.open(%q, "a"))
-  for _, t in ipairs(threads) do
-    for _, l in ipairs(t:get("created")) do f:write(l, "\n") end
+		// apart from the threads, prints them.
+		lua.WriteString(`  for _, t in ipairs(threads) do
+    for _, l in ipairs(t:get("created")) do io.write("wrk-created ", l, "\n") end
   end
-  f:close()
 end
 created = {}
 response = function(status, headers, body)
   if status == 201 then created[#created+1] = headers["Location"] end
 end
-`, d.acknowledged())
+`)
 	} else {
 		lua.WriteString("end\n")
 	}
@@ -416,11 +412,16 @@ end
 		return slice{}, fmt.Errorf("wrk's result %q: %v", line, err)
 	}
 	sl.duration, sl.p50, sl.p99 = time.Duration(us)*time.Microsecond, time.Duration(p50)*time.Microsecond, time.Duration(p99)*time.Microsecond
+	for _, l := range strings.Split(string(out), "\n") {
+		if loc, ok := strings.CutPrefix(l, "wrk-created "); ok {
+			sl.created = append(sl.created, loc)
+		}
+	}
 	return sl, nil
 }
 
 // goClient drives s from conns goroutines of Go's HTTP client.
-func (d driver) goClient(s scenario, duration time.Duration) (slice, error) {
+func (d driver) goClient(s scenario, duration time.Duration) slice {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: d.conns, MaxIdleConnsPerHost: d.conns, MaxConnsPerHost: d.conns}}
 	defer client.CloseIdleConnections()
 	var (
@@ -459,25 +460,12 @@ func (d driver) goClient(s scenario, duration time.Duration) (slice, error) {
 		})
 	}
 	wg.Wait()
-	if len(created) > 0 {
-		f, err := os.OpenFile(d.acknowledged(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			return slice{}, err
-		}
-		_, err = f.WriteString(strings.Join(created, "\n") + "\n")
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return slice{}, err
-		}
-	}
 	slices.Sort(lat)
-	sl := slice{requests: len(lat), errors: int(errs.Load()), duration: time.Since(start)}
+	sl := slice{requests: len(lat), errors: int(errs.Load()), duration: time.Since(start), created: created}
 	if len(lat) > 0 {
 		sl.p50, sl.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
-	return sl, nil
+	return sl
 }
 
 func newReq(method, u, token, body string) *http.Request {
