@@ -39,60 +39,66 @@ func encodeItems(items []models.Item) (string, error) {
 // written by another tool, is left to JSON v2. FuzzItems checks that the two
 // agree.
 func decodeItems(s string) ([]models.Item, error) {
-	if items, ok := scanItems(s); ok {
-		return items, nil
+	return appendItems(nil, s)
+}
+
+// appendItems appends the items of the stored array s to items, as
+// decodeItems reads them.
+func appendItems(items []models.Item, s string) ([]models.Item, error) {
+	if more, ok := scanItems(items, s); ok {
+		return more, nil
 	}
 	var rows []itemRow
 	if err := json.Unmarshal([]byte(s), &rows); err != nil {
-		return nil, err
+		return items, err
 	}
-	items := make([]models.Item, len(rows))
-	for i, it := range rows {
-		items[i] = models.Item{Product: it.Product, Size: models.Size(it.Size), Quantity: it.Quantity}
+	for _, it := range rows {
+		items = append(items, models.Item{Product: it.Product, Size: models.Size(it.Size), Quantity: it.Quantity})
 	}
 	return items, nil
 }
 
-// scanItems reads s if it is a non-empty array in exactly the layout of
-// encodeItems, with no string that needs an escape; ok is false otherwise.
-// The strings it returns share s's memory.
-func scanItems(s string) (items []models.Item, ok bool) {
+// scanItems appends the items of s to items if s is a non-empty array in
+// exactly the layout of encodeItems, with no string that needs an escape;
+// ok is false otherwise, and items what it was. The strings it appends share
+// s's memory.
+func scanItems(items []models.Item, s string) (more []models.Item, ok bool) {
 	rest, ok := strings.CutPrefix(s, "[")
 	if !ok {
-		return nil, false
+		return items, false
 	}
-	items = make([]models.Item, 0, strings.Count(rest, `{"product":`))
+	more = items
 	for {
 		var it models.Item
 		var size string
 		if rest, ok = strings.CutPrefix(rest, `{"product":`); !ok {
-			return nil, false
+			return items, false
 		}
 		if it.Product, rest, ok = plainString(rest); !ok {
-			return nil, false
+			return items, false
 		}
 		if rest, ok = strings.CutPrefix(rest, `,"size":`); !ok {
-			return nil, false
+			return items, false
 		}
 		if size, rest, ok = plainString(rest); !ok {
-			return nil, false
+			return items, false
 		}
 		it.Size = models.Size(size)
 		if rest, ok = strings.CutPrefix(rest, `,"quantity":`); !ok {
-			return nil, false
+			return items, false
 		}
 		if it.Quantity, rest, ok = plainInt(rest); !ok {
-			return nil, false
+			return items, false
 		}
 		if rest, ok = strings.CutPrefix(rest, "}"); !ok {
-			return nil, false
+			return items, false
 		}
-		items = append(items, it)
+		more = append(more, it)
 		if rest == "]" {
-			return items, true
+			return more, true
 		}
 		if rest, ok = strings.CutPrefix(rest, ","); !ok {
-			return nil, false
+			return items, false
 		}
 	}
 }

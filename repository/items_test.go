@@ -2,6 +2,7 @@ package repository
 
 import (
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/google/go-cmp/cmp"
@@ -26,7 +27,7 @@ func TestItemsTakeTheFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, fast := scanItems(enc); fast != c.fast {
+		if _, fast := scanItems(nil, enc); fast != c.fast {
 			t.Errorf("scanItems(%s) took the fast path: %v; want %v", enc, fast, c.fast)
 		}
 		got, err := decodeItems(enc)
@@ -52,7 +53,7 @@ func FuzzItems(f *testing.F) {
 		f.Add(s, "latte", int64(1))
 	}
 	f.Fuzz(func(t *testing.T, stored, product string, quantity int64) {
-		if fast, ok := scanItems(stored); ok {
+		if fast, ok := scanItems(nil, stored); ok {
 			var rows []itemRow
 			if err := json.Unmarshal([]byte(stored), &rows); err != nil {
 				t.Fatalf("scanItems read %q, which JSON v2 refuses: %v", stored, err)
@@ -78,4 +79,38 @@ func FuzzItems(f *testing.F) {
 			t.Errorf("items read back differ (-wrote +read):\n%s", diff)
 		}
 	})
+}
+
+// TestParseOrderText checks how an order selected as one text is read: items
+// with spaces and escapes, an order before 1970, several orders' items in
+// one array, and texts that are no order's.
+func TestParseOrderText(t *testing.T) {
+	t.Parallel()
+	const owner = models.OwnerID("https://issuer.example alice")
+	first, items, err := parseOrderText(owner, `1700000000123456 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e [{"product":"flat white","size":"big","quantity":2}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, items, err := parseOrderText(owner, `-1 cancelled 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8f [{"product":"the \"house\" blend","size":"small","quantity":1},{"product":"tea","size":"medium","quantity":3}]`, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []models.Order{{
+		ID: "0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e", Owner: owner, Created: time.UnixMicro(1700000000123456).UTC(), Status: models.StatusPaid,
+		Items: []models.Item{{Product: "flat white", Size: models.SizeBig, Quantity: 2}},
+	}, {
+		ID: "0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8f", Owner: owner, Created: time.UnixMicro(-1).UTC(), Status: models.StatusCancelled,
+		Items: []models.Item{{Product: `the "house" blend`, Size: models.SizeSmall, Quantity: 1}, {Product: "tea", Size: models.SizeMedium, Quantity: 3}},
+	}}
+	if diff := cmp.Diff(want, []models.Order{first, second}); diff != "" {
+		t.Errorf("orders (-want +got):\n%s", diff)
+	}
+	if len(items) != 3 || cap(first.Items) != 1 {
+		t.Errorf("the page's items: %d, the first order's capacity %d; want 3 and 1, so that appending to one order's items cannot overwrite the next's", len(items), cap(first.Items))
+	}
+	for _, text := range []string{"", "1700000000123456 paid", "soon paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []", `1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e {"product":"tea"}`} {
+		if _, _, err := parseOrderText(owner, text, nil); err == nil {
+			t.Errorf("parseOrderText(%q) read an order", text)
+		}
+	}
 }
