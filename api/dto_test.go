@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,7 @@ func TestParseListQuery(t *testing.T) {
 	}{
 		{"", models.ListQuery{Limit: 50}, ""},
 		{"limit=1&cancelled=true", models.ListQuery{Limit: 1, Cancelled: &yes}, ""},
-		{"limit=100&cursor=" + encodeCursor(cur), models.ListQuery{Limit: 100, After: &cur}, ""},
+		{"limit=100&cursor=" + string(appendCursor(nil, cur)), models.ListQuery{Limit: 100, After: &cur}, ""},
 		{"unknown=1&access_token=x", models.ListQuery{Limit: 50}, ""},
 		{"limit=101", models.ListQuery{}, "limit"},
 		{"limit=0x10", models.ListQuery{}, "limit"},
@@ -101,7 +103,7 @@ func TestParseListQuery(t *testing.T) {
 }
 
 func FuzzCursor(f *testing.F) {
-	f.Add(encodeCursor(models.Cursor{Created: time.Unix(1700000000, 123000).UTC(), ID: "01a21256-79a5-7e5e-a8f4-430a5716ca0f"}))
+	f.Add(string(appendCursor(nil, models.Cursor{Created: time.Unix(1700000000, 123000).UTC(), ID: "01a21256-79a5-7e5e-a8f4-430a5716ca0f"})))
 	f.Add("")
 	f.Add("LTEuMDFhMjEyNTYtNzlhNS03ZTVlLWE4ZjQtNDMwYTU3MTZjYTBm")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -109,7 +111,7 @@ func FuzzCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
-		back, err := decodeCursor(encodeCursor(*c))
+		back, err := decodeCursor(string(appendCursor(nil, *c)))
 		if err != nil || !back.Created.Equal(c.Created) || back.ID != c.ID {
 			t.Fatalf("cursor %q does not survive a round trip: %+v, %v", s, back, err)
 		}
@@ -215,6 +217,24 @@ func TestAppendCreated(t *testing.T) {
 	for _, at := range times {
 		if got, want := string(appendCreated(nil, at)), at.UTC().Format(createdFormat); got != want {
 			t.Errorf("appendCreated(%v) = %s; want %s", at, got, want)
+		}
+	}
+}
+
+// TestNextLink checks the Link header against the same query written by
+// url.Values, for each filter.
+func TestNextLink(t *testing.T) {
+	t.Parallel()
+	cur := models.Cursor{Created: time.Unix(1700000000, 123000).UTC(), ID: "01a21256-79a5-7e5e-a8f4-430a5716ca0f"}
+	for _, cancelled := range []*bool{nil, ptr(true), ptr(false)} {
+		q := models.ListQuery{Limit: 7, Cancelled: cancelled}
+		v := url.Values{"limit": {"7"}, "cursor": {string(appendCursor(nil, cur))}}
+		if cancelled != nil {
+			v.Set("cancelled", strconv.FormatBool(*cancelled))
+		}
+		want := `</orders?` + v.Encode() + `>; rel="next"`
+		if got := nextLink("/orders", q, cur); got != want {
+			t.Errorf("nextLink with cancelled %v = %s; want %s", cancelled, got, want)
 		}
 	}
 }

@@ -62,8 +62,12 @@ func ptr[T any](v T) *T { return &v }
 
 // A cursor is opaque to clients: base64url of "<unix microseconds>.<id>" of
 // the last order of the page before.
-func encodeCursor(c models.Cursor) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%s", c.Created.UnixMicro(), c.ID))
+// appendCursor appends c, encoded, to b.
+func appendCursor(b []byte, c models.Cursor) []byte {
+	var buf [64]byte
+	plain := strconv.AppendInt(buf[:0], c.Created.UnixMicro(), 10)
+	plain = append(append(plain, '.'), c.ID...)
+	return base64.RawURLEncoding.AppendEncode(b, plain)
 }
 
 func decodeCursor(s string) (*models.Cursor, error) {
@@ -87,13 +91,18 @@ func decodeCursor(s string) (*models.Cursor, error) {
 }
 
 // nextLink is the RFC 8288 Link header value that points at the page after
-// this one, keeping the request's filter and limit.
+// this one, keeping the request's filter and limit. Its query, in the order
+// url.Values.Encode would write it, needs no escaping: a boolean, base64url
+// and digits.
 func nextLink(path string, q models.ListQuery, next models.Cursor) string {
-	v := url.Values{}
+	b := make([]byte, 0, 160)
+	b = append(append(b, '<'), path...)
+	b = append(b, '?')
 	if q.Cancelled != nil {
-		v.Set("cancelled", strconv.FormatBool(*q.Cancelled))
+		b = strconv.AppendBool(append(b, "cancelled="...), *q.Cancelled)
+		b = append(b, '&')
 	}
-	v.Set("limit", strconv.Itoa(q.Limit))
-	v.Set("cursor", encodeCursor(next))
-	return fmt.Sprintf(`<%s?%s>; rel="next"`, path, v.Encode())
+	b = appendCursor(append(b, "cursor="...), next)
+	b = strconv.AppendInt(append(b, "&limit="...), int64(q.Limit), 10)
+	return string(append(b, `>; rel="next"`...))
 }
