@@ -598,17 +598,22 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// rss is the server's resident set, with how much of it is anonymous
+// memory (Go's heap and stacks, malloc) and how much is mapped files and
+// shared memory (SQLite's WAL index).
 func rss(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return "unknown"
 	}
+	kb := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
+		name, value, ok := strings.Cut(line, ":")
+		if ok {
+			kb[name] = strings.TrimSpace(value)
 		}
 	}
-	return "unknown"
+	return fmt.Sprintf("%s (anonymous %s, files %s, shared %s)", kb["VmRSS"], kb["RssAnon"], kb["RssFile"], kb["RssShmem"])
 }
 
 func cpuName() string {
