@@ -62,6 +62,8 @@ func TestDecodeDefaultsQuantity(t *testing.T) {
 func TestParseListQuery(t *testing.T) {
 	t.Parallel()
 	cur := models.Cursor{Created: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "01a21256-79a5-7e5e-a8f4-430a5716ca0f"}
+	// An order migrated from before 1970 may end a page.
+	old := models.Cursor{Created: time.Date(1969, 12, 31, 23, 59, 59, 999000, time.UTC), ID: cur.ID}
 	yes := true
 	tests := []struct {
 		query string
@@ -71,6 +73,7 @@ func TestParseListQuery(t *testing.T) {
 		{"", models.ListQuery{Limit: 50}, ""},
 		{"limit=1&cancelled=true", models.ListQuery{Limit: 1, Cancelled: &yes}, ""},
 		{"limit=100&cursor=" + string(appendCursor(nil, cur)), models.ListQuery{Limit: 100, After: &cur}, ""},
+		{"cursor=" + string(appendCursor(nil, old)), models.ListQuery{Limit: 50, After: &old}, ""},
 		{"unknown=1&access_token=x", models.ListQuery{Limit: 50}, ""},
 		{"limit=101", models.ListQuery{}, "limit"},
 		{"limit=0x10", models.ListQuery{}, "limit"},
@@ -226,15 +229,23 @@ func TestAppendCreated(t *testing.T) {
 func TestNextLink(t *testing.T) {
 	t.Parallel()
 	cur := models.Cursor{Created: time.Unix(1700000000, 123000).UTC(), ID: "01a21256-79a5-7e5e-a8f4-430a5716ca0f"}
-	for _, cancelled := range []*bool{nil, ptr(true), ptr(false)} {
-		q := models.ListQuery{Limit: 7, Cancelled: cancelled}
-		v := url.Values{"limit": {"7"}, "cursor": {string(appendCursor(nil, cur))}}
-		if cancelled != nil {
-			v.Set("cancelled", strconv.FormatBool(*cancelled))
-		}
-		want := `</orders?` + v.Encode() + `>; rel="next"`
-		if got := nextLink("/orders", q, cur); got != want {
-			t.Errorf("nextLink with cancelled %v = %s; want %s", cancelled, got, want)
-		}
+	for _, tt := range []struct {
+		name      string
+		cancelled *bool
+	}{
+		{"all", nil},
+		{"cancelled", ptr(true)},
+		{"not cancelled", ptr(false)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := url.Values{"limit": {"7"}, "cursor": {string(appendCursor(nil, cur))}}
+			if tt.cancelled != nil {
+				v.Set("cancelled", strconv.FormatBool(*tt.cancelled))
+			}
+			want := `</orders?` + v.Encode() + `>; rel="next"`
+			if got := nextLink("/orders", models.ListQuery{Limit: 7, Cancelled: tt.cancelled}, cur); got != want {
+				t.Errorf("nextLink = %s; want %s", got, want)
+			}
+		})
 	}
 }

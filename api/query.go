@@ -60,9 +60,9 @@ func parseListQuery(raw string) (models.ListQuery, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// A cursor is opaque to clients: base64url of "<unix microseconds>.<id>" of
-// the last order of the page before.
-// appendCursor appends c, encoded, to b.
+// appendCursor appends c, encoded, to b. A cursor is opaque to clients:
+// base64url of "<unix microseconds>.<id>" of the last order of the page
+// before.
 func appendCursor(b []byte, c models.Cursor) []byte {
 	var buf [64]byte
 	plain := strconv.AppendInt(buf[:0], c.Created.UnixMicro(), 10)
@@ -80,7 +80,7 @@ func decodeCursor(s string) (*models.Cursor, error) {
 		return nil, errors.New("cursor has no separator")
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil || us < 0 {
+	if err != nil {
 		return nil, errors.New("cursor time is invalid")
 	}
 	oid, err := models.ParseOrderID("cursor", id)
