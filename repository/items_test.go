@@ -1,6 +1,8 @@
 package repository
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,9 +110,52 @@ func TestParseOrderText(t *testing.T) {
 	if len(items) != 3 || cap(first.Items) != 1 {
 		t.Errorf("the page's items: %d, the first order's capacity %d; want 3 and 1, so that appending to one order's items cannot overwrite the next's", len(items), cap(first.Items))
 	}
-	for _, text := range []string{"", "1700000000123456 paid", "soon paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []", `1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e {"product":"tea"}`} {
-		if _, _, err := parseOrderText(owner, text, nil); err == nil {
-			t.Errorf("parseOrderText(%q) read an order", text)
-		}
+	for _, tt := range []struct{ name, text string }{
+		{"empty", ""},
+		{"no id", "1700000000123456 paid"},
+		{"created not a number", "soon paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []"},
+		{"items not an array", `1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e {"product":"tea"}`},
+		{"id with a space", `1 paid 0192f1f4 6b1e [{"product":"tea","size":"big","quantity":1}]`},
+		{"id ending in a space", `1 paid 0192f1f4  [{"product":"tea","size":"big","quantity":1}]`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if o, _, err := parseOrderText(owner, tt.text, nil); err == nil {
+				t.Errorf("parseOrderText(%q) = %+v; want an error", tt.text, o)
+			}
+		})
 	}
+}
+
+// FuzzOrderText checks that an order laid out as orderText is read back as
+// it was, and that an id with a space makes it unreadable rather than read
+// wrong.
+func FuzzOrderText(f *testing.F) {
+	f.Add(int64(1700000000123456), uint8(0), "0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e", "flat white", "big", int64(2))
+	f.Add(int64(-1), uint8(2), "a b", `the "house" blend`, "small", int64(1))
+	f.Add(int64(0), uint8(1), "x ", "tea", "medium", int64(0))
+	statuses := []models.Status{models.StatusCreated, models.StatusPaid, models.StatusCancelled}
+	f.Fuzz(func(t *testing.T, micros int64, status uint8, id, product, size string, quantity int64) {
+		want := models.Order{
+			ID: models.OrderID(id), Owner: "o", Created: time.UnixMicro(micros).UTC(), Status: statuses[int(status)%len(statuses)],
+			Items: []models.Item{{Product: product, Size: models.Size(size), Quantity: quantity}},
+		}
+		enc, err := encodeItems(want.Items)
+		if err != nil {
+			return // not storable: JSON v2 refuses invalid UTF-8
+		}
+		text := fmt.Sprintf("%d %s %s %s", micros, want.Status, id, enc)
+		got, _, err := parseOrderText(want.Owner, text, nil)
+		if strings.Contains(id, " ") {
+			if err == nil {
+				t.Fatalf("parseOrderText(%q) = %+v; want an error for an id with a space", text, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("parseOrderText(%q): %v", text, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("parseOrderText(%q) (-want +got):\n%s", text, diff)
+		}
+	})
 }

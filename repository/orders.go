@@ -101,8 +101,13 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
 	var o models.Order
-	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) (err error) {
-		o, err = take(ctx, pool, owner, id)
+	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
+		var text string
+		if err := pool.QueryRowContext(ctx, getOrder, string(owner), string(id)).Scan(&text); err != nil {
+			return err
+		}
+		var err error
+		o, _, err = parseOrderText(owner, text, nil)
 		return err
 	})
 	if err != nil {
@@ -120,7 +125,9 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 // objects for every column of every row they return, which made a page's
 // columns most of a list's allocations. Every part but the last holds no
 // space: created is digits, status is checked against its values, and id is
-// a UUID, which Create alone writes; items, whatever they hold, come last.
+// a UUID, which Create alone writes; items, an array whatever it holds,
+// come last. An id with a space, which no call of the API can write, would
+// make its order unreadable: what follows the id must be the array.
 //
 // A list wraps each parameter in a CAST: SQLite plans a query with an
 // ORDER BY for the values bound to bare parameters, and so prepared it
@@ -131,6 +138,9 @@ const (
 	orderText  = "CAST(created AS TEXT) || ' ' || status || ' ' || id || ' ' || items"
 	getOrder   = "SELECT " + orderText + " FROM orders WHERE owner = $1 AND id = $2"
 	listOrders = "SELECT " + orderText + " FROM orders WHERE owner = CAST($1 AS TEXT)"
+	// orderExists tells a missing order from one whose status refused a
+	// change; the order's contents do not matter.
+	orderExists = "SELECT 1 FROM orders WHERE owner = $1 AND id = $2"
 )
 
 // parseOrderText reads an order of owner selected as orderText, appending
@@ -140,8 +150,8 @@ func parseOrderText(owner models.OwnerID, text string, items []models.Item) (mod
 	status, rest, _ := strings.Cut(rest, " ")
 	id, enc, ok := strings.Cut(rest, " ")
 	micros, err := strconv.ParseInt(created, 10, 64)
-	if !ok || err != nil {
-		return models.Order{}, items, fmt.Errorf("read order: not an order's text: %.60q", text)
+	if !ok || err != nil || !strings.HasPrefix(enc, "[") {
+		return models.Order{}, items, fmt.Errorf("read order: %d bytes that are not an order's text", len(text))
 	}
 	n := len(items)
 	items, err = appendItems(items, enc)
@@ -179,16 +189,6 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT CAST($%d AS BIGINT)", len(args)), args
 }
 
-// take reads owner's order id.
-func take(ctx context.Context, pool gorm.ConnPool, owner models.OwnerID, id models.OrderID) (models.Order, error) {
-	var text string
-	if err := pool.QueryRowContext(ctx, getOrder, string(owner), string(id)).Scan(&text); err != nil {
-		return models.Order{}, err
-	}
-	o, _, err := parseOrderText(owner, text, nil)
-	return o, err
-}
-
 // query runs fn, which reads, with the pool of prepared statements scoped
 // to owner as Scoped scopes a handle, and the context to run them in. On
 // SQLite that is the pool itself: a gorm session, which clones its
@@ -215,9 +215,10 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 			return err
 		}
 		defer res.Close()
-		var text string
-		// The page's items, in one array; every order has at least one.
-		items := make([]models.Item, 0, q.Limit)
+		var (
+			text  string
+			items []models.Item
+		)
 		for res.Next() {
 			if len(page.Orders) == q.Limit {
 				more = true // the query's one row more than a page
@@ -229,6 +230,11 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 			var o models.Order
 			if o, items, err = parseOrderText(owner, text, items); err != nil {
 				return err
+			}
+			if len(page.Orders) == 0 {
+				// The other orders' items go in one array, sized for
+				// orders like the first.
+				items = make([]models.Item, 0, len(items)*(q.Limit-1))
 			}
 			page.Orders = append(page.Orders, o)
 		}
@@ -277,7 +283,8 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 		if err != nil || len(rows) == 1 {
 			return err
 		}
-		if _, err := take(tx.Statement.Context, tx.Statement.ConnPool, owner, id); err != nil {
+		var exists int
+		if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderExists, string(owner), string(id)).Scan(&exists); err != nil {
 			return err
 		}
 		return models.ErrConflict
