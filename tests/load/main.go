@@ -599,8 +599,8 @@ func freeAddr() (string, error) {
 }
 
 // rss is the server's resident set, with how much of it is anonymous
-// memory (Go's heap and stacks, malloc) and how much is mapped files and
-// shared memory (SQLite's WAL index).
+// memory (Go's heap and stacks, malloc), mapped files (the program, shared
+// libraries, SQLite's WAL index) and shared memory.
 func rss(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
