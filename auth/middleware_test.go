@@ -1,10 +1,14 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -95,6 +99,7 @@ func FuzzClaims(f *testing.F) {
 	for _, s := range []string{`{"sub":"a","exp":1}`, `{"sub":"a","sub":"b"}`, `{"aud":["x"],"scp":"a b"}`, `{"nbf":1e19}`, `[]`, `{"exp":"1"}`} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"aud":["a\u00e9",null],"x":-0.5e1,"s":"\ud83d\ude00"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c claims
 		if err := c.UnmarshalJSON(b); err != nil {
@@ -105,5 +110,35 @@ func FuzzClaims(f *testing.F) {
 				t.Fatalf("decoded date %v from %q; want one between 1970 and 9999", d, b)
 			}
 		}
+		for name, v := range c.members {
+			checkDecoders(t, name, v)
+		}
 	})
+}
+
+// checkDecoders checks the claim value decoders against encoding/json: a
+// string and a number read the same both ways, and an array of strings the
+// same whenever decodeStrings reads it (it also refuses null in an array,
+// which encoding/json reads as "").
+func checkDecoders(t *testing.T, name string, v json.RawMessage) {
+	var s, want string
+	if err, wantErr := decodeString(v, &s), json.Unmarshal(v, &want); (err == nil) != (wantErr == nil && v[0] == '"') || s != want {
+		t.Errorf("claim %s = %s: decodeString %q, %v; encoding/json %q, %v", name, v, s, err, want, wantErr)
+	}
+	if ss, err := decodeStrings(v); err == nil && v[0] == '[' {
+		var want []string
+		if err := json.Unmarshal(v, &want); err != nil || !slices.Equal(ss, want) {
+			t.Errorf("claim %s = %s: decodeStrings %q; encoding/json %q, %v", name, v, ss, want, err)
+		}
+	}
+	var f float64
+	wantErr := json.Unmarshal(v, &f)
+	d, err := decodeNumericDate(v)
+	sec, frac := math.Modf(f)
+	switch inRange := wantErr == nil && f >= 0 && f <= maxNumericDate; {
+	case inRange && (err != nil || !d.Equal(jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time)):
+		t.Errorf("claim %s = %s: decodeNumericDate %v, %v; encoding/json %v", name, v, d, err, f)
+	case !inRange && err == nil:
+		t.Errorf("claim %s = %s: decodeNumericDate %v; encoding/json %v, %v", name, v, d, f, wantErr)
+	}
 }
