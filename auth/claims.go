@@ -242,7 +242,7 @@ func claimsError(err error) error {
 }
 
 // The decoders of claim values read values uniqueMembers returned, valid
-// JSON: with jsontext and strconv, at a fifth of what encoding/json's
+// JSON: with jsontext and strconv, in less than half the time encoding/json's
 // reflection took on a cold token.
 
 func decodeString(v json.RawMessage, dst *string) error {
@@ -257,6 +257,8 @@ func decodeString(v json.RawMessage, dst *string) error {
 	return nil
 }
 
+var errNotStrings = errors.New("must be a string or an array of strings")
+
 // decodeStrings accepts a string or an array of strings, as aud and scp come.
 func decodeStrings(v json.RawMessage) ([]string, error) {
 	if len(v) > 0 && v[0] == '"' {
@@ -264,21 +266,20 @@ func decodeStrings(v json.RawMessage) ([]string, error) {
 		err := decodeString(v, &s)
 		return []string{s}, err
 	}
-	notStrings := errors.New("must be a string or an array of strings")
 	dec := jsontext.NewDecoder(bytes.NewBuffer(v))
 	if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
-		return nil, notStrings
+		return nil, errNotStrings
 	}
 	ss := []string{}
 	for dec.PeekKind() == '"' {
 		t, err := dec.ReadToken()
 		if err != nil {
-			return nil, notStrings
+			return nil, errNotStrings
 		}
 		ss = append(ss, t.String())
 	}
 	if t, err := dec.ReadToken(); err != nil || t.Kind() != ']' {
-		return nil, notStrings
+		return nil, errNotStrings
 	}
 	return ss, nil
 }
