@@ -116,13 +116,12 @@ func (c *claims) audienceIn(name string) ([]string, error) {
 // scopeNames returns the names held by the claim at path: a string of
 // space-separated names, or an array of strings. An absent claim holds none.
 // A claim whose whole name is path is read first, so a namespaced claim such
-// as https://orders.example.com/permissions is found; otherwise path is
-// split by splitPath and each part reaches into an object.
-func (c *claims) scopeNames(path string) ([]string, error) {
+// as https://orders.example.com/permissions is found; otherwise each of
+// parts, path as splitPath splits it, reaches into an object.
+func (c *claims) scopeNames(path string, parts []string) ([]string, error) {
 	if v, ok := c.members[path]; ok {
 		return namesIn(path, v)
 	}
-	parts := splitPath(path)
 	members := c.members
 	for i, part := range parts {
 		v, ok := members[part]

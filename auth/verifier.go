@@ -27,6 +27,8 @@ type Verifier struct {
 type issuer struct {
 	Issuer
 	keys *keySet
+	// scopePaths are the ScopeClaims split by splitPath, once.
+	scopePaths [][]string
 }
 
 // NewVerifier returns a Verifier for cfg, or the reasons cfg is unusable. It
@@ -56,7 +58,11 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		if v.cache != nil {
 			ks.onLoad = func(current []string) { v.cache.dropUnless(issuerKeys(v.issuers, iss.URL, current)) }
 		}
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks}
+		paths := make([][]string, len(iss.ScopeClaims))
+		for i, sc := range iss.ScopeClaims {
+			paths[i] = splitPath(sc)
+		}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks, scopePaths: paths}
 	}
 	return v, nil
 }
@@ -210,8 +216,8 @@ func (iss *issuer) check(c *claims) error {
 // issuer's scope claims, mapped by its ScopeNames, and its GrantScopes.
 func (iss *issuer) scopes(c *claims) ([]Scope, error) {
 	out := slices.Clone(iss.GrantScopes)
-	for _, path := range iss.ScopeClaims {
-		names, err := c.scopeNames(path)
+	for i, path := range iss.ScopeClaims {
+		names, err := c.scopeNames(path, iss.scopePaths[i])
 		if err != nil {
 			return nil, err
 		}
