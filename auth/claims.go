@@ -52,7 +52,10 @@ func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.audien
 // errClaims marks a claim set that is not well formed.
 var errClaims = errors.New("malformed claims")
 
-// UnmarshalJSON decodes the claim set b.
+// UnmarshalJSON decodes the claim set b. It keeps slices of b, unlike what
+// json.Unmarshaler asks: golang-jwt (v5.3.1, parser.go) decodes each token's
+// claims into a buffer of their own and never touches it again. Check that
+// again on upgrading golang-jwt.
 func (c *claims) UnmarshalJSON(b []byte) error {
 	members, err := uniqueMembers(b)
 	if err != nil {

@@ -27,8 +27,16 @@ type Verifier struct {
 type issuer struct {
 	Issuer
 	keys *keySet
-	// scopePaths are the ScopeClaims split by splitPath, once.
-	scopePaths [][]string
+	// scopeClaims are the ScopeClaims with their paths split by splitPath,
+	// once.
+	scopeClaims []scopeClaim
+}
+
+// scopeClaim is a claim scopes are read from: its name, and the path to it
+// through objects.
+type scopeClaim struct {
+	name  string
+	parts []string
 }
 
 // NewVerifier returns a Verifier for cfg, or the reasons cfg is unusable. It
@@ -58,11 +66,11 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		if v.cache != nil {
 			ks.onLoad = func(current []string) { v.cache.dropUnless(issuerKeys(v.issuers, iss.URL, current)) }
 		}
-		paths := make([][]string, len(iss.ScopeClaims))
-		for i, sc := range iss.ScopeClaims {
-			paths[i] = splitPath(sc)
+		scopeClaims := make([]scopeClaim, len(iss.ScopeClaims))
+		for i, name := range iss.ScopeClaims {
+			scopeClaims[i] = scopeClaim{name: name, parts: splitPath(name)}
 		}
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks, scopePaths: paths}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks, scopeClaims: scopeClaims}
 	}
 	return v, nil
 }
@@ -216,8 +224,8 @@ func (iss *issuer) check(c *claims) error {
 // issuer's scope claims, mapped by its ScopeNames, and its GrantScopes.
 func (iss *issuer) scopes(c *claims) ([]Scope, error) {
 	out := slices.Clone(iss.GrantScopes)
-	for i, path := range iss.ScopeClaims {
-		names, err := c.scopeNames(path, iss.scopePaths[i])
+	for _, sc := range iss.scopeClaims {
+		names, err := c.scopeNames(sc.name, sc.parts)
 		if err != nil {
 			return nil, err
 		}

@@ -167,6 +167,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"wrong audience", sign(with(map[string]any{"aud": "https://other.test/api"}))},
 		{"audience a prefix", sign(with(map[string]any{"aud": authtest.Audience[:10]}))},
 		{"audience array without ours", sign(with(map[string]any{"aud": []string{"a", "b"}}))},
+		{"audience array holding null", sign(with(map[string]any{"aud": []any{authtest.Audience, nil}}))},
 		{"no audience", sign(with(map[string]any{"aud": authtest.Omit}))},
 		{"no sub", sign(with(map[string]any{"sub": authtest.Omit}))},
 		{"empty sub", sign(with(map[string]any{"sub": ""}))},
