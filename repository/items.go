@@ -32,18 +32,12 @@ func encodeItems(items []models.Item) (string, error) {
 	return string(b), nil
 }
 
-// decodeItems reads a stored items array. Every read decodes one per order,
-// and JSON v2 spent as long on a page of them as the query did, so the
-// exact layout encodeItems writes is read by scanItems, without reflection
-// or copies; anything else, such as a product that needs escaping or a row
-// written by another tool, is left to JSON v2. FuzzItems checks that the two
-// agree.
-func decodeItems(s string) ([]models.Item, error) {
-	return appendItems(nil, s)
-}
-
-// appendItems appends the items of the stored array s to items, as
-// decodeItems reads them.
+// appendItems appends the items of the stored array s to items. Every read
+// decodes one array per order, and JSON v2 spent as long on a page of them
+// as the query did, so the exact layout encodeItems writes is read by
+// scanItems, without reflection or copies; anything else, such as a product
+// that needs escaping or a row written by another tool, is left to JSON v2.
+// FuzzItems checks that the two agree.
 func appendItems(items []models.Item, s string) ([]models.Item, error) {
 	if more, ok := scanItems(items, s); ok {
 		return more, nil

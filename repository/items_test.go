@@ -32,12 +32,12 @@ func TestItemsTakeTheFastPath(t *testing.T) {
 		if _, fast := scanItems(nil, enc); fast != c.fast {
 			t.Errorf("scanItems(%s) took the fast path: %v; want %v", enc, fast, c.fast)
 		}
-		got, err := decodeItems(enc)
+		got, err := appendItems(nil, enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(c.items, got); diff != "" {
-			t.Errorf("decodeItems(%s) (-want +got):\n%s", enc, diff)
+			t.Errorf("appendItems(%s) (-want +got):\n%s", enc, diff)
 		}
 	}
 }
@@ -73,9 +73,9 @@ func FuzzItems(f *testing.F) {
 		if err != nil {
 			return // invalid UTF-8, which validation keeps out
 		}
-		got, err := decodeItems(enc)
+		got, err := appendItems(nil, enc)
 		if err != nil {
-			t.Fatalf("decodeItems(%s): %v", enc, err)
+			t.Fatalf("appendItems(%s): %v", enc, err)
 		}
 		if diff := cmp.Diff(items, got); diff != "" {
 			t.Errorf("items read back differ (-wrote +read):\n%s", diff)

@@ -63,17 +63,25 @@ type orderRow struct {
 func (orderRow) TableName() string { return "orders" }
 
 func (r orderRow) toModel() (models.Order, error) {
-	items, err := decodeItems(r.Items)
+	o, _, err := r.appendModel(nil)
+	return o, err
+}
+
+// appendModel returns the order r stores, appending its items to items,
+// whose memory the order shares.
+func (r orderRow) appendModel(items []models.Item) (models.Order, []models.Item, error) {
+	n := len(items)
+	items, err := appendItems(items, r.Items)
 	if err != nil {
-		return models.Order{}, fmt.Errorf("decode items of order %s: %w", r.ID, err)
+		return models.Order{}, items, fmt.Errorf("decode items of order %s: %w", r.ID, err)
 	}
 	return models.Order{
 		ID:      models.OrderID(r.ID),
 		Owner:   models.OwnerID(r.Owner),
 		Created: time.UnixMicro(r.Created).UTC(),
 		Status:  models.Status(r.Status),
-		Items:   items,
-	}, nil
+		Items:   items[n:len(items):len(items)],
+	}, items, nil
 }
 
 // Create stores a new order of owner with the given items, which the caller
@@ -153,18 +161,7 @@ func parseOrderText(owner models.OwnerID, text string, items []models.Item) (mod
 	if !ok || err != nil || !strings.HasPrefix(enc, "[") {
 		return models.Order{}, items, fmt.Errorf("read order: %d bytes that are not an order's text", len(text))
 	}
-	n := len(items)
-	items, err = appendItems(items, enc)
-	if err != nil {
-		return models.Order{}, items, fmt.Errorf("decode items of order %s: %w", id, err)
-	}
-	return models.Order{
-		ID:      models.OrderID(id),
-		Owner:   owner,
-		Created: time.UnixMicro(micros).UTC(),
-		Status:  models.Status(status),
-		Items:   items[n:len(items):len(items)],
-	}, items, nil
+	return orderRow{ID: id, Owner: string(owner), Created: micros, Status: status, Items: enc}.appendModel(items)
 }
 
 // listQuery returns the statement that selects the page q of owner's
