@@ -166,11 +166,12 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 				wait = fetchTimeout
 			}
 			wctx, cancel := context.WithTimeout(ctx, wait)
-			if err := ks.refresh(wctx); err == nil {
-				keys = ks.snapshot()
-			}
+			_ = ks.refresh(wctx) // refresh logs a failure; the keys in hand decide
 			cancel()
 		}
+		// Looked at again even without a wait: a fetch may have ended
+		// since the first look.
+		keys = ks.snapshot()
 	}
 	if len(keys) == 0 {
 		return nil, fail(ErrUnavailable, "the issuer's signing keys are not available yet", nil)
@@ -240,8 +241,10 @@ func (ks *keySet) run(ctx context.Context) {
 // waits at most until its ctx ends; the fetch itself is bounded by
 // fetchTimeout and logs its failure once.
 func (ks *keySet) refresh(ctx context.Context) error {
+	// Marked before the flight starts, in this goroutine, so that a request
+	// that arrives as the limiter runs out already sees it and waits.
+	ks.fetching.Store(true)
 	ch := ks.flight.DoChan("refresh", func() (any, error) {
-		ks.fetching.Store(true)
 		defer ks.fetching.Store(false)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
