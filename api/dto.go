@@ -41,8 +41,8 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 	if r.Order == nil {
 		return nil, models.Invalid("order", "is required")
 	}
-	if n := len(*r.Order); n == 0 || n > models.MaxItems {
-		return nil, models.ValidateItems("order", make([]models.Item, n))
+	if err := models.ValidateItemCount("order", len(*r.Order)); err != nil {
+		return nil, err
 	}
 	var verr models.ValidationError
 	items := make([]models.Item, len(*r.Order))

@@ -69,8 +69,8 @@ func TestValidateItems(t *testing.T) {
 				return
 			}
 			var verr *models.ValidationError
-			if !errors.As(err, &verr) || verr.Fields[tt.field] == "" {
-				t.Errorf("ValidateItems = %v; want a problem with %s", err, tt.field)
+			if !errors.As(err, &verr) || verr.Fields[tt.field] == "" || len(verr.Fields) != 1 {
+				t.Errorf("ValidateItems = %v; want a problem with %s alone", err, tt.field)
 			}
 		})
 	}

@@ -9,18 +9,27 @@ import (
 
 // ValidateItems checks a whole list of items as sent for a new or replaced
 // order. field is the name of the list in the API, used in error fields.
+// A list of the wrong length is refused for its length alone.
 func ValidateItems(field string, items []Item) error {
-	var verr ValidationError
-	switch {
-	case len(items) == 0:
-		verr.Add(field, "must hold at least one item")
-	case len(items) > MaxItems:
-		verr.Add(field, fmt.Sprintf("must hold at most %d items", MaxItems))
+	if err := ValidateItemCount(field, len(items)); err != nil {
+		return err
 	}
+	var verr ValidationError
 	for i, it := range items {
 		it.validate(fmt.Sprintf("%s[%d]", field, i), &verr)
 	}
 	return verr.Err()
+}
+
+// ValidateItemCount checks that an order holds n items, 1 to MaxItems.
+func ValidateItemCount(field string, n int) error {
+	switch {
+	case n == 0:
+		return Invalid(field, "must hold at least one item")
+	case n > MaxItems:
+		return Invalid(field, fmt.Sprintf("must hold at most %d items", MaxItems))
+	}
+	return nil
 }
 
 func (it Item) validate(prefix string, verr *ValidationError) {

@@ -213,6 +213,13 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 				}
 			})
 		}
+		t.Run("too many valid items are refused for their number alone", func(t *testing.T) {
+			body := `{"order":[` + strings.TrimSuffix(strings.Repeat(`{"product":"latte","size":"big"},`, 101), ",") + `]}`
+			p := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body}).wantProblem(t, 422)
+			if len(p.Errors) != 1 || !hasField(p, "order") {
+				t.Errorf("errors = %+v; want one, about the order's length", p.Errors)
+			}
+		})
 		l, _ := e.list(t, tok, "")
 		if len(l.Orders) != 1 || !cmp.Equal(l.Orders[0], existing) {
 			t.Errorf("orders after refused input = %+v; want only the untouched %+v", l.Orders, existing)
