@@ -73,6 +73,12 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
+	// Routes match the path as sent, so an encoded slash (%2F) is part of a
+	// segment, never a separator (RFC 3986, 2.2): /orders/ID%2Fpay must not
+	// reach the pay route a proxy's rule for /orders/*/pay would have seen.
+	// Path values are decoded after matching.
+	e.UseEscapedPath = true
+	e.UnescapePathValues = true
 
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {

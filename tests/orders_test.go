@@ -418,6 +418,36 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	})
 }
 
+// TestEncodedSlashIsNoSeparator: %2F belongs to the segment it stands in,
+// so it cannot reach a route a proxy would have matched differently, while
+// other escapes in a path still mean the characters they encode.
+func TestEncodedSlashIsNoSeparator(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	o := e.create(t, tok, item{"latte", "big", 1})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodPost, "/orders/" + o.ID + "%2Fpay", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/orders/" + o.ID + "%2fcancel", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/orders%2F" + o.ID + "%2Fcancel", http.StatusNotFound},
+		{http.MethodGet, "/orders%2F" + o.ID, http.StatusNotFound},
+		{http.MethodGet, "/orders/" + o.ID + "%2F", http.StatusUnprocessableEntity},
+	} {
+		e.do(t, request{method: tt.method, path: tt.path, token: tok}).wantProblem(t, tt.status)
+	}
+	escaped := "%" + fmt.Sprintf("%X", o.ID[0]) + o.ID[1:]
+	r := e.do(t, request{method: http.MethodGet, path: "/orders/" + escaped, token: tok})
+	r.wantStatus(t, http.StatusOK)
+	var got order
+	r.decode(t, &got)
+	if got.ID != o.ID || got.Status != "created" {
+		t.Errorf("the order after the encoded-slash requests = %+v; want %s, still created", got, o.ID)
+	}
+}
+
 // TestHostileBodiesGetSmallAnswers sends bodies full of invalid items: the
 // answer lists at most 20 fields, whatever the body's size.
 func TestHostileBodiesGetSmallAnswers(t *testing.T) {
