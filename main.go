@@ -345,12 +345,15 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	action := "up"
-	switch fs.NArg() {
-	case 0:
-	case 1:
+	if fs.NArg() > 0 {
+		// Flags may follow the action too: migrate up --database-url URL.
 		action = fs.Arg(0)
-	default:
-		return fmt.Errorf("migrate takes one action, up or status; got %q", fs.Args())
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("migrate takes one action, up or status; got %q", append([]string{action}, fs.Args()...))
+		}
 	}
 	if action != "up" && action != "status" {
 		return fmt.Errorf("unknown migrate action %q: use up or status", action)

@@ -311,6 +311,14 @@ func TestMigrateCommand(t *testing.T) {
 	if out := run(); !strings.Contains(out, "0001  applied") {
 		t.Errorf("second up = %q; want it to change nothing", out)
 	}
+	// Flags may also follow the action, as the README writes it.
+	out, err := exec.Command(binary, "migrate", "status", "--database-url", db).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0001  applied") {
+		t.Errorf("migrate status --database-url = %q, %v; want the migrations of that database", out, err)
+	}
+	if out, err := exec.Command(binary, "migrate", "up", "status").CombinedOutput(); err == nil {
+		t.Errorf("migrate up status = %q; want two actions refused", out)
+	}
 }
 
 // TestOversizeHeadersAre431 sends a 1 MB token: the server answers 431
