@@ -146,6 +146,7 @@ func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
 	scheme["flows"] = map[string]any{"authorizationCode": map[string]any{
 		"authorizationUrl": authURL, "tokenUrl": tokenURL, "scopes": scopes,
 	}}
+	scheme["description"] = "The configured issuer's OAuth 2.0 authorization code flow, with PKCE, at the endpoints its discovery document names."
 	return json.Marshal(spec)
 }
 

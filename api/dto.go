@@ -80,7 +80,13 @@ func (r orderRequest) toModel() ([]models.Item, error) {
 // no unknown member: encoding/json would match "ORDER" for "order" and let a
 // repeated member win, so the body is decoded with the stricter JSON v2.
 func decodeItems(c *gin.Context) ([]models.Item, error) {
-	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	// Two Content-Type headers are refused, not read as the first: a proxy
+	// may have read the other.
+	types := c.Request.Header.Values("Content-Type")
+	if len(types) != 1 {
+		return nil, errMediaType
+	}
+	mt, params, err := mime.ParseMediaType(types[0])
 	if cs, ok := params["charset"]; err != nil || mt != "application/json" || (ok && !strings.EqualFold(cs, "utf-8")) {
 		return nil, errMediaType
 	}

@@ -169,7 +169,7 @@ func (e *env) do(t *testing.T, r request) response {
 		e.tokens = append(e.tokens, r.token)
 		e.mu.Unlock()
 	}
-	if body != nil {
+	if body != nil && req.Header.Get("Content-Type") == "" {
 		ct := r.contentType
 		if ct == "" {
 			ct = "application/json"

@@ -112,7 +112,8 @@ func TestOperations(t *testing.T) {
 	var spec struct {
 		Components struct {
 			SecuritySchemes map[string]struct {
-				Flows map[string]struct {
+				Description string `json:"description"`
+				Flows       map[string]struct {
 					AuthorizationURL string            `json:"authorizationUrl"`
 					TokenURL         string            `json:"tokenUrl"`
 					Scopes           map[string]string `json:"scopes"`
@@ -127,6 +128,9 @@ func TestOperations(t *testing.T) {
 	code, ok := flows["authorizationCode"]
 	if !ok || len(flows) != 1 || !strings.HasSuffix(code.AuthorizationURL, "/authorize") || len(code.Scopes) != 2 {
 		t.Errorf("oauth2 flows = %+v; want the dev issuer's authorization code flow only", flows)
+	}
+	if d := spec.Components.SecuritySchemes["oauth2"].Description; strings.Contains(d, "placeholder") {
+		t.Errorf("oauth2 description = %q; want it to speak of the flow offered", d)
 	}
 	if _, implicit := flows["implicit"]; implicit {
 		t.Error("the implicit flow is offered")

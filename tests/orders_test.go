@@ -472,6 +472,7 @@ func TestStrictInputEdges(t *testing.T) {
 	body := `{"order":[{"product":"latte","size":"big"}]}`
 	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body, contentType: "application/json; charset=utf-16"}).wantProblem(t, http.StatusUnsupportedMediaType)
 	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body, contentType: "application/json; charset=UTF-8"}).wantStatus(t, http.StatusCreated)
+	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body, header: http.Header{"Content-Type": {"application/json", "text/plain"}}}).wantProblem(t, http.StatusUnsupportedMediaType)
 	p := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: "{\"order\":[{\"product\":\"lat\u202ete\",\"size\":\"big\"}]}"}).wantProblem(t, http.StatusUnprocessableEntity)
 	if !hasField(p, "order[0].product") {
 		t.Errorf("a bidi override in a product: %+v", p)
