@@ -101,10 +101,14 @@ type keySet struct {
 	flight  singleflight.Group
 	// onLoad, when set, is told the fingerprints of each new key set.
 	onLoad func(fingerprints []string)
-	// fetching is set while a fetch runs; a request may wait for that one
-	// without asking the limiter.
-	fetching atomic.Bool
-	stats    stats
+	stats  stats
+
+	// fetchMu guards fetching, the fetch under way (nil when none runs).
+	// Joining it and starting one are decided together under the lock, so
+	// a request never starts a fetch the limiter did not allow because one
+	// was just ending, and never waits for one that has ended.
+	fetchMu  sync.Mutex
+	fetching *fetch
 
 	mu         sync.RWMutex
 	meta       *Metadata // the issuer's discovery document, once read
@@ -160,17 +164,15 @@ func (ks *keySet) snapshot() []verificationKey {
 func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string) ([]verificationKey, error) {
 	keys := ks.snapshot()
 	if len(keys) == 0 || (hasKID && !hasKid(keys, kid)) {
-		if ks.fetching.Load() || ks.limiter.Allow() {
-			wait := refreshWait
-			if len(keys) == 0 {
-				wait = fetchTimeout
-			}
-			wctx, cancel := context.WithTimeout(ctx, wait)
-			_ = ks.refresh(wctx) // refresh logs a failure; the keys in hand decide
-			cancel()
+		wait := refreshWait
+		if len(keys) == 0 {
+			wait = fetchTimeout
 		}
-		// Looked at again even without a wait: a fetch may have ended
-		// since the first look.
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		_ = ks.refresh(wctx, ks.limiter.Allow) // a failure is logged; the keys in hand decide
+		cancel()
+		// Looked at again even when no fetch was allowed: one may have
+		// ended since the first look.
 		keys = ks.snapshot()
 	}
 	if len(keys) == 0 {
@@ -221,7 +223,7 @@ func hasKid(keys []verificationKey, kid string) bool {
 func (ks *keySet) run(ctx context.Context) {
 	wait := retryMin
 	for {
-		err := ks.refresh(ctx)
+		err := ks.refresh(ctx, nil)
 		next := refreshEvery
 		if err != nil && len(ks.snapshot()) == 0 {
 			next = wait
@@ -237,31 +239,57 @@ func (ks *keySet) run(ctx context.Context) {
 	}
 }
 
-// refresh fetches the key set once for all concurrent callers. Each caller
-// waits at most until its ctx ends; the fetch itself is bounded by
-// fetchTimeout and logs its failure once.
-func (ks *keySet) refresh(ctx context.Context) error {
-	// Marked before the flight starts, in this goroutine, so that a request
-	// that arrives as the limiter runs out already sees it and waits.
-	ks.fetching.Store(true)
-	ch := ks.flight.DoChan("refresh", func() (any, error) {
-		defer ks.fetching.Store(false)
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		defer cancel()
-		err := ks.load(fctx)
-		ks.stats.refreshes.Add(1)
-		if err != nil {
-			ks.stats.failures.Add(1)
-			ks.log.WarnContext(ctx, "jwks refresh failed", "issuer", ks.issuer, "error", err)
+// fetch is one fetch of the key set, which any number of callers may wait
+// for.
+type fetch struct {
+	done chan struct{} // closed when the fetch has ended
+	err  error         // its outcome, set before done is closed
+}
+
+// errNoFetch means that no fetch ran and none was allowed to start.
+var errNoFetch = errors.New("no fetch of the keys allowed now")
+
+// refresh waits for the fetch of the key set under way, or starts one if
+// mayStart (nil: always) allows it. A caller waits at most until its ctx
+// ends; the fetch goes on, bounded by fetchTimeout, and logs its failure
+// once.
+func (ks *keySet) refresh(ctx context.Context, mayStart func() bool) error {
+	ks.fetchMu.Lock()
+	f := ks.fetching
+	if f == nil {
+		if mayStart != nil && !mayStart() {
+			ks.fetchMu.Unlock()
+			return errNoFetch
 		}
-		return nil, err
-	})
+		f = &fetch{done: make(chan struct{})}
+		ks.fetching = f
+		go ks.doFetch(context.WithoutCancel(ctx), f)
+	}
+	ks.fetchMu.Unlock()
 	select {
-	case res := <-ch:
-		return res.Err
+	case <-f.done:
+		return f.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// doFetch loads the key set for f, then marks that no fetch runs: only after
+// the keys are stored, so a caller that finds no fetch under way finds its
+// keys.
+func (ks *keySet) doFetch(ctx context.Context, f *fetch) {
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	f.err = ks.load(fctx)
+	ks.stats.refreshes.Add(1)
+	if f.err != nil {
+		ks.stats.failures.Add(1)
+		ks.log.WarnContext(ctx, "jwks refresh failed", "issuer", ks.issuer, "error", f.err)
+	}
+	ks.fetchMu.Lock()
+	ks.fetching = nil
+	ks.fetchMu.Unlock()
+	close(f.done)
 }
 
 func (ks *keySet) load(ctx context.Context) error {

@@ -60,6 +60,43 @@ func TestUnknownKIDFloodFetchesAHandful(t *testing.T) {
 	}
 }
 
+// TestConcurrentUnknownKIDsFetchAHandful floods the verifier with unknown
+// kids from many goroutines at once, so that requests keep arriving as each
+// fetch ends: none of them may start a fetch the limiter did not allow.
+func TestConcurrentUnknownKIDsFetchAHandful(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Fatal(err)
+	}
+	stranger := authtest.NewKey(t, "x", "ES256")
+	claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
+	const workers, each = 16, 100
+	tokens := make([]string, workers*each)
+	for i := range tokens {
+		tokens[i] = idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for _, tok := range tokens[w*each : (w+1)*each] {
+				if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+					t.Errorf("Verify = %v; want ErrInvalidToken", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The first fetch, the limiter's burst of 3, and one more for each 10 s.
+	allowed := 1 + 3 + int64(time.Since(start)/(10*time.Second))
+	if got := idp.JWKSFetches(); got > allowed {
+		t.Errorf("%d unknown kids from %d goroutines caused %d JWKS fetches; want at most %d", len(tokens), workers, got, allowed)
+	}
+}
+
 func TestIssuerDownThenBack(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
