@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"slices"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -27,6 +28,11 @@ type tokenCache struct {
 	entries *lru.Cache[[sha256.Size]byte, cached]
 	ttl     time.Duration
 	leeway  time.Duration
+	// sweep orders put against dropUnless: a put checks that its keys are
+	// still in hand and adds its entry under it, and a sweep, which follows
+	// every change of keys, waits for it; so an entry is either refused or
+	// swept, never left behind by a sweep that ran between the two.
+	sweep sync.Mutex
 }
 
 // cached is a verified token.
@@ -67,8 +73,9 @@ func (tc *tokenCache) get(token string) (Principal, bool) {
 	return e.principal, true
 }
 
-// put stores a token that passed every check.
-func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificationKey) {
+// put stores a token that passed every check, if held reports that every
+// key that may have verified it is still in hand.
+func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificationKey, held func() bool) {
 	if tc == nil || c.expiresAt == nil {
 		return
 	}
@@ -82,7 +89,12 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificat
 	for _, k := range keys {
 		e.keys = append(e.keys, k.fingerprint)
 	}
-	tc.entries.Add(tokenKey(token), e)
+	key := tokenKey(token)
+	tc.sweep.Lock()
+	defer tc.sweep.Unlock()
+	if held() {
+		tc.entries.Add(key, e)
+	}
 }
 
 // maxCachedLookup is the longest token hashed from a copy on the stack.
@@ -104,6 +116,8 @@ func (tc *tokenCache) dropUnless(current []string) {
 	if tc == nil {
 		return
 	}
+	tc.sweep.Lock()
+	defer tc.sweep.Unlock()
 	for _, k := range tc.entries.Keys() {
 		if e, ok := tc.entries.Peek(k); ok && slices.ContainsFunc(e.keys, func(fp string) bool { return !slices.Contains(current, fp) }) {
 			tc.entries.Remove(k)

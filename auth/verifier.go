@@ -181,12 +181,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, describe(err)
 	}
 	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes}
-	// Cache only while every key that may have verified the token is still
-	// in hand: a refresh that removed one between the check and now has
-	// already swept the cache, and must not be undone.
-	if iss.keys.holdsAll(used) {
-		v.cache.put(token, p, &c, used)
-	}
+	// Cached only while every key that may have verified the token is
+	// still in hand: a refresh that removed one since the check has swept
+	// the cache, or will sweep it after this put.
+	v.cache.put(token, p, &c, used, func() bool { return iss.keys.holdsAll(used) })
 	return p, nil
 }
 
