@@ -2,13 +2,16 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -274,6 +277,9 @@ func checkShape(token string) error {
 // trusted issuer causes no fetch.
 func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verificationKey) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
+		if !strictHeader(t.Raw) {
+			return nil, fail(ErrInvalidToken, "the token's header is malformed: a member appears twice, or it is not UTF-8", nil)
+		}
 		c, _ := t.Claims.(*claims)
 		iss := v.issuers[c.issuer]
 		if iss == nil {
@@ -316,6 +322,16 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verific
 		}
 		return set, nil
 	}
+}
+
+// strictHeader reports whether the JOSE header of token, which golang-jwt
+// has decoded leniently into a map, is UTF-8 with each member name once
+// (RFC 7493, as the claims are read): {"alg":"none","alg":"RS256"} must not
+// mean one thing here and another to a gateway that reads the first member.
+func strictHeader(token string) bool {
+	seg, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	return err == nil && jsontext.Value(b).IsValid()
 }
 
 // acceptsType reports whether the token's typ header (absent counts as "")
