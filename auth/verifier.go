@@ -201,8 +201,14 @@ func (iss *issuer) check(c *claims) error {
 	if len(aud) == 0 {
 		return fail(ErrInvalidToken, fmt.Sprintf("the token lacks its audience (%s)", iss.AudienceClaim), errWrongAudience)
 	}
-	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) }) {
+	if !iss.namedIn(aud) {
 		return fail(ErrInvalidToken, "the token's audience is not this API", errWrongAudience)
+	}
+	// An aud that is present must name this API even where the audience is
+	// read from another claim (RFC 7519, section 4.1.3): a token for
+	// another resource server does not become ours by its client_id.
+	if _, present := c.members["aud"]; present && iss.AudienceClaim != AudienceClaimAud && !iss.namedIn(c.audience) {
+		return fail(ErrInvalidToken, "the token's aud names another recipient than this API", errWrongAudience)
 	}
 	use, err := c.stringClaim("token_use")
 	switch {
@@ -219,6 +225,11 @@ func (iss *issuer) check(c *claims) error {
 		}
 	}
 	return nil
+}
+
+// namedIn reports whether aud holds one of the issuer's audiences.
+func (iss *issuer) namedIn(aud []string) bool {
+	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) })
 }
 
 // scopes returns the API scopes the token grants: the names in the
