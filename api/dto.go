@@ -120,6 +120,14 @@ func decodeError(err error) error {
 	case errors.As(err, &semantic) && semantic.JSONKind != 0:
 		return models.Invalid(fieldName(semantic.JSONPointer), "must not be "+kindName(semantic.JSONKind))
 	}
+	// The cause is logged: of a JSON error it says where the body broke,
+	// never the error's text, which quotes the body.
+	switch {
+	case errors.As(err, &syntactic):
+		return fmt.Errorf("%w: at byte %d", errMalformedBody, syntactic.ByteOffset)
+	case errors.As(err, &semantic):
+		return fmt.Errorf("%w: at byte %d", errMalformedBody, semantic.ByteOffset)
+	}
 	return fmt.Errorf("%w: %w", errMalformedBody, err)
 }
 

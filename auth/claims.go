@@ -234,13 +234,18 @@ func uniqueMembers(b []byte) (map[string]json.RawMessage, error) {
 	return members, nil
 }
 
-// claimsError describes a failure to tokenize claims.
+// claimsError describes a failure to tokenize claims by where it happened,
+// never by their names or jsontext's own text, which quotes the token's
+// bytes: the description goes to the debug log.
 func claimsError(err error) error {
 	var syntax *jsontext.SyntacticError
-	if errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName) {
-		return fmt.Errorf("%w: claim %s appears twice", errClaims, syntax.JSONPointer)
+	switch {
+	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("%w: a name appears twice in one object (byte %d)", errClaims, syntax.ByteOffset)
+	case errors.As(err, &syntax):
+		return fmt.Errorf("%w: invalid JSON at byte %d", errClaims, syntax.ByteOffset)
 	}
-	return fmt.Errorf("%w: %w", errClaims, err)
+	return fmt.Errorf("%w: invalid JSON", errClaims)
 }
 
 // The decoders of claim values read values uniqueMembers returned, valid

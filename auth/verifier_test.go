@@ -337,3 +337,25 @@ func TestScopeClaimPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalsQuoteNoClaims: the error of a token whose claims do not parse,
+// which the API logs at debug level, says where they broke, never what
+// they hold.
+func TestRefusalsQuoteNoClaims(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	rs := idp.Keys()[0]
+	header := []byte(`{"alg":"RS256","kid":"` + rs.ID + `"}`)
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, payload := range []string{
+		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"\ud800secret"}`, idp.URL(), authtest.Audience, exp),
+		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"alice","x":{"secret":1,"secret":2}}`, idp.URL(), authtest.Audience, exp),
+		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"alice","x":"secret`+"\xff"+`"}`, idp.URL(), authtest.Audience, exp),
+	} {
+		_, err := v.Verify(t.Context(), authtest.SignBytes(t, rs, header, []byte(payload)))
+		if !errors.Is(err, auth.ErrInvalidToken) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Verify(%s) = %v; want ErrInvalidToken quoting none of the claims", payload, err)
+		}
+	}
+}

@@ -490,6 +490,31 @@ func TestStrictInputEdges(t *testing.T) {
 	}
 }
 
+// TestBodiesNeverLogged sends bodies that do not parse, whose decoders'
+// errors would quote them: the debug log of their refusal says where they
+// broke, never what they held.
+func TestBodiesNeverLogged(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	for _, body := range []string{
+		`{"order":[{"product":"secret` + "\x01" + `"}]}`,
+		`{"order":[{"product":"secret",}]}`,
+		`{"order":[{"product":"\ud800secret"}]}`,
+		`{"order":[{"product":"\uZZZZsecret"}]}`,
+		`{"order":[{"product":"latte","size":"big","quantity":"secret"}]}`,
+		`{"order":"secret"}`,
+		`secret`,
+	} {
+		if r := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body}); r.status != 400 && r.status != 422 {
+			t.Errorf("%s: status %d; want 400 or 422", body, r.status)
+		}
+	}
+	if strings.Contains(e.log.String(), "secret") {
+		t.Errorf("the server log quotes a request body:\n%s", e.log.String())
+	}
+}
+
 // TestQueryTokenNeverLogged sends a token in the query string, where gin's
 // default logger would have written it down.
 func TestQueryTokenNeverLogged(t *testing.T) {
