@@ -198,9 +198,27 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 	return out, nil
 }
 
+// refetched fetches the keys for a token whose signature no key in hand
+// verified (joining the fetch under way, or starting one if the limiter
+// allows, waiting up to refreshWait), and reports whether the set changed.
+func (ks *keySet) refetched(ctx context.Context) bool {
+	before := ks.snapshot()
+	wctx, cancel := context.WithTimeout(ctx, refreshWait)
+	defer cancel()
+	if err := ks.refresh(wctx, ks.limiter.Allow); err != nil {
+		return false
+	}
+	after := ks.snapshot()
+	return len(after) != len(before) || !containsAll(before, after)
+}
+
 // holdsAll reports whether every one of keys is in the current set.
 func (ks *keySet) holdsAll(keys []verificationKey) bool {
-	current := ks.snapshot()
+	return containsAll(ks.snapshot(), keys)
+}
+
+// containsAll reports whether every one of keys is in current.
+func containsAll(current, keys []verificationKey) bool {
 	for _, k := range keys {
 		if !slices.ContainsFunc(current, func(c verificationKey) bool { return c.fingerprint == k.fingerprint }) {
 			return false

@@ -173,6 +173,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		used []verificationKey
 	)
 	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss, &used))
+	if err != nil && len(used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && iss.keys.refetched(ctx) {
+		// No key in hand verified the signature, and the issuer's set
+		// changed on a fetch this asked for: it may have replaced a key
+		// under the same kid, or keys that name none. Tried once more.
+		c, used = claims{}, nil
+		_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss, &used))
+	}
 	if err != nil {
 		return Principal{}, describe(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,36 @@ func TestRotation(t *testing.T) {
 		oldToken := e.idp.Sign(t, old, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
 		e.do(t, request{method: http.MethodGet, path: "/orders", token: oldToken}).wantStatus(t, http.StatusOK)
 	})
+}
+
+// TestRotationWithoutANewKID: an issuer that replaces its key under the
+// same kid, or whose keys name no kid, is fetched again when no key in hand
+// verifies a token's signature, and the token is accepted at once.
+func TestRotationWithoutANewKID(t *testing.T) {
+	t.Parallel()
+	for _, kid := range []string{"same-kid", ""} {
+		t.Run("kid "+strconv.Quote(kid), func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, repotest.SQLite(t))
+			first := authtest.NewKey(t, kid, "RS256")
+			e.idp.SetKeys(first)
+			header := map[string]any{}
+			if kid == "" {
+				header["kid"] = authtest.Omit
+			}
+			claims := e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw})
+			e.do(t, request{method: http.MethodGet, path: "/orders", token: e.idp.Sign(t, first, header, claims)}).wantStatus(t, http.StatusOK)
+			before := e.idp.JWKSFetches()
+
+			second := authtest.NewKey(t, kid, "RS256")
+			e.idp.SetKeys(second)
+			e.do(t, request{method: http.MethodGet, path: "/orders", token: e.idp.Sign(t, second, header, claims)}).wantStatus(t, http.StatusOK)
+			if got := e.idp.JWKSFetches() - before; got != 1 {
+				t.Errorf("the rotation caused %d JWKS fetches; want 1", got)
+			}
+			e.do(t, request{method: http.MethodGet, path: "/orders", token: e.idp.Sign(t, first, header, claims)}).wantProblem(t, http.StatusUnauthorized)
+		})
+	}
 }
 
 // TestUnknownKIDFlood sends 1,000 tokens under random kids from 50
