@@ -29,6 +29,8 @@ func TestTokenEndpoint(t *testing.T) {
 	}{
 		{"client id in the form", url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}}, "", 200, ""},
 		{"client id in basic auth", url.Values{"grant_type": {"client_credentials"}}, "alice", 200, ""},
+		{"the same client in both", url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}}, "alice", 200, ""},
+		{"two clients", url.Values{"grant_type": {"client_credentials"}, "client_id": {"bob"}}, "alice", 400, "invalid_request"},
 		{"narrower scope", url.Values{"grant_type": {"client_credentials"}, "client_id": {"bob"}, "scope": {"orders:read"}}, "", 200, ""},
 		{"other grant", url.Values{"grant_type": {"password"}, "client_id": {"alice"}}, "", 400, "unsupported_grant_type"},
 		{"no client", url.Values{"grant_type": {"client_credentials"}}, "", 401, "invalid_client"},

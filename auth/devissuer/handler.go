@@ -97,8 +97,13 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	allowOrigin(w, r)
 	id, _, hasBasic := r.BasicAuth()
-	if !hasBasic {
-		id = r.PostForm.Get("client_id")
+	switch form := r.PostForm.Get("client_id"); {
+	case !hasBasic:
+		id = form
+	case form != "" && form != id:
+		// RFC 6749, 2.3: one client per request, not one in each place.
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the client is named twice, differently, in Basic auth and client_id")
+		return
 	}
 	if !clientID.MatchString(id) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client_id must be 1 to 64 letters, digits or ._@-")
