@@ -40,60 +40,51 @@ func TestKeysAreFetchedOnceAndRotatedOnUnknownKID(t *testing.T) {
 	}
 }
 
-func TestUnknownKIDFloodFetchesAHandful(t *testing.T) {
+// TestUnknownKIDsFetchAHandful sends tokens under made-up kids, one after
+// another and from many goroutines at once, so that requests keep arriving
+// as each fetch ends: none may start a fetch the limiter did not allow.
+func TestUnknownKIDsFetchAHandful(t *testing.T) {
 	t.Parallel()
-	idp := authtest.NewIdP(t)
-	v := idp.NewVerifier(t)
-	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
-		t.Fatal(err)
-	}
-	stranger := authtest.NewKey(t, "x", "ES256")
-	claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
-	for i := range 200 {
-		tok := idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
-		if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
-			t.Fatalf("Verify = %v; want ErrInvalidToken", err)
-		}
-	}
-	if got := idp.JWKSFetches(); got > 5 {
-		t.Errorf("200 unknown kids caused %d JWKS fetches; want at most 5", got)
-	}
-}
-
-// TestConcurrentUnknownKIDsFetchAHandful floods the verifier with unknown
-// kids from many goroutines at once, so that requests keep arriving as each
-// fetch ends: none of them may start a fetch the limiter did not allow.
-func TestConcurrentUnknownKIDsFetchAHandful(t *testing.T) {
-	t.Parallel()
-	idp := authtest.NewIdP(t)
-	v := idp.NewVerifier(t)
-	if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
-		t.Fatal(err)
-	}
-	stranger := authtest.NewKey(t, "x", "ES256")
-	claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
-	const workers, each = 16, 100
-	tokens := make([]string, workers*each)
-	for i := range tokens {
-		tokens[i] = idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for _, tok := range tokens[w*each : (w+1)*each] {
-				if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
-					t.Errorf("Verify = %v; want ErrInvalidToken", err)
-					return
-				}
+	for _, tt := range []struct {
+		name          string
+		workers, each int
+	}{
+		{"one after another", 1, 200},
+		{"from 16 goroutines at once", 16, 100},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := authtest.NewIdP(t)
+			v := idp.NewVerifier(t)
+			if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
+				t.Fatal(err)
+			}
+			stranger := authtest.NewKey(t, "x", "ES256")
+			claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
+			tokens := make([]string, tt.workers*tt.each)
+			for i := range tokens {
+				tokens[i] = idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range tt.workers {
+				wg.Go(func() {
+					for _, tok := range tokens[w*tt.each : (w+1)*tt.each] {
+						if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+							t.Errorf("Verify = %v; want ErrInvalidToken", err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			// The first token's fetch, the limiter's burst of 3, and one
+			// more for each 10 s.
+			allowed := 1 + 3 + int64(time.Since(start)/(10*time.Second))
+			if got := idp.JWKSFetches(); got > allowed {
+				t.Errorf("%d unknown kids caused %d JWKS fetches; want at most %d", len(tokens), got, allowed)
 			}
 		})
-	}
-	wg.Wait()
-	// The first fetch, the limiter's burst of 3, and one more for each 10 s.
-	allowed := 1 + 3 + int64(time.Since(start)/(10*time.Second))
-	if got := idp.JWKSFetches(); got > allowed {
-		t.Errorf("%d unknown kids from %d goroutines caused %d JWKS fetches; want at most %d", len(tokens), workers, got, allowed)
 	}
 }
 
