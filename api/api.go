@@ -66,6 +66,15 @@ func (c Config) Validate() error {
 // New returns the API's handler. Every /orders route requires a token that v
 // accepts; store holds the orders; log receives one line per request.
 func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http.Handler, error) {
+	e, err := newEngine(cfg, v, store, log)
+	if err != nil {
+		return nil, err
+	}
+	return headAsGet(e), nil
+}
+
+// newEngine returns the gin engine that holds every route.
+func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (*gin.Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,6 +103,21 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	addRoutes(e, v, store, log, writeError)
 	addOperations(e, cfg, writeError)
 	return e, nil
+}
+
+// headAsGet answers HEAD as the same request with GET, authentication and
+// all, so that every GET route supports HEAD (RFC 9110, 9.3.2), as health
+// checkers and caches expect: net/http sends no body in answer to a HEAD
+// request, whatever the handler writes, and keeps its headers. The log and
+// the metrics count such a request as a GET.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.WithContext(r.Context())
+			r.Method = http.MethodGet
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // newCORS answers preflight requests before authentication, for the given

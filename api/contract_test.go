@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
 
@@ -68,12 +67,12 @@ func TestContractMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{MetricsHandler: http.NotFoundHandler(), Docs: &Docs{}}, v, nil, authtest.Discard())
+	e, err := newEngine(Config{MetricsHandler: http.NotFoundHandler(), Docs: &Docs{}}, v, nil, authtest.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
-	for _, r := range h.(*gin.Engine).Routes() {
+	for _, r := range e.Routes() {
 		if r.Path == "/docs/*file" {
 			continue // the documentation page's assets
 		}

@@ -406,6 +406,41 @@ func TestHealthz(t *testing.T) {
 	})
 }
 
+// TestHeadIsGetWithoutBody: every GET route answers HEAD with the status
+// and headers of the GET, token checks included, and no body.
+func TestHeadIsGetWithoutBody(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	o := e.create(t, tok, item{"latte", "big", 1})
+	for _, tt := range []struct {
+		path, token string
+		status      int
+	}{
+		{"/healthz", "", http.StatusOK},
+		{"/orders", tok, http.StatusOK},
+		{"/orders/" + o.ID, tok, http.StatusOK},
+		{"/orders", "", http.StatusUnauthorized},
+		{"/orders/" + o.ID + "/pay", tok, http.StatusMethodNotAllowed},
+	} {
+		get := e.do(t, request{method: http.MethodGet, path: tt.path, token: tt.token})
+		head := e.do(t, request{method: http.MethodHead, path: tt.path, token: tt.token})
+		if head.status != tt.status || get.status != tt.status || len(head.body) != 0 {
+			t.Errorf("HEAD %s = %d with %d bytes of body, GET %d; want %d and no body", tt.path, head.status, len(head.body), get.status, tt.status)
+		}
+		for _, h := range []string{"Content-Type", "Content-Length", "Cache-Control", "WWW-Authenticate", "Allow"} {
+			if head.header.Get(h) != get.header.Get(h) {
+				t.Errorf("HEAD %s: %s = %q; the GET has %q", tt.path, h, head.header.Get(h), get.header.Get(h))
+			}
+		}
+	}
+	var after order
+	e.do(t, request{method: http.MethodGet, path: "/orders/" + o.ID, token: tok}).decode(t, &after)
+	if after.Status != "created" {
+		t.Errorf("the order is %q after the HEAD requests; want created", after.Status)
+	}
+}
+
 func TestUnknownRouteAndMethod(t *testing.T) {
 	t.Parallel()
 	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
