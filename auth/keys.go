@@ -157,13 +157,37 @@ func (ks *keySet) snapshot() []verificationKey {
 	return ks.keys
 }
 
-// find returns the keys that may verify a token with kid (hasKID false when
-// the token names none) signed with alg. A kid not in the set, or an empty
-// set, makes the request wait (up to refreshWait) for the fetch under way,
-// or start one if the limiter allows.
-func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string) ([]verificationKey, error) {
+// keyQuery is what a token asks of its issuer's keys: its kid (hasKID
+// false when it names none) and its alg.
+type keyQuery struct {
+	kid    string
+	hasKID bool
+	alg    string
+}
+
+// candidates returns the keys that may verify a token asking q, and whether
+// any key has its kid.
+func (q keyQuery) candidates(keys []verificationKey) (out []verificationKey, kidFound bool) {
+	for _, k := range keys {
+		if q.hasKID && k.kid != q.kid {
+			continue
+		}
+		kidFound = true
+		if k.fits(q.alg) {
+			out = append(out, k)
+		}
+	}
+	return out, kidFound
+}
+
+// find returns the keys that may verify a token asking q. When none in hand
+// may (an empty set, a kid not in it, or no key of its kid for its alg),
+// the request waits, up to refreshWait, for the fetch under way, or starts
+// one if the limiter allows.
+func (ks *keySet) find(ctx context.Context, q keyQuery) ([]verificationKey, error) {
 	keys := ks.snapshot()
-	if len(keys) == 0 || (hasKID && !hasKid(keys, kid)) {
+	out, kidFound := q.candidates(keys)
+	if len(out) == 0 {
 		wait := refreshWait
 		if len(keys) == 0 {
 			wait = fetchTimeout
@@ -174,23 +198,12 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 		// Looked at again even when no fetch was allowed: one may have
 		// ended since the first look.
 		keys = ks.snapshot()
-	}
-	if len(keys) == 0 {
-		return nil, fail(ErrUnavailable, "the issuer's signing keys are not available yet", nil)
-	}
-	var out []verificationKey
-	found := false
-	for _, k := range keys {
-		if hasKID && k.kid != kid {
-			continue
-		}
-		found = true
-		if k.fits(alg) {
-			out = append(out, k)
-		}
+		out, kidFound = q.candidates(keys)
 	}
 	switch {
-	case !found:
+	case len(keys) == 0:
+		return nil, fail(ErrUnavailable, "the issuer's signing keys are not available yet", nil)
+	case !kidFound:
 		return nil, fail(ErrInvalidToken, "no signing key of the issuer has the token's kid", errUnknownKey)
 	case len(out) == 0:
 		return nil, fail(ErrInvalidToken, "the token's alg does not match its signing key", jwt.ErrTokenSignatureInvalid)
@@ -198,18 +211,23 @@ func (ks *keySet) find(ctx context.Context, kid string, hasKID bool, alg string)
 	return out, nil
 }
 
-// refetched fetches the keys for a token whose signature no key in hand
-// verified (joining the fetch under way, or starting one if the limiter
-// allows, waiting up to refreshWait), and reports whether the set changed.
-func (ks *keySet) refetched(ctx context.Context) bool {
-	before := ks.snapshot()
+// refetched reports whether keys that may verify a token asking q, none of
+// which is among tried, are in hand: at once if a fetch since tried were
+// found brought them, or else after waiting, up to refreshWait, for the
+// fetch under way or one the limiter allows. It serves a token whose
+// signature none of tried verified: its issuer may have replaced a key
+// under the same kid, or keys that name none.
+func (ks *keySet) refetched(ctx context.Context, q keyQuery, tried []verificationKey) bool {
+	untried := func() bool {
+		out, _ := q.candidates(ks.snapshot())
+		return !containsAll(tried, out)
+	}
+	if untried() {
+		return true
+	}
 	wctx, cancel := context.WithTimeout(ctx, refreshWait)
 	defer cancel()
-	if err := ks.refresh(wctx, ks.limiter.Allow); err != nil {
-		return false
-	}
-	after := ks.snapshot()
-	return len(after) != len(before) || !containsAll(before, after)
+	return ks.refresh(wctx, ks.limiter.Allow) == nil && untried()
 }
 
 // holdsAll reports whether every one of keys is in the current set.
@@ -225,15 +243,6 @@ func containsAll(current, keys []verificationKey) bool {
 		}
 	}
 	return true
-}
-
-func hasKid(keys []verificationKey, kid string) bool {
-	for _, k := range keys {
-		if k.kid == kid {
-			return true
-		}
-	}
-	return false
 }
 
 // run keeps the keys fresh until ctx ends: quickly, with back-off, while it

@@ -168,21 +168,20 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		}
 	}
 	var (
-		c    claims
-		iss  *issuer
-		used []verificationKey
+		c claims
+		a attempt
 	)
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss, &used))
-	if err != nil && len(used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && iss.keys.refetched(ctx) {
-		// No key in hand verified the signature, and the issuer's set
-		// changed on a fetch this asked for: it may have replaced a key
-		// under the same kid, or keys that name none. Tried once more.
-		c, used = claims{}, nil
-		_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &iss, &used))
+	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
+	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && a.iss.keys.refetched(ctx, a.query, a.used) {
+		// No key tried verified the signature, and keys not tried have
+		// come since: verified once more, with them.
+		c, a = claims{}, attempt{}
+		_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
 	}
 	if err != nil {
 		return Principal{}, describe(err)
 	}
+	iss, used := a.iss, a.used
 	if err := iss.check(&c); err != nil {
 		return Principal{}, describe(err)
 	}
@@ -288,12 +287,20 @@ func checkShape(token string) error {
 	return nil
 }
 
-// keyfunc picks the trusted issuer named by the token's iss (and stores it
-// in *picked), checks the header against it, and returns the issuer's keys
-// that may verify the token. Keys come only from the issuer's JWKS: jku,
-// x5u, jwk and x5c in the header are never used, and an iss that names no
-// trusted issuer causes no fetch.
-func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verificationKey) jwt.Keyfunc {
+// attempt is what keyfunc found for a token: its issuer, what it asks of
+// the issuer's keys, and the keys it was given to verify the signature.
+type attempt struct {
+	iss   *issuer
+	query keyQuery
+	used  []verificationKey
+}
+
+// keyfunc picks the trusted issuer named by the token's iss, checks the
+// header against it, and returns the issuer's keys that may verify the
+// token, recording all three in a. Keys come only from the issuer's JWKS:
+// jku, x5u, jwk and x5c in the header are never used, and an iss that
+// names no trusted issuer causes no fetch.
+func (v *Verifier) keyfunc(ctx context.Context, a *attempt) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		if !strictHeader(t.Raw) {
 			return nil, fail(ErrInvalidToken, "the token's header is malformed: a member appears twice, or it is not UTF-8", nil)
@@ -306,7 +313,7 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verific
 			}
 			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", errWrongIssuer)
 		}
-		*picked = iss
+		a.iss = iss
 		// An expired token is refused before it can cost a key fetch.
 		if c.expiresAt != nil && time.Now().After(c.expiresAt.Add(v.cfg.Leeway)) {
 			return nil, fail(ErrInvalidToken, "the token has expired", jwt.ErrTokenExpired)
@@ -326,11 +333,12 @@ func (v *Verifier) keyfunc(ctx context.Context, picked **issuer, used *[]verific
 		if hasKID && !isString {
 			return nil, fail(ErrInvalidToken, "the token's kid must be a string", nil)
 		}
-		keys, err := iss.keys.find(ctx, kidString, hasKID, alg)
+		a.query = keyQuery{kid: kidString, hasKID: hasKID, alg: alg}
+		keys, err := iss.keys.find(ctx, a.query)
 		if err != nil {
 			return nil, err
 		}
-		*used = keys
+		a.used = keys
 		if len(keys) == 1 {
 			return keys[0].key, nil
 		}

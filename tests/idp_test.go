@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,25 +103,32 @@ func TestRotation(t *testing.T) {
 }
 
 // TestRotationWithoutANewKID: an issuer that replaces its key under the
-// same kid, or whose keys name no kid, is fetched again when no key in hand
-// verifies a token's signature, and the token is accepted at once.
+// same kid (with the same algorithm or another), or whose keys name no kid,
+// is fetched again when no key in hand verifies a token's signature, and
+// the token is accepted at once.
 func TestRotationWithoutANewKID(t *testing.T) {
 	t.Parallel()
-	for _, kid := range []string{"same-kid", ""} {
-		t.Run("kid "+strconv.Quote(kid), func(t *testing.T) {
+	for _, tt := range []struct {
+		name, kid, from, to string
+	}{
+		{"same kid", "same-kid", "RS256", "RS256"},
+		{"same kid, another algorithm", "same-kid", "RS256", "ES256"},
+		{"no kid", "", "RS256", "RS256"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnvOn(t, repotest.SQLite(t))
-			first := authtest.NewKey(t, kid, "RS256")
+			first := authtest.NewKey(t, tt.kid, tt.from)
 			e.idp.SetKeys(first)
 			header := map[string]any{}
-			if kid == "" {
+			if tt.kid == "" {
 				header["kid"] = authtest.Omit
 			}
 			claims := e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw})
 			e.do(t, request{method: http.MethodGet, path: "/orders", token: e.idp.Sign(t, first, header, claims)}).wantStatus(t, http.StatusOK)
 			before := e.idp.JWKSFetches()
 
-			second := authtest.NewKey(t, kid, "RS256")
+			second := authtest.NewKey(t, tt.kid, tt.to)
 			e.idp.SetKeys(second)
 			e.do(t, request{method: http.MethodGet, path: "/orders", token: e.idp.Sign(t, second, header, claims)}).wantStatus(t, http.StatusOK)
 			if got := e.idp.JWKSFetches() - before; got != 1 {
