@@ -70,7 +70,25 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	if err != nil {
 		return nil, err
 	}
-	return headAsGet(e), nil
+	return headAsGet(keepEncodedSlashes(e)), nil
+}
+
+// keepEncodedSlashes routes a path that holds an encoded slash (%2F) as it
+// was sent, so that the slash stays inside its segment (RFC 3986, 2.2):
+// /orders/ID%2Fpay must not reach the pay route that a proxy's rule for
+// /orders/*/pay did not see; its segment, %2F and all, names no order.
+// Other paths are routed decoded, so /%6Frders is /orders (RFC 3986,
+// 6.2.2.2).
+func keepEncodedSlashes(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if raw := r.URL.RawPath; strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f") {
+			r = r.WithContext(r.Context())
+			u := *r.URL
+			u.Path, u.RawPath = u.EscapedPath(), ""
+			r.URL = &u
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // newEngine returns the gin engine that holds every route.
@@ -82,12 +100,6 @@ func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger)
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	// Routes match the path as sent, so an encoded slash (%2F) is part of a
-	// segment, never a separator (RFC 3986, 2.2): /orders/ID%2Fpay must not
-	// reach the pay route a proxy's rule for /orders/*/pay would have seen.
-	// Path values are decoded after matching.
-	e.UseEscapedPath = true
-	e.UnescapePathValues = true
 
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
@@ -107,9 +119,10 @@ func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger)
 
 // headAsGet answers HEAD as the same request with GET, authentication and
 // all, so that every GET route supports HEAD (RFC 9110, 9.3.2), as health
-// checkers and caches expect: net/http sends no body in answer to a HEAD
-// request, whatever the handler writes, and keeps its headers. The log and
-// the metrics count such a request as a GET.
+// checkers and caches expect. The GET is a copy of the request: net/http
+// still holds the original, and so sends the headers the handler set and
+// drops the body it writes. The log and the metrics count such a request
+// as a GET.
 func headAsGet(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {

@@ -455,7 +455,8 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 
 // TestEncodedSlashIsNoSeparator: %2F belongs to the segment it stands in,
 // so it cannot reach a route a proxy would have matched differently, while
-// other escapes in a path still mean the characters they encode.
+// other escapes in a path, in a fixed segment or in the order's id, still
+// mean the characters they encode.
 func TestEncodedSlashIsNoSeparator(t *testing.T) {
 	t.Parallel()
 	e := newEnvOn(t, repotest.SQLite(t))
@@ -473,6 +474,8 @@ func TestEncodedSlashIsNoSeparator(t *testing.T) {
 	} {
 		e.do(t, request{method: tt.method, path: tt.path, token: tok}).wantProblem(t, tt.status)
 	}
+	e.do(t, request{method: http.MethodGet, path: "/heal%74hz"}).wantStatus(t, http.StatusOK)
+	e.do(t, request{method: http.MethodGet, path: "/%6Frders/" + o.ID, token: tok}).wantStatus(t, http.StatusOK)
 	escaped := "%" + fmt.Sprintf("%X", o.ID[0]) + o.ID[1:]
 	r := e.do(t, request{method: http.MethodGet, path: "/orders/" + escaped, token: tok})
 	r.wantStatus(t, http.StatusOK)
