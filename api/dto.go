@@ -131,11 +131,19 @@ func decodeError(err error) error {
 	return fmt.Errorf("%w: %w", errMalformedBody, err)
 }
 
+// maxNameBytes bounds a member name quoted in an error: an unknown member
+// may have a name of nearly a megabyte, which neither the answer nor the
+// log should repeat.
+const maxNameBytes = 64
+
 // fieldName turns a JSON pointer such as /order/0/size into order[0].size,
-// the way fields are named in errors.
+// the way fields are named in errors, each name cut to maxNameBytes.
 func fieldName(p jsontext.Pointer) string {
 	var b strings.Builder
 	for tok := range p.Tokens() {
+		if len(tok) > maxNameBytes {
+			tok = strings.ToValidUTF8(tok[:maxNameBytes], "") + "…"
+		}
 		switch {
 		case tok != "" && strings.Trim(tok, "0123456789") == "":
 			b.WriteString("[" + tok + "]")

@@ -494,7 +494,8 @@ func TestHostileBodiesGetSmallAnswers(t *testing.T) {
 	tok := e.token(t, "alice", rw)
 	huge := `{"order":[` + strings.TrimSuffix(strings.Repeat("{},", (1<<20-20)/3), ",") + `]}`
 	hundred := `{"order":[` + strings.TrimSuffix(strings.Repeat(`{"product":"a","size":"xl"},`, 100), ",") + `]}`
-	for name, body := range map[string]string{"1 MiB of empty items": huge, "100 bad items": hundred} {
+	longName := `{"order":[{"product":"a","size":"big"}],"` + strings.Repeat("n", 900<<10) + `":1}`
+	for name, body := range map[string]string{"1 MiB of empty items": huge, "100 bad items": hundred, "a member name of 900 KB": longName} {
 		r := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body})
 		p := r.wantProblem(t, http.StatusUnprocessableEntity)
 		if len(r.body) > 8<<10 || len(p.Errors) > 20 {
@@ -530,7 +531,7 @@ func TestStrictInputEdges(t *testing.T) {
 
 // TestBodiesNeverLogged sends bodies that do not parse, whose decoders'
 // errors would quote them: the debug log of their refusal says where they
-// broke, never what they held.
+// broke, never what they held. (An unknown member is named, as in the 422.)
 func TestBodiesNeverLogged(t *testing.T) {
 	t.Parallel()
 	e := newEnvOn(t, repotest.SQLite(t))
