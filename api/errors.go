@@ -1,15 +1,11 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -79,38 +75,6 @@ type fieldError struct {
 // of many bad items gets a small answer.
 const maxFieldErrors = 20
 
-// compareFields orders field names as a reader counts: a run of digits
-// compares as a number, so order[2] comes before order[10], and the list cut
-// at maxFieldErrors keeps the first items.
-func compareFields(a, b string) int {
-	x, y := a, b
-	for x != "" && y != "" {
-		nx, ny := leadingDigits(x), leadingDigits(y)
-		if nx > 0 && ny > 0 {
-			dx, dy := strings.TrimLeft(x[:nx], "0"), strings.TrimLeft(y[:ny], "0")
-			if c := cmp.Or(cmp.Compare(len(dx), len(dy)), strings.Compare(dx, dy)); c != 0 {
-				return c
-			}
-			x, y = x[nx:], y[ny:]
-			continue
-		}
-		if x[0] != y[0] {
-			return cmp.Compare(x[0], y[0])
-		}
-		x, y = x[1:], y[1:]
-	}
-	return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(a, b))
-}
-
-// leadingDigits is how many ASCII digits s starts with.
-func leadingDigits(s string) int {
-	n := 0
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
-}
-
 // detailOf says what went wrong in words safe for the client: never the
 // wrapped cause, which may hold SQL, paths or token text.
 func detailOf(err error, status int) (string, []fieldError) {
@@ -123,7 +87,7 @@ func detailOf(err error, status int) (string, []fieldError) {
 	case errors.As(err, &notReady):
 		return notReady.reason, nil
 	case errors.As(err, &invalid):
-		names := slices.SortedFunc(maps.Keys(invalid.Fields), compareFields)
+		names := invalid.Names()
 		fields := make([]fieldError, 0, min(len(names), maxFieldErrors))
 		for _, f := range names[:min(len(names), maxFieldErrors)] {
 			fields = append(fields, fieldError{Field: f, Message: invalid.Fields[f]})

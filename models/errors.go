@@ -1,6 +1,7 @@
 package models
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -44,11 +45,48 @@ func (e *ValidationError) Err() error {
 	return e
 }
 
-// Error lists the problems sorted by field, so the text is stable.
+// Names returns the names of the invalid fields in a reader's order: sorted,
+// with a run of digits compared as a number, so order[2] comes before
+// order[10].
+func (e *ValidationError) Names() []string {
+	return slices.SortedFunc(maps.Keys(e.Fields), compareFields)
+}
+
+// Error lists the problems in the order of Names, so the text is stable.
 func (e *ValidationError) Error() string {
 	parts := make([]string, 0, len(e.Fields))
-	for _, f := range slices.Sorted(maps.Keys(e.Fields)) {
+	for _, f := range e.Names() {
 		parts = append(parts, fmt.Sprintf("%s: %s", f, e.Fields[f]))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// compareFields orders field names as Names says.
+func compareFields(a, b string) int {
+	x, y := a, b
+	for x != "" && y != "" {
+		nx, ny := leadingDigits(x), leadingDigits(y)
+		if nx > 0 && ny > 0 {
+			dx, dy := strings.TrimLeft(x[:nx], "0"), strings.TrimLeft(y[:ny], "0")
+			if c := cmp.Or(cmp.Compare(len(dx), len(dy)), strings.Compare(dx, dy)); c != 0 {
+				return c
+			}
+			x, y = x[nx:], y[ny:]
+			continue
+		}
+		if x[0] != y[0] {
+			return cmp.Compare(x[0], y[0])
+		}
+		x, y = x[1:], y[1:]
+	}
+	return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(a, b))
+}
+
+// leadingDigits is how many ASCII digits s starts with.
+func leadingDigits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

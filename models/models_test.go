@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +109,32 @@ func TestValidationErrorIsStable(t *testing.T) {
 	}
 	if (&models.ValidationError{}).Err() != nil {
 		t.Error("an empty ValidationError is an error")
+	}
+}
+
+func TestValidationErrorNames(t *testing.T) {
+	t.Parallel()
+	want := []string{
+		"order",
+		"order[0].product",
+		"order[0].size",
+		"order[01]",
+		"order[1]",
+		"order[2].size",
+		"order[9].quantity",
+		"order[10].product",
+		"order[011].size",
+		"order[100].size",
+		"query",
+	}
+	var verr models.ValidationError
+	for _, f := range want {
+		verr.Add(f, "is wrong")
+	}
+	if got := verr.Names(); !slices.Equal(got, want) {
+		t.Errorf("Names() = %q; want %q", got, want)
+	}
+	if got, prefix := verr.Error(), "order: is wrong; order[0].product: is wrong; order[0].size: is wrong; order[01]: is wrong; order[1]: is wrong; order[2].size"; !strings.HasPrefix(got, prefix) {
+		t.Errorf("Error() = %q; want it in the order of Names", got)
 	}
 }

@@ -21,7 +21,8 @@ func ValidateItems(field string, items []Item) error {
 	return verr.Err()
 }
 
-// ValidateItemCount checks that an order holds n items, 1 to MaxItems.
+// ValidateItemCount checks that an order holds n items, 1 to MaxItems. It
+// returns a *ValidationError naming field otherwise.
 func ValidateItemCount(field string, n int) error {
 	switch {
 	case n == 0:
