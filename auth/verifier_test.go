@@ -348,14 +348,17 @@ func TestRefusalsQuoteNoClaims(t *testing.T) {
 	rs := idp.Keys()[0]
 	header := []byte(`{"alg":"RS256","kid":"` + rs.ID + `"}`)
 	exp := time.Now().Add(time.Hour).Unix()
-	for _, payload := range []string{
-		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"\ud800secret"}`, idp.URL(), authtest.Audience, exp),
-		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"alice","x":{"secret":1,"secret":2}}`, idp.URL(), authtest.Audience, exp),
-		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"sub":"alice","x":"secret`+"\xff"+`"}`, idp.URL(), authtest.Audience, exp),
+	for _, tt := range []struct{ name, claims string }{
+		{"a lone surrogate", `"sub":"\ud800secret"`},
+		{"a name twice in an object", `"sub":"alice","x":{"secret":1,"secret":2}`},
+		{"invalid UTF-8", `"sub":"alice","x":"secret` + "\xff" + `"`},
 	} {
-		_, err := v.Verify(t.Context(), authtest.SignBytes(t, rs, header, []byte(payload)))
-		if !errors.Is(err, auth.ErrInvalidToken) || strings.Contains(err.Error(), "secret") {
-			t.Errorf("Verify(%s) = %v; want ErrInvalidToken quoting none of the claims", payload, err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			payload := fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,%s}`, idp.URL(), authtest.Audience, exp, tt.claims)
+			_, err := v.Verify(t.Context(), authtest.SignBytes(t, rs, header, []byte(payload)))
+			if !errors.Is(err, auth.ErrInvalidToken) || strings.Contains(err.Error(), "secret") {
+				t.Errorf("Verify(%s) = %v; want ErrInvalidToken quoting none of the claims", payload, err)
+			}
+		})
 	}
 }
