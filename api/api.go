@@ -73,18 +73,19 @@ func New(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger) (http
 	return headAsGet(keepEncodedSlashes(e)), nil
 }
 
-// keepEncodedSlashes routes a path that holds an encoded slash (%2F) as it
-// was sent, so that the slash stays inside its segment (RFC 3986, 2.2):
-// /orders/ID%2Fpay must not reach the pay route that a proxy's rule for
-// /orders/*/pay did not see; its segment, %2F and all, names no order.
-// Other paths are routed decoded, so /%6Frders is /orders (RFC 3986,
-// 6.2.2.2).
+// keepEncodedSlashes routes a path that holds an encoded slash (%2F)
+// entirely as it was sent, no escape decoded, so that the slash stays inside
+// its segment (RFC 3986, 2.2): /orders/ID%2Fpay must not reach the pay
+// route that a proxy's rule for /orders/*/pay did not see; its segment, %2F
+// and all, names no order. Other paths are routed decoded, so /%6Frders is
+// /orders (RFC 3986, 6.2.2.2), and so is /orders/ID/p%61y the pay route: a
+// proxy in front must match paths normalized, as RFC 3986 asks.
 func keepEncodedSlashes(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if raw := r.URL.RawPath; strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f") {
 			r = r.WithContext(r.Context())
 			u := *r.URL
-			u.Path, u.RawPath = u.EscapedPath(), ""
+			u.Path, u.RawPath = raw, ""
 			r.URL = &u
 		}
 		h.ServeHTTP(w, r)

@@ -34,24 +34,26 @@ const (
 	maxDocumentBytes = 1 << 20
 	minRSABits       = 2048
 	// refreshEvery is how often keys are fetched while all is well; a token
-	// under a kid not yet seen triggers a fetch sooner.
+	// that no key in hand may verify (a kid not yet seen, an alg no key of
+	// its kid fits, a signature none verifies) triggers a fetch sooner.
 	refreshEvery = 10 * time.Minute
 	// retryMin and retryMax bound the back-off while no key could be had.
 	retryMin = 250 * time.Millisecond
 	retryMax = 5 * time.Second
-	// Unknown kids may trigger a fetch at most unknownKIDBurst times in a
-	// row, then once every unknownKIDEvery, so a flood of made-up kids costs
-	// the issuer a handful of requests. A request never waits for the limiter.
+	// Such tokens (unknown kids, most often) may trigger a fetch at most
+	// unknownKIDBurst times in a row, then once every unknownKIDEvery, so a
+	// flood of made-up kids or forged signatures costs the issuer a handful
+	// of requests. A request never waits for the limiter.
 	unknownKIDEvery = 10 * time.Second
 	unknownKIDBurst = 3
 	// maxKeyAge is how long keys are trusted without a successful fetch: a
 	// key the issuer withdrew (say, compromised) must not stay trusted for
 	// ever because its JWKS cannot be reached.
 	maxKeyAge = 24 * time.Hour
-	// refreshWait is the longest a request waits for a fetch of a kid not
-	// in hand; the fetch goes on without it, and later requests find its
-	// keys. A request that finds no key at all waits up to fetchTimeout, as
-	// it can do nothing else.
+	// refreshWait is the longest such a token's request waits for a fetch;
+	// the fetch goes on without it, and later requests find its keys. A
+	// request that finds no key at all waits up to fetchTimeout, as it can
+	// do nothing else.
 	refreshWait = time.Second
 )
 
@@ -193,10 +195,13 @@ func (ks *keySet) find(ctx context.Context, q keyQuery) ([]verificationKey, erro
 			wait = fetchTimeout
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		_ = ks.refresh(wctx, ks.limiter.Allow) // a failure is logged; the keys in hand decide
+		// A fetch is started only if the keys the last one stored still
+		// hold none for the token: one may have ended since the first look.
+		_ = ks.refresh(wctx, func() bool {
+			out, _ := q.candidates(ks.snapshot())
+			return len(out) == 0 && ks.limiter.Allow()
+		}) // a failure is logged; the keys in hand decide
 		cancel()
-		// Looked at again even when no fetch was allowed: one may have
-		// ended since the first look.
 		keys = ks.snapshot()
 		out, kidFound = q.candidates(keys)
 	}
@@ -211,12 +216,12 @@ func (ks *keySet) find(ctx context.Context, q keyQuery) ([]verificationKey, erro
 	return out, nil
 }
 
-// refetched reports whether keys that may verify a token asking q, none of
-// which is among tried, are in hand: at once if a fetch since tried were
-// found brought them, or else after waiting, up to refreshWait, for the
-// fetch under way or one the limiter allows. It serves a token whose
-// signature none of tried verified: its issuer may have replaced a key
-// under the same kid, or keys that name none.
+// refetched serves a token whose signature none of tried verified, as when
+// its issuer replaced a key under the same kid, or has keys that name none.
+// It reports whether keys that may verify the token, and were not tried,
+// are in hand: at once if a fetch has brought them since the keys were
+// tried, or else after waiting, up to refreshWait, for the fetch under way
+// or one the limiter allows.
 func (ks *keySet) refetched(ctx context.Context, q keyQuery, tried []verificationKey) bool {
 	untried := func() bool {
 		out, _ := q.candidates(ks.snapshot())
@@ -227,7 +232,10 @@ func (ks *keySet) refetched(ctx context.Context, q keyQuery, tried []verificatio
 	}
 	wctx, cancel := context.WithTimeout(ctx, refreshWait)
 	defer cancel()
-	return ks.refresh(wctx, ks.limiter.Allow) == nil && untried()
+	// As in find, a fetch starts only if the keys the last one stored
+	// still hold none untried.
+	_ = ks.refresh(wctx, func() bool { return !untried() && ks.limiter.Allow() }) // a failure is logged
+	return untried()
 }
 
 // holdsAll reports whether every one of keys is in the current set.

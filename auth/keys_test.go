@@ -40,32 +40,47 @@ func TestKeysAreFetchedOnceAndRotatedOnUnknownKID(t *testing.T) {
 	}
 }
 
-// TestUnknownKIDsFetchAHandful sends tokens under made-up kids, one after
-// another and from many goroutines at once, so that requests keep arriving
-// as each fetch ends: none may start a fetch the limiter did not allow.
+// TestUnknownKIDsFetchAHandful sends tokens that no key in hand may verify,
+// one after another and from many goroutines at once, so that requests keep
+// arriving as each fetch ends: none may start a fetch the limiter did not
+// allow.
 func TestUnknownKIDsFetchAHandful(t *testing.T) {
 	t.Parallel()
+	ec := authtest.NewKey(t, "x", "ES256")
+	rs := authtest.NewKey(t, "x", "RS256")
+	ps := authtest.NewKey(t, "x", "PS256")
+	randomKID := func(i int) map[string]any { return map[string]any{"kid": fmt.Sprintf("random-%d", i)} }
+	realKID := func(int) map[string]any { return nil }
 	for _, tt := range []struct {
 		name          string
 		workers, each int
+		// key signs the tokens, given the issuer's key, under header(i).
+		key    func(real devissuer.Key) devissuer.Key
+		header func(i int) map[string]any
 	}{
-		{"one after another", 1, 200},
-		{"from 16 goroutines at once", 16, 100},
+		{"unknown kids, one after another", 1, 200, func(devissuer.Key) devissuer.Key { return ec }, randomKID},
+		{"unknown kids from 16 goroutines at once", 16, 100, func(devissuer.Key) devissuer.Key { return ec }, randomKID},
+		{"forged signatures under the real kid", 16, 50, func(real devissuer.Key) devissuer.Key {
+			return devissuer.Key{ID: real.ID, Alg: real.Alg, Signer: rs.Signer}
+		}, realKID},
+		{"an alg the real kid's key does not fit", 16, 50, func(real devissuer.Key) devissuer.Key {
+			return devissuer.Key{ID: real.ID, Alg: ps.Alg, Signer: ps.Signer}
+		}, realKID},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			idp := authtest.NewIdP(t)
 			v := idp.NewVerifier(t)
+			start := time.Now()
 			if _, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice"})); err != nil {
 				t.Fatal(err)
 			}
-			stranger := authtest.NewKey(t, "x", "ES256")
 			claims := idp.ClaimsMap(authtest.Claims{Subject: "alice"})
+			key := tt.key(idp.Keys()[0])
 			tokens := make([]string, tt.workers*tt.each)
 			for i := range tokens {
-				tokens[i] = idp.Sign(t, stranger, map[string]any{"kid": fmt.Sprintf("random-%d", i)}, claims)
+				tokens[i] = idp.Sign(t, key, tt.header(i), claims)
 			}
-			start := time.Now()
 			var wg sync.WaitGroup
 			for w := range tt.workers {
 				wg.Go(func() {
@@ -82,7 +97,7 @@ func TestUnknownKIDsFetchAHandful(t *testing.T) {
 			// and one more for each 10 s.
 			allowed := 3 + int64(time.Since(start)/(10*time.Second))
 			if got := idp.JWKSFetches(); got > allowed {
-				t.Errorf("%d unknown kids caused %d JWKS fetches; want at most %d", len(tokens), got, allowed)
+				t.Errorf("%d such tokens caused %d JWKS fetches; want at most %d", len(tokens), got, allowed)
 			}
 		})
 	}

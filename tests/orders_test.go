@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -471,8 +473,15 @@ func TestEncodedSlashIsNoSeparator(t *testing.T) {
 		{http.MethodPost, "/orders%2F" + o.ID + "%2Fcancel", http.StatusNotFound},
 		{http.MethodGet, "/orders%2F" + o.ID, http.StatusNotFound},
 		{http.MethodGet, "/orders/" + o.ID + "%2F", http.StatusUnprocessableEntity},
+		{http.MethodPost, "/%6Frders/" + o.ID + "%2Fpay", http.StatusNotFound},
 	} {
 		e.do(t, request{method: tt.method, path: tt.path, token: tok}).wantProblem(t, tt.status)
+	}
+	// Sent as written: Go's client would re-escape these, %2F into a slash.
+	for _, target := range []string{"/orders/" + o.ID + "%2F\"x/pay", "/orders/" + o.ID + "%2Fé/pay", "/orders/" + o.ID + "%2Fpay{x"} {
+		if status := rawPost(t, e.url, target, tok); status == http.StatusOK {
+			t.Errorf("POST %s = %d; want no route to pay", target, status)
+		}
 	}
 	e.do(t, request{method: http.MethodGet, path: "/heal%74hz"}).wantStatus(t, http.StatusOK)
 	e.do(t, request{method: http.MethodGet, path: "/%6Frders/" + o.ID, token: tok}).wantStatus(t, http.StatusOK)
@@ -484,6 +493,26 @@ func TestEncodedSlashIsNoSeparator(t *testing.T) {
 	if got.ID != o.ID || got.Status != "created" {
 		t.Errorf("the order after the encoded-slash requests = %+v; want %s, still created", got, o.ID)
 	}
+}
+
+// rawPost sends POST target to the server at base exactly as written, and
+// returns the status of its answer.
+func rawPost(t *testing.T, base, target, token string) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: orders\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", target, token); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestHostileBodiesGetSmallAnswers sends bodies full of invalid items: the
