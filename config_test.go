@@ -112,3 +112,31 @@ func TestRedactURL(t *testing.T) {
 		t.Errorf("redactURL(sqlite) = %q", got)
 	}
 }
+
+func TestGCSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		env              map[string]string
+		percent, limited bool
+	}{
+		{"defaults", nil, true, true},
+		{"GOGC set", map[string]string{"GOGC": "100"}, false, true},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, true, false},
+		{"both set", map[string]string{"GOGC": "off", "GOMEMLIMIT": "1GiB"}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gc := gcSettingsFor(func(k string) string { return tt.env[k] })
+			if (gc.percent != nil) != tt.percent || (gc.memoryLimit != nil) != tt.limited {
+				t.Errorf("gcSettingsFor(%v) sets percent %v, limit %v; want %v, %v", tt.env, gc.percent != nil, gc.memoryLimit != nil, tt.percent, tt.limited)
+			}
+			if gc.percent != nil && *gc.percent != defaultGCPercent {
+				t.Errorf("GOGC = %d; want %d", *gc.percent, defaultGCPercent)
+			}
+			if gc.memoryLimit != nil && *gc.memoryLimit != defaultMemoryLimit {
+				t.Errorf("memory limit = %d; want %d", *gc.memoryLimit, defaultMemoryLimit)
+			}
+		})
+	}
+}
