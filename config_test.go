@@ -128,14 +128,14 @@ func TestGCSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			gc := gcSettingsFor(func(k string) string { return tt.env[k] })
-			if (gc.percent != nil) != tt.percent || (gc.memoryLimit != nil) != tt.limited {
-				t.Errorf("gcSettingsFor(%v) sets percent %v, limit %v; want %v, %v", tt.env, gc.percent != nil, gc.memoryLimit != nil, tt.percent, tt.limited)
+			if (gc.percent != 0) != tt.percent || (gc.memoryLimit != 0) != tt.limited {
+				t.Errorf("gcSettingsFor(%v) sets percent %v, limit %v; want %v, %v", tt.env, gc.percent != 0, gc.memoryLimit != 0, tt.percent, tt.limited)
 			}
-			if gc.percent != nil && *gc.percent != defaultGCPercent {
-				t.Errorf("GOGC = %d; want %d", *gc.percent, defaultGCPercent)
+			if gc.percent != 0 && gc.percent != defaultGCPercent {
+				t.Errorf("GOGC = %d; want %d", gc.percent, defaultGCPercent)
 			}
-			if gc.memoryLimit != nil && *gc.memoryLimit != defaultMemoryLimit {
-				t.Errorf("memory limit = %d; want %d", *gc.memoryLimit, defaultMemoryLimit)
+			if gc.memoryLimit != 0 && gc.memoryLimit != defaultMemoryLimit {
+				t.Errorf("memory limit = %d; want %d", gc.memoryLimit, defaultMemoryLimit)
 			}
 		})
 	}

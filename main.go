@@ -109,12 +109,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer logs.Close()
 	log := newLogger(logs, cfg.logLevel)
 	gc, gogc := gcSettingsFor(getenv), getenv("GOGC")
-	if gc.percent != nil {
-		debug.SetGCPercent(*gc.percent)
-		gogc = strconv.Itoa(*gc.percent)
+	if gc.percent != 0 {
+		debug.SetGCPercent(gc.percent)
+		gogc = strconv.Itoa(gc.percent)
 	}
-	if gc.memoryLimit != nil {
-		debug.SetMemoryLimit(*gc.memoryLimit)
+	if gc.memoryLimit != 0 {
+		debug.SetMemoryLimit(gc.memoryLimit)
 	}
 	// SetMemoryLimit with a negative limit only reads it.
 	log.InfoContext(ctx, "garbage collector", "gogc", gogc, "memory_limit_bytes", debug.SetMemoryLimit(-1))
@@ -208,25 +208,23 @@ const (
 	defaultMemoryLimit = 16 << 20
 )
 
-// gcSettings are the collector settings serve applies; nil leaves the
+// gcSettings are the collector settings serve applies; zero leaves the
 // runtime's own, as the environment set them.
 type gcSettings struct {
-	percent     *int
-	memoryLimit *int64
+	percent     int
+	memoryLimit int64
 }
 
 func gcSettingsFor(getenv func(string) string) gcSettings {
 	var s gcSettings
 	if getenv("GOGC") == "" {
-		s.percent = ptr(defaultGCPercent)
+		s.percent = defaultGCPercent
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		s.memoryLimit = ptr(int64(defaultMemoryLimit))
+		s.memoryLimit = defaultMemoryLimit
 	}
 	return s
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // serveUntilDone serves on ln until ctx ends, then lets in-flight requests
 // finish within shutdownTimeout.

@@ -119,10 +119,8 @@ func decodeError(err error) error {
 		return models.Invalid(fieldName(semantic.JSONPointer), "is not a known field")
 	case errors.As(err, &semantic) && semantic.JSONKind != 0:
 		return models.Invalid(fieldName(semantic.JSONPointer), "must not be "+kindName(semantic.JSONKind))
-	}
 	// The cause is logged: of a JSON error it says where the body broke,
 	// never the error's text, which quotes the body.
-	switch {
 	case errors.As(err, &syntactic):
 		return fmt.Errorf("%w: at byte %d", errMalformedBody, syntactic.ByteOffset)
 	case errors.As(err, &semantic):

@@ -194,15 +194,10 @@ func (ks *keySet) find(ctx context.Context, q keyQuery) ([]verificationKey, erro
 		if len(keys) == 0 {
 			wait = fetchTimeout
 		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		// A fetch is started only if the keys the last one stored still
-		// hold none for the token: one may have ended since the first look.
-		_ = ks.refresh(wctx, func() bool {
-			out, _ := q.candidates(ks.snapshot())
-			return len(out) == 0 && ks.limiter.Allow()
-		}) // a failure is logged; the keys in hand decide
-		cancel()
-		keys = ks.snapshot()
+		keys = ks.awaitKeys(ctx, wait, func(keys []verificationKey) bool {
+			out, _ := q.candidates(keys)
+			return len(out) > 0
+		})
 		out, kidFound = q.candidates(keys)
 	}
 	switch {
@@ -223,19 +218,23 @@ func (ks *keySet) find(ctx context.Context, q keyQuery) ([]verificationKey, erro
 // tried, or else after waiting, up to refreshWait, for the fetch under way
 // or one the limiter allows.
 func (ks *keySet) refetched(ctx context.Context, q keyQuery, tried []verificationKey) bool {
-	untried := func() bool {
-		out, _ := q.candidates(ks.snapshot())
+	untried := func(keys []verificationKey) bool {
+		out, _ := q.candidates(keys)
 		return !containsAll(tried, out)
 	}
-	if untried() {
-		return true
-	}
-	wctx, cancel := context.WithTimeout(ctx, refreshWait)
+	return untried(ks.snapshot()) || untried(ks.awaitKeys(ctx, refreshWait, untried))
+}
+
+// awaitKeys waits, up to wait, for the fetch under way, or for one it
+// starts if the limiter allows, and returns the keys in hand then. A fetch
+// is started only if the keys the last one stored still do not serve the
+// caller: one may have ended since the caller looked. A failed fetch is
+// logged; the keys in hand decide.
+func (ks *keySet) awaitKeys(ctx context.Context, wait time.Duration, serve func([]verificationKey) bool) []verificationKey {
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	// As in find, a fetch starts only if the keys the last one stored
-	// still hold none untried.
-	_ = ks.refresh(wctx, func() bool { return !untried() && ks.limiter.Allow() }) // a failure is logged
-	return untried()
+	_ = ks.refresh(wctx, func() bool { return !serve(ks.snapshot()) && ks.limiter.Allow() })
+	return ks.snapshot()
 }
 
 // holdsAll reports whether every one of keys is in the current set.
