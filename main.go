@@ -31,7 +31,7 @@ import (
 
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/migrations"
 	"github.com/coffeemesh/orders/repository"
 )

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/coffeemesh/orders/auth"
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
 const tokenUsage = `usage:

@@ -16,7 +16,7 @@ import (
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
 func TestVerifyAcceptsValidTokens(t *testing.T) {

@@ -28,12 +28,12 @@ func NewOrders(db *gorm.DB) *Orders {
 	return &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
 }
 
-// Scoped runs fn with a handle on the database scoped to owner. On
+// scoped runs fn with a handle on the database scoped to owner. On
 // PostgreSQL that is a transaction whose app.owner setting the row-level
 // security policy reads, so even a query that forgot its owner filter sees
 // owner's rows only; SQLite has no such policy, and every query here names
 // its owner anyway. Every method of Orders runs in it, the reads through query.
-func (r *Orders) Scoped(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
+func (r *Orders) scoped(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
 	if !r.rowSecurity {
 		// A context that can be cancelled makes mattn/go-sqlite3 start a
 		// goroutine for every row it reads, to watch it; that was a third of
@@ -97,7 +97,7 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, err
 	}
 	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
-	err = r.Scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
 	if err != nil {
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
@@ -187,14 +187,14 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 }
 
 // query runs fn, which reads, with the pool of prepared statements scoped
-// to owner as Scoped scopes a handle, and the context to run them in. On
+// to owner as scoped scopes a handle, and the context to run them in. On
 // SQLite that is the pool itself: a gorm session, which clones its
 // statement, would cost a read more than its query's allocations.
 func (r *Orders) query(ctx context.Context, owner models.OwnerID, fn func(ctx context.Context, pool gorm.ConnPool) error) error {
 	if !r.rowSecurity {
-		return fn(context.WithoutCancel(ctx), r.db.Statement.ConnPool) // WithoutCancel: see Scoped
+		return fn(context.WithoutCancel(ctx), r.db.Statement.ConnPool) // WithoutCancel: see scoped
 	}
-	return r.Scoped(ctx, owner, func(tx *gorm.DB) error { return fn(tx.Statement.Context, tx.Statement.ConnPool) })
+	return r.scoped(ctx, owner, func(tx *gorm.DB) error { return fn(tx.Statement.Context, tx.Statement.ConnPool) })
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -272,7 +272,7 @@ func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models
 // owner, to tell a missing order from a conflicting one.
 func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
 	var rows []orderRow
-	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
+	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
 		err := tx.Model(&rows).
 			Clauses(clause.Returning{}).
 			Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(from)).
@@ -294,7 +294,7 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 
 // Delete removes owner's order id. It returns models.ErrNotFound as Get does.
 func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
-	err := r.Scoped(ctx, owner, func(tx *gorm.DB) error {
+	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
 		res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
 		if res.Error == nil && res.RowsAffected == 0 {
 			return models.ErrNotFound

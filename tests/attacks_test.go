@@ -22,7 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth/authtest"
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 

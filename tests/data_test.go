@@ -15,12 +15,20 @@ import (
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 
-// forgetfulStore is a store with a bug: its List forgets the owner filter.
-type forgetfulStore struct{ *repository.Orders }
+// forgetfulStore is a store with a bug: its List runs in a transaction
+// scoped to the owner, as every statement on PostgreSQL must, but forgets
+// the owner filter of its query.
+type forgetfulStore struct {
+	*repository.Orders
+	db *gorm.DB
+}
 
 func (s forgetfulStore) List(ctx context.Context, owner models.OwnerID, _ models.ListQuery) (models.Page, error) {
 	var ids []string
-	err := s.Scoped(ctx, owner, func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT set_config('app.owner', ?, true)", string(owner)).Error; err != nil {
+			return err
+		}
 		return tx.Raw("SELECT id FROM orders ORDER BY created DESC").Scan(&ids).Error
 	})
 	var page models.Page
@@ -41,7 +49,7 @@ func TestRowLevelSecurityThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	e := newEnvFor(t, nil, func(c *envConfig) {
 		c.db = repotest.Postgres(t)
-		c.store = func(r *repository.Orders) api.OrderStore { return forgetfulStore{r} }
+		c.store = func(db *gorm.DB) api.OrderStore { return forgetfulStore{repository.NewOrders(db), db} }
 	})
 	alice, bob := e.token(t, "alice", rw), e.token(t, "bob", rw)
 	hers := e.create(t, alice, item{"latte", "big", 1})

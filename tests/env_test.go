@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
@@ -44,7 +46,7 @@ type envConfig struct {
 	// db is the database; a fresh SQLite file unless set.
 	db repotest.Database
 	// store wraps the repository, when set, to change what the API uses.
-	store func(*repository.Orders) api.OrderStore
+	store func(*gorm.DB) api.OrderStore
 }
 
 // newEnvOn starts an API server on db for one test, with its own identity
@@ -78,7 +80,7 @@ func newEnvFor(t *testing.T, idp *authtest.IdP, configure func(*envConfig)) *env
 	go v.Run(t.Context())
 	var store api.OrderStore = repository.NewOrders(db)
 	if cfg.store != nil {
-		store = cfg.store(repository.NewOrders(db))
+		store = cfg.store(db)
 	}
 	h, err := api.New(cfg.api, v, store, log)
 	if err != nil {

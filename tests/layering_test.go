@@ -14,11 +14,11 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                    {"api", "auth", "auth/devissuer", "repository", "migrations", "models"},
+		"":                    {"api", "auth", "internal/devissuer", "repository", "migrations", "models"},
 		"api":                 {"auth", "models"},
 		"auth":                nil,
-		"auth/devissuer":      nil,
-		"auth/authtest":       {"auth", "auth/devissuer"},
+		"internal/devissuer":  nil,
+		"auth/authtest":       {"auth", "internal/devissuer"},
 		"repository/repotest": {"repository", "migrations"},
 		"models":              nil,
 		"repository":          {"models"},

@@ -20,7 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth"
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
 // Audience is the audience of the IdP's tokens, and the one its Config

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coffeemesh/orders/auth/devissuer"
+	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
 func TestTokenEndpoint(t *testing.T) {
