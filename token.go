@@ -186,29 +186,29 @@ func explain(err error, claims map[string]any, cfg auth.Config, now time.Time) s
 		trusted[i] = iss.URL
 	}
 	show := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	switch e.Reason() {
-	case "wrong_issuer":
+	switch e.Reason {
+	case auth.ReasonWrongIssuer:
 		return fmt.Sprintf("iss is %s; this API trusts %s", show(claims["iss"]), show(trusted))
-	case "wrong_audience":
+	case auth.ReasonWrongAudience, auth.ReasonNoAudience:
 		for _, iss := range cfg.Issuers {
 			if claims["iss"] == iss.URL {
 				return fmt.Sprintf("%s is %s; this API accepts %s", iss.AudienceClaim, show(claims[iss.AudienceClaim]), show(iss.Audiences))
 			}
 		}
-	case "expired":
+	case auth.ReasonExpired:
 		if t, ok := dateOf(claims["exp"]); ok {
 			return fmt.Sprintf("the token %s (exp %s; %s of clock skew allowed)", relative("exp", t, now), t.UTC().Format(time.RFC3339), cfg.Leeway)
 		}
-	case "not_yet_valid":
+	case auth.ReasonNotYetValid, auth.ReasonIssuedInFuture:
 		return fmt.Sprintf("the token is not valid yet: nbf %s, iat %s (%s of clock skew allowed)", show(claims["nbf"]), show(claims["iat"]), cfg.Leeway)
-	case "unknown_key":
+	case auth.ReasonUnknownKey:
 		return "no key of the issuer's JWKS has the token's kid; was it signed by another issuer or an old key?"
-	case "bad_signature":
+	case auth.ReasonBadSignature:
 		return "the signature does not verify with the issuer's key for its kid and alg"
-	case "keys_unavailable":
+	case auth.ReasonKeysUnavailable:
 		return "the issuer's keys could not be fetched; is it reachable from here?"
 	}
-	return e.Description
+	return e.Description()
 }
 
 // mint asks the running --dev issuer for a token through the

@@ -98,7 +98,7 @@ func detailOf(err error, status int) (string, []fieldError) {
 		}
 		return detail, fields
 	case errors.As(err, &authErr):
-		return authErr.Description, nil
+		return authErr.Description(), nil
 	case errors.Is(err, models.ErrNotFound):
 		return "no order with this id", nil
 	case errors.Is(err, models.ErrConflict):
@@ -124,15 +124,20 @@ func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 		detail, fields := detailOf(err, status)
 		ctx := c.Request.Context()
 		m.authRefused(err)
+		var refusal *auth.Error
 		log := log.With("request_id", requestIDOf(ctx))
 		switch {
 		case errors.Is(err, context.Canceled):
 			// The client went away; there is nobody to answer and nothing wrong.
 			log.InfoContext(ctx, "request abandoned by the client", "route", c.FullPath())
+		case status == http.StatusServiceUnavailable && errors.As(err, &refusal):
+			log.WarnContext(ctx, "request refused while unavailable", "route", c.FullPath(), "reason", refusal.Reason.String(), "error", err)
 		case status == http.StatusServiceUnavailable:
 			log.WarnContext(ctx, "request refused while unavailable", "route", c.FullPath(), "error", err)
 		case status >= http.StatusInternalServerError:
 			log.ErrorContext(ctx, "request failed", "route", c.FullPath(), "status", status, "error", err)
+		case errors.As(err, &refusal):
+			log.InfoContext(ctx, "request refused", "route", c.FullPath(), "status", status, "reason", refusal.Reason.String(), "error", err)
 		default:
 			log.DebugContext(ctx, "request refused", "route", c.FullPath(), "status", status, "error", err)
 		}

@@ -82,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 func (m *metrics) authRefused(err error) {
 	var e *auth.Error
 	if m != nil && errors.As(err, &e) {
-		m.auth.WithLabelValues(e.Reason()).Inc()
+		m.auth.WithLabelValues(e.Reason.String()).Inc()
 	}
 }
 

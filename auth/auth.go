@@ -12,8 +12,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Scope is an OAuth 2.0 scope, such as "orders:read". Scopes match exactly,
@@ -70,74 +68,46 @@ var (
 	ErrUnavailable = errors.New("signing keys unavailable")
 )
 
-// Error is an authentication or authorization failure. Description is fixed
-// text that is safe to show the client: it never holds token content.
+// Error is an authentication or authorization failure: a Reason, and for
+// logs only, the internal cause.
 type Error struct {
-	// Kind is one of ErrNoToken, ErrInvalidToken, ErrInvalidRequest,
-	// ErrInsufficientScope and ErrUnavailable.
-	Kind error
-	// Description says what is wrong, for the client's developer.
-	Description string
-	// Scope is the scope that was missing, with ErrInsufficientScope.
-	Scope Scope
+	// Reason says why; its Kind, code and description come from one table.
+	Reason Reason
+	// Scope names the missing scope as the token's issuer spells it, with
+	// ReasonInsufficientScope.
+	Scope string
 	// cause is what went wrong inside, for logs only; it may be nil.
 	cause error
+}
+
+// Description says what is wrong, for the client's developer: fixed text
+// that never holds token content.
+func (e *Error) Description() string {
+	if e.Reason == ReasonInsufficientScope {
+		return e.Reason.Description() + " " + e.Scope
+	}
+	return e.Reason.Description()
 }
 
 // Error says what failed, with the internal cause, for logs; clients get
 // Description only.
 func (e *Error) Error() string {
+	msg := e.Reason.Kind().Error() + ": " + e.Description()
 	if e.cause == nil {
-		return e.Kind.Error() + ": " + e.Description
+		return msg
 	}
-	return e.Kind.Error() + ": " + e.Description + ": " + e.cause.Error()
+	return msg + ": " + e.cause.Error()
 }
 
 // Unwrap lets errors.Is see the kind and the cause.
 func (e *Error) Unwrap() []error {
 	if e.cause == nil {
-		return []error{e.Kind}
+		return []error{e.Reason.Kind()}
 	}
-	return []error{e.Kind, e.cause}
+	return []error{e.Reason.Kind(), e.cause}
 }
 
-// Causes of ErrInvalidToken that Reason names.
-var (
-	errWrongIssuer   = errors.New("untrusted issuer")
-	errWrongAudience = errors.New("wrong audience")
-	errUnknownKey    = errors.New("no such key")
-)
-
-// Reason names the failure in a word, for metrics: missing,
-// invalid_request, insufficient_scope, keys_unavailable, expired,
-// not_yet_valid, bad_signature, unknown_key, wrong_issuer, wrong_audience or
-// malformed.
-func (e *Error) Reason() string {
-	switch {
-	case errors.Is(e.Kind, ErrNoToken):
-		return "missing"
-	case errors.Is(e.Kind, ErrInvalidRequest):
-		return "invalid_request"
-	case errors.Is(e.Kind, ErrInsufficientScope):
-		return "insufficient_scope"
-	case errors.Is(e.Kind, ErrUnavailable):
-		return "keys_unavailable"
-	case errors.Is(e.cause, jwt.ErrTokenExpired):
-		return "expired"
-	case errors.Is(e.cause, jwt.ErrTokenNotValidYet), errors.Is(e.cause, jwt.ErrTokenUsedBeforeIssued):
-		return "not_yet_valid"
-	case errors.Is(e.cause, jwt.ErrTokenSignatureInvalid):
-		return "bad_signature"
-	case errors.Is(e.cause, errUnknownKey):
-		return "unknown_key"
-	case errors.Is(e.cause, errWrongIssuer):
-		return "wrong_issuer"
-	case errors.Is(e.cause, errWrongAudience):
-		return "wrong_audience"
-	}
-	return "malformed"
-}
-
-func fail(kind error, description string, cause error) *Error {
-	return &Error{Kind: kind, Description: description, cause: cause}
+// fail returns the failure of reason, caused by cause (which may be nil).
+func fail(reason Reason, cause error) *Error {
+	return &Error{Reason: reason, cause: cause}
 }

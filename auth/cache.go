@@ -2,13 +2,13 @@ package auth
 
 import (
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"slices"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/coffeemesh/orders/auth/jwks"
 )
 
 // DefaultCacheSize and DefaultCacheTTL bound the verified-token cache.
@@ -75,7 +75,7 @@ func (tc *tokenCache) get(token string) (Principal, bool) {
 
 // put stores a token that passed every check, if held reports that every
 // key that may have verified it is still in hand.
-func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificationKey, held func() bool) {
+func (tc *tokenCache) put(token string, p Principal, c *claims, keys []jwks.Key, held func() bool) {
 	if tc == nil || c.expiresAt == nil {
 		return
 	}
@@ -87,7 +87,7 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []verificat
 		e.notBefore = c.notBefore.Add(-tc.leeway)
 	}
 	for _, k := range keys {
-		e.keys = append(e.keys, k.fingerprint)
+		e.keys = append(e.keys, k.Fingerprint)
 	}
 	key := tokenKey(token)
 	tc.sweep.Lock()
@@ -123,14 +123,4 @@ func (tc *tokenCache) dropUnless(current []string) {
 			tc.entries.Remove(k)
 		}
 	}
-}
-
-// fingerprint identifies a public key of an issuer across fetches.
-func fingerprint(issuer, kid string, key any) string {
-	der, err := x509.MarshalPKIXPublicKey(key)
-	if err != nil {
-		return issuer + " " + kid
-	}
-	sum := sha256.Sum256(der)
-	return issuer + " " + kid + " " + hex.EncodeToString(sum[:8])
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth/jwks"
 )
 
 // TestPutRacingASweepLeavesNoEntry: a refresh that removes a key right
@@ -17,7 +19,7 @@ func TestPutRacingASweepLeavesNoEntry(t *testing.T) {
 	tc := newTokenCache(10, time.Minute, 0)
 	c := &claims{expiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}
 	swept := make(chan struct{})
-	tc.put("token", Principal{Subject: "alice"}, c, []verificationKey{{fingerprint: "old"}}, func() bool {
+	tc.put("token", Principal{Subject: "alice"}, c, []jwks.Key{{Fingerprint: "old"}}, func() bool {
 		go func() {
 			tc.dropUnless([]string{"new"})
 			close(swept)

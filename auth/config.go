@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coffeemesh/orders/auth/jwks"
 )
 
 // Algorithms lists the signature algorithms a Verifier may accept: only
@@ -194,4 +196,15 @@ func (iss *Issuer) validate() error {
 // (RFC 7515, section 4.1.9).
 func normalizeType(typ string) string {
 	return strings.TrimPrefix(strings.ToLower(typ), "application/")
+}
+
+// CheckURL accepts an https URL, or an http URL whose host is loopback: keys
+// and discovery must never travel in the clear over a network.
+func CheckURL(raw string) error {
+	return jwks.CheckURL(raw)
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	return jwks.IsLoopback(host)
 }

@@ -45,8 +45,9 @@ func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
 }
 
 // RequireScope lets the request through only if the authenticated principal
-// holds scope s, and answers 403 insufficient_scope otherwise. It must run
-// after Authenticate.
+// holds scope s, and answers 403 insufficient_scope otherwise, naming the
+// scope as the token's issuer spells it (see Verifier.ScopeName), which is
+// what its client must ask for. It must run after Authenticate.
 func RequireScope(s Scope, v *Verifier, writeError WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := FromContext(c.Request.Context())
@@ -54,9 +55,9 @@ func RequireScope(s Scope, v *Verifier, writeError WriteError) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		err := &Error{Kind: ErrInsufficientScope, Description: fmt.Sprintf("the token lacks the scope %s", s), Scope: s}
+		err := &Error{Reason: ReasonInsufficientScope, Scope: v.ScopeName(p.Issuer, s)}
 		if !ok {
-			err = fail(ErrNoToken, "authentication is required", nil)
+			err = fail(ReasonAuthRequired, nil)
 		}
 		challenge(c, v.Realm(), err)
 		writeError(c, err)
@@ -68,22 +69,22 @@ func RequireScope(s Scope, v *Verifier, writeError WriteError) gin.HandlerFunc {
 func challenge(c *gin.Context, realm string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = fail(ErrInvalidToken, "the token is invalid", err)
+		e = fail(ReasonMalformed, err)
 	}
 	params := []string{fmt.Sprintf("realm=%q", realm)}
 	switch {
-	case errors.Is(e.Kind, ErrUnavailable):
+	case errors.Is(e, ErrUnavailable):
 		c.Header("Retry-After", retryAfterSeconds)
 		return
-	case errors.Is(e.Kind, ErrInvalidToken):
+	case errors.Is(e, ErrInvalidToken):
 		params = append(params, `error="invalid_token"`)
-	case errors.Is(e.Kind, ErrInvalidRequest):
+	case errors.Is(e, ErrInvalidRequest):
 		params = append(params, `error="invalid_request"`)
-	case errors.Is(e.Kind, ErrInsufficientScope):
+	case errors.Is(e, ErrInsufficientScope):
 		params = append(params, `error="insufficient_scope"`, fmt.Sprintf("scope=%q", e.Scope))
 	}
-	if !errors.Is(e.Kind, ErrNoToken) {
-		params = append(params, fmt.Sprintf("error_description=%q", e.Description))
+	if !errors.Is(e, ErrNoToken) {
+		params = append(params, fmt.Sprintf("error_description=%q", e.Description()))
 	}
 	c.Header("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
 }
@@ -97,13 +98,13 @@ func bearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	switch {
 	case len(values) == 0:
-		return "", fail(ErrNoToken, "an Authorization header with a Bearer token is required", nil)
+		return "", fail(ReasonMissing, nil)
 	case len(values) > 1:
-		return "", fail(ErrInvalidRequest, "the request has more than one Authorization header", nil)
+		return "", fail(ReasonAmbiguous, errors.New("two Authorization headers"))
 	case r.URL.RawQuery != "" && r.URL.Query().Has("access_token"):
-		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the query", nil)
+		return "", fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the query"))
 	case formHasToken(r):
-		return "", fail(ErrInvalidRequest, "the request carries a token in the Authorization header and in the body", nil)
+		return "", fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the body"))
 	}
 	return parseBearer(values[0])
 }
@@ -138,14 +139,14 @@ func formHasToken(r *http.Request) bool {
 func parseBearer(header string) (string, error) {
 	scheme, rest, _ := strings.Cut(header, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fail(ErrNoToken, "the Authorization header must use the Bearer scheme", nil)
+		return "", fail(ReasonNotBearer, nil)
 	}
 	token := strings.TrimLeft(rest, " ")
 	if token == "" {
-		return "", fail(ErrInvalidToken, "the bearer token is empty", nil)
+		return "", fail(ReasonEmpty, nil)
 	}
 	if strings.ContainsAny(token, " \t\r\n,") {
-		return "", fail(ErrInvalidRequest, "the Authorization header must hold exactly one token", nil)
+		return "", fail(ReasonAmbiguous, errors.New("more than one token in the Authorization header"))
 	}
 	return token, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth/jwks"
 )
 
 // Verifier verifies access tokens. It is safe for concurrent use.
@@ -29,10 +32,13 @@ type Verifier struct {
 // issuer is a trusted issuer with its keys.
 type issuer struct {
 	Issuer
-	keys *keySet
+	keys *jwks.Source
 	// scopeClaims are the ScopeClaims with their paths split by splitPath,
 	// once.
 	scopeClaims []scopeClaim
+	// spelling is the issuer's name of each API scope its ScopeNames grant,
+	// for challenges a client can act on.
+	spelling map[Scope]string
 }
 
 // scopeClaim is a claim scopes are read from: its name, and the path to it
@@ -65,17 +71,42 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway),
 	}
 	for _, iss := range cfg.Issuers {
-		ks := newKeySet(iss.URL, iss.JWKSURL, log)
+		var onLoad func([]string)
 		if v.cache != nil {
-			ks.onLoad = func(current []string) { v.cache.dropUnless(issuerKeys(v.issuers, iss.URL, current)) }
+			onLoad = func(current []string) { v.cache.dropUnless(issuerKeys(v.issuers, iss.URL, current)) }
 		}
 		scopeClaims := make([]scopeClaim, len(iss.ScopeClaims))
 		for i, name := range iss.ScopeClaims {
 			scopeClaims[i] = scopeClaim{name: name, parts: splitPath(name)}
 		}
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: ks, scopeClaims: scopeClaims}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: jwks.New(iss.URL, iss.JWKSURL, log, onLoad), scopeClaims: scopeClaims, spelling: spelling(iss.ScopeNames)}
 	}
 	return v, nil
+}
+
+// spelling maps each API scope to the first, in sorted order, of the
+// issuer's names that grant it.
+func spelling(names map[string][]Scope) map[Scope]string {
+	out := map[Scope]string{}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		for _, s := range names[name] {
+			if _, ok := out[s]; !ok {
+				out[s] = name
+			}
+		}
+	}
+	return out
+}
+
+// ScopeName returns the name by which the trusted issuer iss grants the API
+// scope s: the scope the issuer's clients must ask for.
+func (v *Verifier) ScopeName(iss string, s Scope) string {
+	if i := v.issuers[iss]; i != nil {
+		if name, ok := i.spelling[s]; ok {
+			return name
+		}
+	}
+	return string(s)
 }
 
 // issuerKeys returns the fingerprints of every issuer's keys in hand, with
@@ -87,8 +118,8 @@ func issuerKeys(issuers map[string]*issuer, issuer string, current []string) []s
 		if url == issuer {
 			continue
 		}
-		for _, k := range iss.keys.snapshot() {
-			all = append(all, k.fingerprint)
+		for _, k := range iss.keys.Keys() {
+			all = append(all, k.Fingerprint)
 		}
 	}
 	return all
@@ -100,7 +131,7 @@ func issuerKeys(issuers map[string]*issuer, issuer string, current []string) []s
 func (v *Verifier) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, iss := range v.issuers {
-		wg.Go(func() { iss.keys.run(ctx) })
+		wg.Go(func() { iss.keys.Run(ctx) })
 	}
 	wg.Wait()
 }
@@ -108,7 +139,7 @@ func (v *Verifier) Run(ctx context.Context) {
 // Ready reports whether the verifier holds signing keys of every issuer.
 func (v *Verifier) Ready() bool {
 	for _, iss := range v.issuers {
-		if len(iss.keys.snapshot()) == 0 {
+		if len(iss.keys.Keys()) == 0 {
 			return false
 		}
 	}
@@ -118,25 +149,21 @@ func (v *Verifier) Ready() bool {
 // Metadata returns the OpenID configuration of the first configured issuer,
 // for clients such as the interactive documentation to find its
 // authorization and token endpoints.
-func (v *Verifier) Metadata(ctx context.Context) (Metadata, error) {
-	return v.issuers[v.cfg.Issuers[0].URL].keys.metadata(ctx)
+func (v *Verifier) Metadata(ctx context.Context) (jwks.Metadata, error) {
+	return v.issuers[v.cfg.Issuers[0].URL].keys.Metadata(ctx)
 }
 
-// KeyStats are the counters of one issuer's key set.
+// KeyStats are the counters of one issuer's key source.
 type KeyStats struct {
 	Issuer string
-	// Keys is how many verification keys are in hand.
-	Keys int
-	// Refreshes counts fetches of the JWKS, Failures those that failed.
-	Refreshes, Failures int64
+	jwks.Stats
 }
 
 // Stats returns each issuer's key counters, for metrics.
 func (v *Verifier) Stats() []KeyStats {
 	out := make([]KeyStats, 0, len(v.cfg.Issuers))
 	for _, c := range v.cfg.Issuers {
-		ks := v.issuers[c.URL].keys
-		out = append(out, KeyStats{Issuer: c.URL, Keys: len(ks.snapshot()), Refreshes: ks.stats.refreshes.Load(), Failures: ks.stats.failures.Load()})
+		out = append(out, KeyStats{Issuer: c.URL, Stats: v.issuers[c.URL].keys.Stats()})
 	}
 	return out
 }
@@ -172,7 +199,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		a attempt
 	)
 	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
-	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && a.iss.keys.refetched(ctx, a.query, a.used) {
+	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && a.iss.keys.Refetched(ctx, a.query, a.used) {
 		// No key tried verified the signature, and keys not tried have
 		// come since: verified once more, with them.
 		c, a = claims{}, attempt{}
@@ -193,7 +220,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	// Cached only while every key that may have verified the token is
 	// still in hand: a refresh that removed one since the check has swept
 	// the cache, or will sweep it after this put.
-	v.cache.put(token, p, &c, used, func() bool { return iss.keys.holdsAll(used) })
+	v.cache.put(token, p, &c, used, func() bool { return iss.keys.HoldsAll(used) })
 	return p, nil
 }
 
@@ -205,29 +232,29 @@ func (iss *issuer) check(c *claims) error {
 		return err
 	}
 	if len(aud) == 0 {
-		return fail(ErrInvalidToken, fmt.Sprintf("the token lacks its audience (%s)", iss.AudienceClaim), errWrongAudience)
+		return fail(ReasonNoAudience, fmt.Errorf("no %s claim", iss.AudienceClaim))
 	}
 	if !iss.namedIn(aud) {
-		return fail(ErrInvalidToken, "the token's audience is not this API", errWrongAudience)
+		return fail(ReasonWrongAudience, nil)
 	}
 	// An aud that is present must name this API even where the audience is
 	// read from another claim (RFC 7519, section 4.1.3): a token for
 	// another resource server does not become ours by its client_id.
 	if _, present := c.members["aud"]; present && iss.AudienceClaim != AudienceClaimAud && !iss.namedIn(c.audience) {
-		return fail(ErrInvalidToken, "the token's aud names another recipient than this API", errWrongAudience)
+		return fail(ReasonAudienceOther, nil)
 	}
 	use, err := c.stringClaim("token_use")
 	switch {
 	case err != nil:
 		return err
 	case use != "" && use != "access", use == "" && iss.AudienceClaim == AudienceClaimClientID:
-		return fail(ErrInvalidToken, "the token is not an access token", nil)
+		return fail(ReasonNotAccessToken, errors.New("token_use is not access"))
 	case !validSubject(c.subject):
-		return fail(ErrInvalidToken, "the token's sub must be a non-empty string of at most 255 bytes without control characters", nil)
+		return fail(ReasonBadSubject, nil)
 	}
 	for name, want := range iss.RequiredClaims {
 		if got, err := c.stringClaim(name); err != nil || got != want {
-			return fail(ErrInvalidToken, "the token is not an access token", err)
+			return fail(ReasonNotAccessToken, fmt.Errorf("claim %q is not as required", name))
 		}
 	}
 	return nil
@@ -266,10 +293,10 @@ func (iss *issuer) scopes(c *claims) ([]Scope, error) {
 // three base64url segments.
 func checkShape(token string) error {
 	if token == "" {
-		return fail(ErrInvalidToken, "the bearer token is empty", nil)
+		return fail(ReasonEmpty, nil)
 	}
 	if len(token) > MaxTokenLength {
-		return fail(ErrInvalidToken, "the token is too long", nil)
+		return fail(ReasonTooLong, nil)
 	}
 	dots := 0
 	for i := 0; i < len(token); i++ {
@@ -278,11 +305,11 @@ func checkShape(token string) error {
 			dots++
 		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
 		default:
-			return fail(ErrInvalidToken, "the token is not a JWS in compact form", nil)
+			return fail(ReasonNotJWS, fmt.Errorf("byte %d is not base64url", i))
 		}
 	}
 	if dots != 2 {
-		return fail(ErrInvalidToken, "the token is not a JWS in compact form", nil)
+		return fail(ReasonNotJWS, fmt.Errorf("%d dots", dots))
 	}
 	return nil
 }
@@ -291,8 +318,8 @@ func checkShape(token string) error {
 // the issuer's keys, and the keys it was given to verify the signature.
 type attempt struct {
 	iss   *issuer
-	query keyQuery
-	used  []verificationKey
+	query jwks.Query
+	used  []jwks.Key
 }
 
 // keyfunc picks the trusted issuer named by the token's iss, checks the
@@ -303,48 +330,53 @@ type attempt struct {
 func (v *Verifier) keyfunc(ctx context.Context, a *attempt) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		if !strictHeader(t.Raw) {
-			return nil, fail(ErrInvalidToken, "the token's header is malformed: a member appears twice, or it is not UTF-8", nil)
+			return nil, fail(ReasonMalformedHeader, nil)
 		}
 		c, _ := t.Claims.(*claims)
 		iss := v.issuers[c.issuer]
 		if iss == nil {
 			if c.issuer == "" {
-				return nil, fail(ErrInvalidToken, "the token lacks its issuer (iss)", errWrongIssuer)
+				return nil, fail(ReasonNoIssuer, nil)
 			}
-			return nil, fail(ErrInvalidToken, "the token's issuer is not one this API trusts", errWrongIssuer)
+			return nil, fail(ReasonWrongIssuer, nil)
 		}
 		a.iss = iss
 		// An expired token is refused before it can cost a key fetch.
 		if c.expiresAt != nil && time.Now().After(c.expiresAt.Add(v.cfg.Leeway)) {
-			return nil, fail(ErrInvalidToken, "the token has expired", jwt.ErrTokenExpired)
+			return nil, fail(ReasonExpired, nil)
 		}
 		alg := t.Method.Alg()
 		if !slices.Contains(iss.Algorithms, alg) {
-			return nil, fail(ErrInvalidToken, "the token's algorithm is not accepted for its issuer", nil)
+			return nil, fail(ReasonAlgorithm, nil)
 		}
 		if _, ok := t.Header["crit"]; ok {
-			return nil, fail(ErrInvalidToken, "the token names critical header parameters this API does not implement", nil)
+			return nil, fail(ReasonCritical, nil)
 		}
 		if !iss.acceptsType(t.Header) {
-			return nil, fail(ErrInvalidToken, "the token's typ is not that of an access token", nil)
+			return nil, fail(ReasonType, nil)
 		}
 		kid, hasKID := t.Header["kid"]
 		kidString, isString := kid.(string)
 		if hasKID && !isString {
-			return nil, fail(ErrInvalidToken, "the token's kid must be a string", nil)
+			return nil, fail(ReasonKIDType, nil)
 		}
-		a.query = keyQuery{kid: kidString, hasKID: hasKID, alg: alg}
-		keys, err := iss.keys.find(ctx, a.query)
-		if err != nil {
-			return nil, err
+		a.query = jwks.Query{KID: kidString, HasKID: hasKID, Alg: alg}
+		keys, err := iss.keys.Find(ctx, a.query)
+		switch {
+		case errors.Is(err, jwks.ErrUnavailable):
+			return nil, fail(ReasonKeysUnavailable, err)
+		case errors.Is(err, jwks.ErrUnknownKID):
+			return nil, fail(ReasonUnknownKey, nil)
+		case err != nil:
+			return nil, fail(ReasonAlgMismatch, err)
 		}
 		a.used = keys
 		if len(keys) == 1 {
-			return keys[0].key, nil
+			return keys[0].Public, nil
 		}
 		set := jwt.VerificationKeySet{}
 		for _, k := range keys {
-			set.Keys = append(set.Keys, k.key)
+			set.Keys = append(set.Keys, k.Public)
 		}
 		return set, nil
 	}
@@ -375,31 +407,29 @@ func (iss *issuer) acceptsType(header map[string]any) bool {
 	return slices.Contains(iss.Types, typ)
 }
 
-// describe turns a golang-jwt error into an *Error with a description that
-// says which check failed, without quoting the token.
+// describe turns a golang-jwt error into an *Error whose reason says which
+// check failed.
 func describe(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	desc := "the token is invalid"
+	reason := ReasonMalformed
 	switch {
 	case errors.Is(err, errClaims):
-		desc = "the token's claims are malformed"
+		reason = ReasonMalformedClaims
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		desc = "the token is malformed"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		desc = "the token's signature or algorithm is not acceptable"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		desc = "the token cannot be verified"
+		reason = ReasonMalformed
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		reason = ReasonBadSignature
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		desc = "the token lacks its expiry (exp)"
+		reason = ReasonNoExpiry
 	case errors.Is(err, jwt.ErrTokenExpired):
-		desc = "the token has expired"
+		reason = ReasonExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		desc = "the token is not valid yet"
+		reason = ReasonNotYetValid
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		desc = "the token was issued in the future"
+		reason = ReasonIssuedInFuture
 	}
-	return fail(ErrInvalidToken, desc, err)
+	return fail(reason, err)
 }

@@ -187,7 +187,7 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", p, err)
 			}
 			var ae *auth.Error
-			if !errors.As(err, &ae) || ae.Description == "" {
+			if !errors.As(err, &ae) || ae.Description() == "" || ae.Reason.Kind() != auth.ErrInvalidToken {
 				t.Errorf("error %v has no description", err)
 			}
 			if tt.token != "" && len(tt.token) > 20 && strings.Contains(err.Error(), tt.token[len(tt.token)-20:]) {
@@ -279,23 +279,59 @@ func TestReasons(t *testing.T) {
 	v := idp.NewVerifier(t)
 	now := time.Now()
 	stranger := authtest.NewKey(t, "stranger", "RS256")
+	claims := func(extra map[string]any) jwt.MapClaims {
+		return idp.ClaimsMap(authtest.Claims{Subject: "a", Extra: extra})
+	}
 	tests := []struct {
-		token, want string
+		name  string
+		token string
+		want  auth.Reason
 	}{
-		{"x.y", "malformed"},
-		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"exp": now.Add(-time.Hour).Unix()}}), "expired"},
-		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"nbf": now.Add(time.Hour).Unix()}}), "not_yet_valid"},
-		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"aud": "other"}}), "wrong_audience"},
-		{idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"iss": "https://evil.example.com"}}), "wrong_issuer"},
-		{idp.Sign(t, stranger, nil, idp.ClaimsMap(authtest.Claims{Subject: "a"})), "unknown_key"},
-		{idp.Sign(t, devissuer.Key{ID: idp.Keys()[0].ID, Alg: "RS256", Signer: stranger.Signer}, nil, idp.ClaimsMap(authtest.Claims{Subject: "a"})), "bad_signature"},
+		{"two segments", "x.y", auth.ReasonNotJWS},
+		{"header not JSON", "eA.eA.eA", auth.ReasonMalformed},
+		{"expired", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"exp": now.Add(-time.Hour).Unix()}}), auth.ReasonExpired},
+		{"nbf ahead", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"nbf": now.Add(time.Hour).Unix()}}), auth.ReasonNotYetValid},
+		{"iat ahead", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"iat": now.Add(time.Hour).Unix()}}), auth.ReasonIssuedInFuture},
+		{"no exp", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"exp": authtest.Omit}}), auth.ReasonNoExpiry},
+		{"other audience", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"aud": "other"}}), auth.ReasonWrongAudience},
+		{"no audience", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"aud": authtest.Omit}}), auth.ReasonNoAudience},
+		{"other issuer", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"iss": "https://evil.example.com"}}), auth.ReasonWrongIssuer},
+		{"no issuer", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"iss": authtest.Omit}}), auth.ReasonNoIssuer},
+		{"unknown kid", idp.Sign(t, stranger, nil, claims(nil)), auth.ReasonUnknownKey},
+		{"another key under a real kid", idp.Sign(t, devissuer.Key{ID: idp.Keys()[0].ID, Alg: "RS256", Signer: stranger.Signer}, nil, claims(nil)), auth.ReasonBadSignature},
+		{"RSA kid under ES256", idp.Sign(t, devissuer.Key{ID: idp.Keys()[0].ID, Alg: "ES256", Signer: authtest.NewKey(t, "e", "ES256").Signer}, nil, claims(nil)), auth.ReasonAlgMismatch},
+		{"typ dpop+jwt", idp.Sign(t, idp.Keys()[0], map[string]any{"typ": "dpop+jwt"}, claims(nil)), auth.ReasonType},
+		{"crit", idp.Sign(t, idp.Keys()[0], map[string]any{"crit": []string{"exp"}}, claims(nil)), auth.ReasonCritical},
+		{"kid a number", idp.Sign(t, idp.Keys()[0], map[string]any{"kid": 7}, claims(nil)), auth.ReasonKIDType},
+		{"empty sub", idp.Token(t, authtest.Claims{Extra: map[string]any{"sub": ""}}), auth.ReasonBadSubject},
+		{"sub a number", idp.Token(t, authtest.Claims{Extra: map[string]any{"sub": 1}}), auth.ReasonMalformedClaims},
+		{"id token", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"token_use": "id"}}), auth.ReasonNotAccessToken},
 	}
 	for _, tt := range tests {
-		_, err := v.Verify(t.Context(), tt.token)
-		var e *auth.Error
-		if !errors.As(err, &e) || e.Reason() != tt.want {
-			t.Errorf("Verify = %v; want reason %s", err, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), tt.token)
+			var e *auth.Error
+			if !errors.As(err, &e) || e.Reason != tt.want {
+				t.Errorf("Verify = %v; want reason %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestReasonTable: every reason has a kind, a code that names it alone
+// (the authentication-required pair aside, which clients see alike), and a
+// description.
+func TestReasonTable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]auth.Reason{}
+	for _, r := range auth.Reasons() {
+		if r.Kind() == nil || r.String() == "" || r.Description() == "" {
+			t.Errorf("reason %d lacks a kind, code or description", r)
 		}
+		if other, dup := seen[r.String()]; dup && !(other == auth.ReasonMissing && r == auth.ReasonAuthRequired) {
+			t.Errorf("reasons %d and %d share the code %s", other, r, r)
+		}
+		seen[r.String()] = r
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 
 // TestKeysInHandSurviveOutages breaks the identity provider in every way
 // it can break: tokens under the keys already fetched keep working, a token
-// under a new kid is refused quickly, and each failed fetch is logged once.
+// under a kid not in hand is answered 503 with Retry-After within a second
+// or so (its key may exist; the client should retry, not drop the token),
+// each 503 is logged with its reason, and each failed fetch is logged once.
 func TestKeysInHandSurviveOutages(t *testing.T) {
 	t.Parallel()
 	var evilHits atomic.Int64
@@ -60,10 +62,17 @@ func TestKeysInHandSurviveOutages(t *testing.T) {
 					e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, fmt.Sprintf("user-%d", i), rw)}).wantStatus(t, http.StatusOK)
 					start := time.Now()
 					unknown := e.idp.Sign(t, stranger, nil, e.idp.ClaimsMap(authtest.Claims{Subject: "alice", Scope: rw}))
-					e.do(t, request{method: http.MethodGet, path: "/orders", token: unknown}).wantProblem(t, http.StatusUnauthorized)
+					r := e.do(t, request{method: http.MethodGet, path: "/orders", token: unknown})
+					r.wantProblem(t, http.StatusServiceUnavailable)
+					if r.header.Get("Retry-After") == "" {
+						t.Error("503 without Retry-After")
+					}
 					if d := time.Since(start); d > 2*time.Second {
 						t.Errorf("a token under an unknown kid waited %v for the failing issuer", d)
 					}
+				}
+				if n := strings.Count(e.log.String(), `"reason":"keys_unavailable"`); n < 10 {
+					t.Errorf("%d of 10 answers 503 logged with their reason", n)
 				}
 				// A fetch that times out is logged when its 5 s are up.
 				logged := 0

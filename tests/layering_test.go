@@ -16,7 +16,8 @@ func TestImportsPointOneWay(t *testing.T) {
 	allowed := map[string][]string{
 		"":                    {"api", "auth", "internal/devissuer", "repository", "migrations", "models"},
 		"api":                 {"auth", "models"},
-		"auth":                nil,
+		"auth":                {"auth/jwks"},
+		"auth/jwks":           nil,
 		"internal/devissuer":  nil,
 		"auth/authtest":       {"auth", "internal/devissuer"},
 		"repository/repotest": {"repository", "migrations"},

@@ -1,0 +1,105 @@
+package auth
+
+// Reason is why a request was refused, in one word of this package's
+// vocabulary. The table below gives each its kind (and so its status and
+// challenge), its code (the metrics label and the log field) and its
+// description (the problem's detail and the challenge's error_description).
+// Descriptions are fixed text: they never quote the token.
+type Reason uint8
+
+// The reasons, in the order a request meets the checks.
+const (
+	ReasonMissing Reason = iota + 1
+	ReasonNotBearer
+	ReasonAmbiguous
+	ReasonEmpty
+	ReasonTooLong
+	ReasonNotJWS
+	ReasonMalformed
+	ReasonMalformedHeader
+	ReasonMalformedClaims
+	ReasonNoIssuer
+	ReasonWrongIssuer
+	ReasonNoExpiry
+	ReasonExpired
+	ReasonNotYetValid
+	ReasonIssuedInFuture
+	ReasonAlgorithm
+	ReasonCritical
+	ReasonType
+	ReasonKIDType
+	ReasonUnknownKey
+	ReasonAlgMismatch
+	ReasonBadSignature
+	ReasonKeysUnavailable
+	ReasonNoAudience
+	ReasonWrongAudience
+	ReasonAudienceOther
+	ReasonNotAccessToken
+	ReasonBadSubject
+	ReasonAuthRequired
+	ReasonInsufficientScope
+)
+
+// reasons is the one table of refusals, indexed by Reason.
+var reasons = [...]struct {
+	kind        error
+	code        string
+	description string
+}{
+	ReasonMissing:           {ErrNoToken, "missing", "an Authorization header with a Bearer token is required"},
+	ReasonNotBearer:         {ErrNoToken, "not_bearer", "the Authorization header must use the Bearer scheme"},
+	ReasonAmbiguous:         {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else"},
+	ReasonEmpty:             {ErrInvalidToken, "empty", "the bearer token is empty"},
+	ReasonTooLong:           {ErrInvalidToken, "too_long", "the token is too long"},
+	ReasonNotJWS:            {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form"},
+	ReasonMalformed:         {ErrInvalidToken, "malformed", "the token is malformed"},
+	ReasonMalformedHeader:   {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice"},
+	ReasonMalformedClaims:   {ErrInvalidToken, "malformed_claims", "the token's claims are malformed"},
+	ReasonNoIssuer:          {ErrInvalidToken, "no_issuer", "the token lacks its issuer (iss)"},
+	ReasonWrongIssuer:       {ErrInvalidToken, "wrong_issuer", "the token's issuer is not one this API trusts"},
+	ReasonNoExpiry:          {ErrInvalidToken, "no_expiry", "the token lacks its expiry (exp)"},
+	ReasonExpired:           {ErrInvalidToken, "expired", "the token has expired"},
+	ReasonNotYetValid:       {ErrInvalidToken, "not_yet_valid", "the token is not valid yet"},
+	ReasonIssuedInFuture:    {ErrInvalidToken, "issued_in_future", "the token was issued in the future"},
+	ReasonAlgorithm:         {ErrInvalidToken, "algorithm", "the token's algorithm is not accepted for its issuer"},
+	ReasonCritical:          {ErrInvalidToken, "critical_header", "the token names critical header parameters this API does not implement"},
+	ReasonType:              {ErrInvalidToken, "type", "the token's typ is not that of an access token"},
+	ReasonKIDType:           {ErrInvalidToken, "kid_type", "the token's kid must be a string"},
+	ReasonUnknownKey:        {ErrInvalidToken, "unknown_key", "no signing key of the issuer has the token's kid"},
+	ReasonAlgMismatch:       {ErrInvalidToken, "alg_mismatch", "the token's alg does not match its signing key"},
+	ReasonBadSignature:      {ErrInvalidToken, "bad_signature", "the token's signature does not verify"},
+	ReasonKeysUnavailable:   {ErrUnavailable, "keys_unavailable", "the issuer's signing keys could not be fetched; retry later"},
+	ReasonNoAudience:        {ErrInvalidToken, "no_audience", "the token lacks its audience"},
+	ReasonWrongAudience:     {ErrInvalidToken, "wrong_audience", "the token's audience is not this API"},
+	ReasonAudienceOther:     {ErrInvalidToken, "audience_other", "the token's aud names another recipient than this API"},
+	ReasonNotAccessToken:    {ErrInvalidToken, "not_access_token", "the token is not an access token"},
+	ReasonBadSubject:        {ErrInvalidToken, "bad_subject", "the token's sub must be a non-empty string of at most 255 bytes without control characters"},
+	ReasonAuthRequired:      {ErrNoToken, "missing", "authentication is required"},
+	ReasonInsufficientScope: {ErrInsufficientScope, "insufficient_scope", "the token lacks the scope"},
+}
+
+// Reasons lists every reason, for tests and documentation.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(reasons)-1)
+	for r := ReasonMissing; int(r) < len(reasons); r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Kind is the kind of failure r is: ErrNoToken, ErrInvalidToken,
+// ErrInvalidRequest, ErrInsufficientScope or ErrUnavailable.
+func (r Reason) Kind() error {
+	return reasons[r].kind
+}
+
+// String is r's code, such as "expired": the metrics label and the log field.
+func (r Reason) String() string {
+	return reasons[r].code
+}
+
+// Description says what r means, for the client's developer.
+func (r Reason) Description() string {
+	return reasons[r].description
+}
