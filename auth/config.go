@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth/jwks"
 )
@@ -207,4 +210,25 @@ func CheckURL(raw string) error {
 // IsLoopback reports whether host is localhost or a loopback IP address.
 func IsLoopback(host string) bool {
 	return jwks.IsLoopback(host)
+}
+
+// strictPSS are the RSASSA-PSS methods with the salt as long as the hash,
+// as RFC 7518 (section 3.5) requires. golang-jwt's own PS256, PS384 and
+// PS512 verify with any salt length, for tokens of old signers; Wycheproof's
+// SaltLenChanged vectors show the difference. They are values the verifier
+// sets on each token it checks, rather than golang-jwt's registry, which is
+// shared by the whole process.
+var strictPSS = map[string]jwt.SigningMethod{
+	"PS256": &jwt.SigningMethodRSAPSS{SigningMethodRSA: jwt.SigningMethodPS256.SigningMethodRSA, Options: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}},
+	"PS384": &jwt.SigningMethodRSAPSS{SigningMethodRSA: jwt.SigningMethodPS384.SigningMethodRSA, Options: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}},
+	"PS512": &jwt.SigningMethodRSAPSS{SigningMethodRSA: jwt.SigningMethodPS512.SigningMethodRSA, Options: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}},
+}
+
+// signingMethod returns the method that verifies signatures of alg, one of
+// Algorithms().
+func signingMethod(alg string) jwt.SigningMethod {
+	if m, ok := strictPSS[alg]; ok {
+		return m
+	}
+	return jwt.GetSigningMethod(alg)
 }

@@ -349,6 +349,8 @@ func (v *Verifier) keyfunc(ctx context.Context, a *attempt) jwt.Keyfunc {
 		if !slices.Contains(iss.Algorithms, alg) {
 			return nil, fail(ReasonAlgorithm, nil)
 		}
+		// golang-jwt verifies the signature with t.Method once this returns.
+		t.Method = signingMethod(alg)
 		if _, ok := t.Header["crit"]; ok {
 			return nil, fail(ReasonCritical, nil)
 		}
