@@ -163,3 +163,29 @@ func TestParseSetKeepsTheGoodKeys(t *testing.T) {
 		t.Error("a set of weak keys alone parsed; want an error")
 	}
 }
+
+// FuzzParseKey feeds arbitrary JWKs to the parser of the issuer's keys: it
+// never panics, and a key it accepts is a public key of a type Fits knows.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{
+		`{"kty":"RSA","n":"AQAB","e":"AQAB"}`,
+		`{"kty":"EC","crv":"P-256","x":"","y":""}`,
+		`{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
+		`{"kty":"oct","k":"c2VjcmV0"}`,
+		`{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB","x5u":"https://evil.example/x"}`,
+		`[]`, `null`, `{"keys":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := jwks.ParseKey(b)
+		if err != nil {
+			return
+		}
+		switch k.Public.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		default:
+			t.Fatalf("ParseKey(%q) accepted a %T", b, k.Public)
+		}
+	})
+}
