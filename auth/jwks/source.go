@@ -322,7 +322,8 @@ func (s *Source) doFetch(ctx context.Context, f *fetch) {
 	close(f.done)
 }
 
-// load fetches the key set and stores it, logging when its keys change.
+// load fetches the key set and stores it, logging "keys loaded" when its
+// keys change.
 func (s *Source) load(ctx context.Context) error {
 	u := s.jwksURL
 	if u == "" {
@@ -352,7 +353,7 @@ func (s *Source) load(ctx context.Context) error {
 		for i, k := range keys {
 			kids[i] = k.KID
 		}
-		s.log.InfoContext(ctx, "jwks loaded", "issuer", s.issuer, "url", u, "keys", len(keys), "kids", kids)
+		s.log.InfoContext(ctx, "keys loaded", "issuer", s.issuer, "url", u, "keys", len(keys), "kids", kids)
 	}
 	if s.onLoad != nil {
 		s.onLoad(fingerprints)

@@ -146,7 +146,7 @@ func TestFindTellsMissingKeysFromUnfetchableOnes(t *testing.T) {
 	}
 }
 
-// TestKeysLoadedIsLoggedWhenTheKidsChange: the log says "jwks loaded" for
+// TestKeysLoadedIsLoggedWhenTheKidsChange: the log says "keys loaded" for
 // the first set and for every set whose keys differ, even at the same size,
 // and not for a fetch that brings the same keys.
 func TestKeysLoadedIsLoggedWhenTheKidsChange(t *testing.T) {
@@ -163,7 +163,7 @@ func TestKeysLoadedIsLoggedWhenTheKidsChange(t *testing.T) {
 	loaded := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Count(buf.String(), `"msg":"jwks loaded"`)
+		return strings.Count(buf.String(), `"msg":"keys loaded"`)
 	}
 	if _, err := s.Find(t.Context(), query(idp.Keys()[0])); err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestKeysLoadedIsLoggedWhenTheKidsChange(t *testing.T) {
 		t.Fatalf("Find = %v; want ErrUnknownKID", err)
 	}
 	if n := loaded(); n != 1 {
-		t.Errorf("%d lines say jwks loaded after a second fetch of the same keys; want 1", n)
+		t.Errorf("%d lines say keys loaded after a second fetch of the same keys; want 1", n)
 	}
 	next := authtest.NewKey(t, "next", "RS256")
 	idp.SetKeys(next)
@@ -180,7 +180,7 @@ func TestKeysLoadedIsLoggedWhenTheKidsChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := loaded(); n != 2 {
-		t.Errorf("%d lines say jwks loaded after one key replaced another; want 2", n)
+		t.Errorf("%d lines say keys loaded after one key replaced another; want 2", n)
 	}
 }
 
