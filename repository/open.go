@@ -23,16 +23,10 @@ import (
 // instead of failing with "database is locked", and immediate transactions
 // take the write lock up front so two transactions never deadlock upgrading.
 // Each connection caches at most 1 MiB of pages, half SQLite's default: the
-// pool's connections each keep their own copies, and at 2 MiB ten of them
-// grew the server's resident set by 20 MiB as the database grew, for no
-// measurable gain, since a list reads a few neighbouring pages. Connections
-// take no mutex of their own (_mutex=no, SQLite's multi-thread mode), which
-// was 2% of a list: database/sql hands each connection to one goroutine at
-// a time, and closes statements and rows under the same connection lock, or
-// once the connection is back in the pool. That holds as long as nothing
-// here reaches past database/sql to the driver's connections (Conn.Raw, the
-// backup API) and no statement is left unclosed for the driver's finalizer.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1&_cache_size=-1024&_mutex=no"
+// pool's connections each keep their own copies, so the resident set grows
+// with the pool times the cache, and a list reads a few neighbouring pages
+// (docs/performance.md has the measurements).
+const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1&_cache_size=-1024"
 
 // Pool bounds a database's connection pool.
 type Pool struct {

@@ -36,9 +36,10 @@ func NewOrders(db *gorm.DB) *Orders {
 func (r *Orders) scoped(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
 	if !r.rowSecurity {
 		// A context that can be cancelled makes mattn/go-sqlite3 start a
-		// goroutine for every row it reads, to watch it; that was a third of
-		// a list's cost. SQLite statements here are short and local, and
-		// the busy timeout bounds their waits, so they run to the end.
+		// goroutine for every row it reads, to watch it: a large part of a
+		// list's cost (docs/performance.md). SQLite statements here are
+		// short and local, and the busy timeout bounds their waits, so they
+		// run to the end.
 		return fn(r.db.WithContext(context.WithoutCancel(ctx)))
 	}
 	db := r.db.WithContext(ctx)
@@ -126,12 +127,13 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 
 // The read paths, which serve every GET, run their SQL on the connection
 // pool's prepared statements and scan rows themselves: gorm's statement
-// builder and its reflection over the row cost as much as the query itself.
+// builder and its reflection over the row cost about as much as the query
+// (docs/performance.md).
 // Their placeholders are numbered, which SQLite and PostgreSQL both read.
 //
 // They select an order as one text, orderText: the drivers allocate two
-// objects for every column of every row they return, which made a page's
-// columns most of a list's allocations. Every part but the last holds no
+// objects for every column of every row they return, most of a list's
+// allocations otherwise. Every part but the last holds no
 // space: created is digits, status is checked against its values, and id is
 // a UUID, which Create alone writes; items, an array whatever it holds,
 // come last. An id with a space, which no call of the API can write, would
@@ -139,7 +141,7 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 //
 // A list wraps each parameter in a CAST: SQLite plans a query with an
 // ORDER BY for the values bound to bare parameters, and so prepared it
-// again on every call, a fifth of a list's time. The LIMIT is bound the same
+// again on every call. The LIMIT is bound the same
 // way: written into the SQL, each limit would be a statement of its own,
 // prepared on every pooled connection.
 const (
