@@ -251,7 +251,7 @@ func TestServeRefusesToStartUnsafely(t *testing.T) {
 		{"plain http jwks", map[string]string{"ORDERS_AUTH_JWKS_URL": "http://keys.example.com/jwks"}, nil, "plain http"},
 		{"symmetric algorithm", map[string]string{"ORDERS_AUTH_ALGORITHMS": "RS256,HS256"}, nil, "HS256"},
 		{"alg none", map[string]string{"ORDERS_AUTH_ALGORITHMS": "none"}, nil, "none"},
-		{"leeway too long", map[string]string{"ORDERS_AUTH_LEEWAY": "10m"}, nil, "leeway"},
+		{"leeway too long", map[string]string{"ORDERS_AUTH_LEEWAY": "10m"}, nil, "ORDERS_AUTH_LEEWAY"},
 		{"wildcard origin with others", map[string]string{"ORDERS_CORS_ORIGINS": "*,https://a.example.com"}, nil, "cors"},
 		{"dev with a hosted issuer", nil, []string{"--dev"}, "--dev runs its own issuer"},
 		{"dev issuer off loopback", map[string]string{"ORDERS_AUTH_ISSUER": "", "ORDERS_DEV_ISSUER_ADDR": "0.0.0.0:0"}, []string{"--dev"}, "loopback"},
