@@ -126,7 +126,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 		errs = append(errs, applyDev(&v.cfg, issuers)...)
 	}
 	if issuers != nil {
-		errs = append(errs, v.cfg.trust(issuers, devHints[name])...)
+		errs = append(errs, v.cfg.trust(issuers, src, devHints[name])...)
 	}
 	if err := v.cfg.api.Validate(); err != nil {
 		errs = append(errs, err)
@@ -246,18 +246,24 @@ func applyDev(cfg *config, issuers []issuerSettings) []error {
 }
 
 // trust turns the issuers' settings into the verifier's, and checks the
-// whole. hint completes the error of a missing issuer.
-func (cfg *config) trust(issuers []issuerSettings, hint string) []error {
+// whole. Errors of the file's issuers name the issuer and the file's keys;
+// hint completes the error of the environment's missing issuer.
+func (cfg *config) trust(issuers []issuerSettings, src sources, hint string) []error {
 	var errs []error
+	fromFile := src.file != nil && len(src.file.Auth.Issuers) > 0
 	cfg.scopeChecksOff = map[string][]auth.Scope{}
 	for i, s := range issuers {
-		iss, issErrs := s.toIssuer(hint)
-		for _, err := range issErrs {
-			if len(issuers) > 1 {
-				err = fmt.Errorf("issuer %d: %w", i+1, err)
+		var issErrs []error
+		iss := auth.Issuer{}
+		if fromFile {
+			iss, issErrs = s.toIssuer(fileKey, "")
+			for j, err := range issErrs {
+				issErrs[j] = fmt.Errorf("issuer %d in %s: %w", i+1, src.path, err)
 			}
-			errs = append(errs, err)
+		} else {
+			iss, issErrs = s.toIssuer(func(env string) string { return env }, hint)
 		}
+		errs = append(errs, issErrs...)
 		if len(issErrs) > 0 {
 			continue
 		}
@@ -274,15 +280,27 @@ func (cfg *config) trust(issuers []issuerSettings, hint string) []error {
 	return errs
 }
 
+// fileKey names an issuer setting by its key in the configuration file.
+func fileKey(env string) string {
+	for _, s := range issuerSettingsDecl() {
+		if s.env == env {
+			return s.key
+		}
+	}
+	return env
+}
+
 // toIssuer applies the provider preset, then the explicit settings, and
-// maps the issuer's scope names to the API's scopes.
-func (s issuerSettings) toIssuer(hint string) (auth.Issuer, []error) {
+// maps the issuer's scope names to the API's scopes. Its errors name each
+// setting by name(its environment variable); hint completes the error of
+// a missing issuer.
+func (s issuerSettings) toIssuer(name func(string) string, hint string) (auth.Issuer, []error) {
 	var errs []error
 	if s.Issuer == "" {
-		errs = append(errs, errors.New("ORDERS_AUTH_ISSUER is required"+hint))
+		errs = append(errs, errors.New(name("ORDERS_AUTH_ISSUER")+" is required"+hint))
 	}
 	if len(s.Audience) == 0 {
-		errs = append(errs, errors.New("ORDERS_AUTH_AUDIENCE is required"))
+		errs = append(errs, errors.New(name("ORDERS_AUTH_AUDIENCE")+" is required"))
 	}
 	iss := auth.Issuer{
 		URL:           s.Issuer,
@@ -295,12 +313,12 @@ func (s issuerSettings) toIssuer(hint string) (auth.Issuer, []error) {
 	}
 	if s.Provider != "" {
 		if err := auth.ApplyProvider(s.Provider, &iss); err != nil {
-			errs = append(errs, fmt.Errorf("ORDERS_AUTH_PROVIDER=%s: %w", s.Provider, err))
+			errs = append(errs, fmt.Errorf("%s=%s: %w", name("ORDERS_AUTH_PROVIDER"), s.Provider, err))
 		}
 	}
 	if s.RequireATJWT {
 		if len(s.TokenTypes) > 0 {
-			errs = append(errs, errors.New("ORDERS_AUTH_REQUIRE_AT_JWT and ORDERS_AUTH_TOKEN_TYPES exclude each other"))
+			errs = append(errs, fmt.Errorf("%s and %s exclude each other", name("ORDERS_AUTH_REQUIRE_AT_JWT"), name("ORDERS_AUTH_TOKEN_TYPES")))
 		}
 		iss.Types = []string{"at+jwt"}
 	}

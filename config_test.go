@@ -174,9 +174,9 @@ func TestAllErrorsInOnePass(t *testing.T) {
 			`ORDERS_CONFIG PATH: [1:7] sequence end token ']' not found`,
 		}},
 		{"every error of every issuer", "auth:\n  issuers:\n    - audience: [x]\n    - issuer: https://b.example.com\n      provider: ping\n", nil, nil, []string{
-			`issuer 1: ORDERS_AUTH_ISSUER is required (or run serve --dev to try the API with a local issuer)`,
-			`issuer 2: ORDERS_AUTH_AUDIENCE is required`,
-			`issuer 2: ORDERS_AUTH_PROVIDER=ping: `,
+			`issuer 1 in PATH: issuer is required`,
+			`issuer 2 in PATH: audience is required`,
+			`issuer 2 in PATH: provider=ping: provider "ping" is not one of`,
 		}},
 		{"no settings at all", "", nil, nil, []string{
 			`ORDERS_AUTH_ISSUER is required (or run serve --dev to try the API with a local issuer)`,

@@ -18,15 +18,12 @@ import (
 // over the default; the empty string counts as not given.
 type setting struct {
 	env, flag, def, doc string
-	// key names the value in the configuration file, for messages; "" when
-	// the file has no such key.
+	// key names the value in the configuration file, for messages; within
+	// an entry of auth.issuers for the issuer settings; "" when the file has
+	// no such key.
 	key string
 	// file reads the value from the configuration file; nil when key is "".
 	file func(*fileConfig) string
-	// issuer marks the settings of the single issuer that the environment
-	// describes; the configuration file lists issuers instead, with these
-	// settings per issuer.
-	issuer bool
 	// apply checks a value and stores it in v. A value it refuses is not
 	// stored, and its error says what is allowed.
 	apply func(v *values, s string) error
@@ -92,30 +89,31 @@ func serverSettings() []setting {
 }
 
 // issuerSettingsDecl are the settings of the single issuer the environment
-// (or the flags) can describe.
+// (or the flags) can describe. The configuration file lists issuers
+// instead, each with these settings under their keys.
 func issuerSettingsDecl() []setting {
 	return []setting{
-		{env: "ORDERS_AUTH_PROVIDER", flag: "auth-provider", doc: "provider preset: " + strings.Join(auth.ProviderNames(), ", "),
+		{env: "ORDERS_AUTH_PROVIDER", key: "provider", flag: "auth-provider", doc: "provider preset: " + strings.Join(auth.ProviderNames(), ", "),
 			apply: text(func(v *values) *string { return &v.issuer.Provider })},
-		{env: "ORDERS_AUTH_ISSUER", flag: "auth-issuer", doc: "issuer whose tokens are accepted (exact iss); required unless --dev",
+		{env: "ORDERS_AUTH_ISSUER", key: "issuer", flag: "auth-issuer", doc: "issuer whose tokens are accepted (exact iss); required unless --dev",
 			apply: text(func(v *values) *string { return &v.issuer.Issuer })},
-		{env: "ORDERS_AUTH_AUDIENCE", flag: "auth-audience", doc: "comma-separated audiences, one of which the token must hold; required unless --dev",
+		{env: "ORDERS_AUTH_AUDIENCE", key: "audience", flag: "auth-audience", doc: "comma-separated audiences, one of which the token must hold; required unless --dev",
 			apply: list(func(v *values) *[]string { return &v.issuer.Audience })},
-		{env: "ORDERS_AUTH_AUDIENCE_CLAIM", flag: "auth-audience-claim", doc: "claim that holds the audience: aud (default) or client_id (Cognito)",
+		{env: "ORDERS_AUTH_AUDIENCE_CLAIM", key: "audience_claim", flag: "auth-audience-claim", doc: "claim that holds the audience: aud (default) or client_id (Cognito)",
 			apply: text(func(v *values) *string { return &v.issuer.AudienceClaim })},
-		{env: "ORDERS_AUTH_JWKS_URL", flag: "auth-jwks-url", doc: "JWKS URL; default: jwks_uri from the issuer's OpenID discovery",
+		{env: "ORDERS_AUTH_JWKS_URL", key: "jwks_url", flag: "auth-jwks-url", doc: "JWKS URL; default: jwks_uri from the issuer's OpenID discovery",
 			apply: text(func(v *values) *string { return &v.issuer.JWKSURL })},
-		{env: "ORDERS_AUTH_ALGORITHMS", flag: "auth-algorithms", doc: "comma-separated accepted algorithms; default: " + strings.Join(auth.Algorithms(), ","),
+		{env: "ORDERS_AUTH_ALGORITHMS", key: "algorithms", flag: "auth-algorithms", doc: "comma-separated accepted algorithms; default: " + strings.Join(auth.Algorithms(), ","),
 			apply: list(func(v *values) *[]string { return &v.issuer.Algorithms })},
-		{env: "ORDERS_AUTH_REQUIRE_AT_JWT", flag: "auth-require-at-jwt", doc: "accept only tokens with typ at+jwt (RFC 9068): true or false (default)",
+		{env: "ORDERS_AUTH_REQUIRE_AT_JWT", key: "require_at_jwt", flag: "auth-require-at-jwt", doc: "accept only tokens with typ at+jwt (RFC 9068): true or false (default)",
 			apply: boolean(func(v *values) *bool { return &v.issuer.RequireATJWT })},
-		{env: "ORDERS_AUTH_TOKEN_TYPES", flag: "auth-token-types", doc: "comma-separated accepted typ values (\"\" for none); default: none, JWT, at+jwt",
+		{env: "ORDERS_AUTH_TOKEN_TYPES", key: "token_types", flag: "auth-token-types", doc: "comma-separated accepted typ values (\"\" for none); default: none, JWT, at+jwt",
 			apply: list(func(v *values) *[]string { return &v.issuer.TokenTypes })},
-		{env: "ORDERS_AUTH_SCOPE_CLAIMS", flag: "auth-scope-claims", doc: "comma-separated claims scopes are read from; default: scope,scp,permissions",
+		{env: "ORDERS_AUTH_SCOPE_CLAIMS", key: "scope_claims", flag: "auth-scope-claims", doc: "comma-separated claims scopes are read from; default: scope,scp,permissions",
 			apply: list(func(v *values) *[]string { return &v.issuer.ScopeClaims })},
-		{env: "ORDERS_AUTH_READ_SCOPE", flag: "auth-read-scope", doc: "the issuer's name for the read scope (default orders:read), or " + scopeOff,
+		{env: "ORDERS_AUTH_READ_SCOPE", key: "read_scope", flag: "auth-read-scope", doc: "the issuer's name for the read scope (default orders:read), or " + scopeOff,
 			apply: text(func(v *values) *string { return &v.issuer.ReadScope })},
-		{env: "ORDERS_AUTH_WRITE_SCOPE", flag: "auth-write-scope", doc: "the issuer's name for the write scope (default orders:write), or " + scopeOff,
+		{env: "ORDERS_AUTH_WRITE_SCOPE", key: "write_scope", flag: "auth-write-scope", doc: "the issuer's name for the write scope (default orders:write), or " + scopeOff,
 			apply: text(func(v *values) *string { return &v.issuer.WriteScope })},
 	}
 }
