@@ -251,19 +251,19 @@ func applyDev(cfg *config, issuers []issuerSettings) []error {
 func (cfg *config) trust(issuers []issuerSettings, src sources, hint string) []error {
 	var errs []error
 	fromFile := src.file != nil && len(src.file.Auth.Issuers) > 0
+	name := func(env string) string { return env }
+	if fromFile {
+		name, hint = fileKey, ""
+	}
 	cfg.scopeChecksOff = map[string][]auth.Scope{}
 	for i, s := range issuers {
-		var issErrs []error
-		iss := auth.Issuer{}
-		if fromFile {
-			iss, issErrs = s.toIssuer(fileKey, "")
-			for j, err := range issErrs {
-				issErrs[j] = fmt.Errorf("issuer %d in %s: %w", i+1, src.path, err)
+		iss, issErrs := s.toIssuer(name, hint)
+		for _, err := range issErrs {
+			if fromFile {
+				err = fmt.Errorf("issuer %d in %s: %w", i+1, src.path, err)
 			}
-		} else {
-			iss, issErrs = s.toIssuer(func(env string) string { return env }, hint)
+			errs = append(errs, err)
 		}
-		errs = append(errs, issErrs...)
 		if len(issErrs) > 0 {
 			continue
 		}
