@@ -66,6 +66,9 @@ func TestLoadConfig(t *testing.T) {
 		{"empty audience in list", merge(hosted, map[string]string{"ORDERS_AUTH_AUDIENCE": "a,,b"}), nil, nil, "audience"},
 		{"bad leeway", merge(hosted, map[string]string{"ORDERS_AUTH_LEEWAY": "soon"}), nil, nil, "ORDERS_AUTH_LEEWAY"},
 		{"negative leeway", merge(hosted, map[string]string{"ORDERS_AUTH_LEEWAY": "-1s"}), nil, nil, `ORDERS_AUTH_LEEWAY: "-1s" is out of range: allowed is 0s to 5m0s`},
+		{"cache ttl over the maximum", merge(hosted, map[string]string{"ORDERS_AUTH_CACHE_TTL": "2h"}), nil, nil, `ORDERS_AUTH_CACHE_TTL: "2h" is out of range: allowed is more than 0s, up to ` + auth.MaxCacheTTL.String()},
+		{"negative connection lifetime", merge(hosted, map[string]string{"ORDERS_DATABASE_CONN_MAX_LIFETIME": "-1m"}), nil, nil, `ORDERS_DATABASE_CONN_MAX_LIFETIME: "-1m" is out of range: allowed is 0s or more`},
+		{"require at+jwt flag", hosted, []string{"--auth-require-at-jwt", "yes"}, nil, `ORDERS_AUTH_REQUIRE_AT_JWT (--auth-require-at-jwt): "yes" is not true or false`},
 		{"bad addr", merge(hosted, map[string]string{"ORDERS_ADDR": "8000"}), nil, nil, "ORDERS_ADDR"},
 		{"bad log level", merge(hosted, map[string]string{"ORDERS_LOG_LEVEL": "loud"}), nil, nil, "ORDERS_LOG_LEVEL"},
 		{"bad origin", merge(hosted, map[string]string{"ORDERS_CORS_ORIGINS": "app.example.com"}), nil, nil, "cors"},
@@ -281,6 +284,29 @@ func TestUnknownEnv(t *testing.T) {
 			got := unknownEnv(tt.environ)
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(unknownVariable{})); diff != "" {
 				t.Errorf("unknownEnv(%q) (-want +got):\n%s", tt.environ, diff)
+			}
+		})
+	}
+}
+
+// TestSettingsDeclarations: every declared setting has its own variable and
+// flag, a doc, a default that its own check accepts, and a key where the
+// file can hold it.
+func TestSettingsDeclarations(t *testing.T) {
+	t.Parallel()
+	envs, flags := map[string]bool{}, map[string]bool{}
+	for _, s := range settings() {
+		t.Run(s.env, func(t *testing.T) {
+			if !strings.HasPrefix(s.env, envPrefix) || strings.HasPrefix(s.env, testEnvPrefix) || envs[s.env] || flags[s.flag] {
+				t.Errorf("%s (--%s): want a unique ORDERS_ variable and a unique flag", s.env, s.flag)
+			}
+			envs[s.env], flags[s.flag] = true, true
+			if s.doc == "" || (s.file != nil && s.key == "") {
+				t.Errorf("%s: doc %q, key %q; want a doc, and a key for the file's value", s.env, s.doc, s.key)
+			}
+			var v values
+			if err := s.apply(&v, s.def); err != nil {
+				t.Errorf("%s: its default %q is refused: %v", s.env, s.def, err)
 			}
 		})
 	}
