@@ -59,6 +59,7 @@ const usage = `usage:
   orders migrate [up|status]     apply or list database migrations
   orders token inspect [TOKEN|-] decode a token and say whether the API accepts it
   orders token mint --sub S      get a token from the running --dev issuer
+  orders help                    this text; every command also takes -h
 `
 
 func main() {
@@ -66,58 +67,72 @@ func main() {
 	// gin from printing its own lines beside our structured log.
 	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		// -h printed the usage, as asked.
 	case errors.Is(err, errRefused):
 		os.Exit(1) // token inspect has said why
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "orders:", err)
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "orders:", line)
+		}
 		os.Exit(1)
 	}
 }
 
-// run is the whole program; main only adds the process around it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program; main only adds the process around it. environ
+// is the environment, as os.Environ gives it. Help, asked for in any way a
+// command accepts (help, -h, --help), goes to stdout and is no error.
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, environ, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// dispatch runs the command args name. Commands return flag.ErrHelp once
+// they have printed the help asked for.
+func dispatch(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command")
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], getenv, stdout, stderr)
-	case "migrate":
+	getenv, unknown := lookupIn(environ), unknownEnv(environ)
+	switch {
+	case args[0] == "serve":
+		return serve(ctx, args[1:], getenv, unknown, stdout, stderr)
+	case args[0] == "migrate":
+		warnUnknownEnv(stderr, unknown)
 		return migrate(ctx, args[1:], getenv, stdout)
-	case "token":
-		return tokenCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
-	case "help", "-h", "--help":
+	case args[0] == "token":
+		warnUnknownEnv(stderr, unknown)
+		return tokenCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case isHelp(args[0]):
 		fmt.Fprint(stdout, usage)
-		return nil
+		return flag.ErrHelp
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(args, getenv, stderr)
+// serve serves the API until ctx ends. The ORDERS_ variables in unknown are
+// warned about in the log.
+func serve(ctx context.Context, args []string, getenv func(string) string, unknown []unknownVariable, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stdout)
 	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			warnUnknownEnv(stderr, unknown)
+		}
 		return err
 	}
 	logs := newLogWriter(stdout)
 	defer logs.Close()
 	log := newLogger(logs, cfg.logLevel)
-	gc, gogc := gcSettingsFor(getenv), getenv("GOGC")
-	if gc.percent != 0 {
-		debug.SetGCPercent(gc.percent)
-		gogc = strconv.Itoa(gc.percent)
+	for _, u := range unknown {
+		log.WarnContext(ctx, "unknown environment variable: no setting reads it", "name", u.name, "did_you_mean", u.closest)
 	}
-	if gc.memoryLimit != 0 {
-		debug.SetMemoryLimit(gc.memoryLimit)
-	}
-	// SetMemoryLimit with a negative limit only reads it.
-	log.InfoContext(ctx, "garbage collector", "gogc", gogc, "memory_limit_bytes", debug.SetMemoryLimit(-1))
+	applyGCSettings(ctx, getenv, log)
 
 	db, err := openDatabase(ctx, cfg.databaseURL, cfg.pool)
 	if err != nil {
@@ -134,46 +149,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		cfg.auth.Issuers[0].URL = issuerURL
 	}
 	logConfig(ctx, log, cfg)
-	for iss, scopes := range cfg.scopeChecksOff {
-		log.WarnContext(ctx, "scope check off: every valid token of this issuer holds these scopes", "issuer", iss, "scopes", scopes)
-	}
-
 	verifier, err := auth.NewVerifier(cfg.auth, log)
 	if err != nil {
 		return err
 	}
 	go verifier.Run(ctx)
-
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	reg, err := newRegistry(sqlDB, verifier)
-	if err != nil {
-		return err
-	}
-	cfg.api.Metrics = reg
-	cfg.api.Ready = readiness(sqlDB, verifier)
-	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, Scopes: docsScopes(cfg.auth.Issuers[0]), OAuth: func(ctx context.Context) (string, string, error) {
-		m, err := verifier.Metadata(ctx)
-		if err == nil {
-			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
-		}
-		return m.AuthorizationEndpoint, m.TokenEndpoint, err
-	}}
-	if cfg.pprofAddr != "" {
-		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
-			return err
-		}
-	}
-	if cfg.adminAddr != "" {
-		if err := startAdmin(ctx, cfg.adminAddr, reg, log); err != nil {
-			return err
-		}
-	} else {
-		cfg.api.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	}
-	handler, err := api.New(cfg.api, verifier, repository.NewOrders(db), log)
+	handler, err := newHandler(ctx, cfg, db, verifier, log)
 	if err != nil {
 		return err
 	}
@@ -181,9 +162,51 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := newServer(handler, log)
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
-	return serveUntilDone(ctx, "api", srv, ln, log)
+	return serveUntilDone(ctx, "api", newServer(handler, log), ln, log)
+}
+
+// newHandler builds the API's handler, with its metrics, readiness check
+// and documentation page, and starts the admin and pprof listeners when
+// configured; they stop with ctx.
+func newHandler(ctx context.Context, cfg config, db *gorm.DB, verifier *auth.Verifier, log *slog.Logger) (http.Handler, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(sqlDB, verifier)
+	if err != nil {
+		return nil, err
+	}
+	cfg.api.Metrics = reg
+	cfg.api.Ready = readiness(sqlDB, verifier)
+	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, Scopes: docsScopes(cfg.auth.Issuers[0]), OAuth: docsEndpoints(verifier)}
+	if cfg.pprofAddr != "" {
+		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.adminAddr != "" {
+		if err := startAdmin(ctx, cfg.adminAddr, reg, log); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.api.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+	return api.New(cfg.api, verifier, repository.NewOrders(db), log)
+}
+
+// docsEndpoints returns the authorization and token endpoints the
+// documentation page sends a reader to: those of the first issuer's
+// metadata, once checked.
+func docsEndpoints(verifier *auth.Verifier) func(context.Context) (string, string, error) {
+	return func(ctx context.Context) (string, string, error) {
+		m, err := verifier.Metadata(ctx)
+		if err == nil {
+			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
+		}
+		return m.AuthorizationEndpoint, m.TokenEndpoint, err
+	}
 }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -213,6 +236,20 @@ const (
 type gcSettings struct {
 	percent     int
 	memoryLimit int64
+}
+
+// applyGCSettings applies the collector's settings and logs them.
+func applyGCSettings(ctx context.Context, getenv func(string) string, log *slog.Logger) {
+	gc, gogc := gcSettingsFor(getenv), getenv("GOGC")
+	if gc.percent != 0 {
+		debug.SetGCPercent(gc.percent)
+		gogc = strconv.Itoa(gc.percent)
+	}
+	if gc.memoryLimit != 0 {
+		debug.SetMemoryLimit(gc.memoryLimit)
+	}
+	// SetMemoryLimit with a negative limit only reads it.
+	log.InfoContext(ctx, "garbage collector", "gogc", gogc, "memory_limit_bytes", debug.SetMemoryLimit(-1))
 }
 
 func gcSettingsFor(getenv func(string) string) gcSettings {
@@ -276,8 +313,9 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// logConfig logs the effective configuration; it holds no secret, and the
-// database URL's password, if any, is redacted.
+// logConfig logs the effective configuration, and warns about each scope
+// check turned off; it holds no secret, and the database URL's password, if
+// any, is redacted.
 func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
 		"addr", cfg.addr,
@@ -291,6 +329,7 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,
 		"dev", cfg.dev,
+		"config_file", cfg.configFile,
 	)
 	for _, iss := range cfg.auth.Issuers {
 		log.InfoContext(ctx, "trusted issuer",
@@ -303,6 +342,9 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 			"scope_claims", iss.ScopeClaims,
 			"scope_names", iss.ScopeNames,
 		)
+	}
+	for iss, scopes := range cfg.scopeChecksOff {
+		log.WarnContext(ctx, "scope check off: every valid token of this issuer holds these scopes", "issuer", iss, "scopes", scopes)
 	}
 }
 
@@ -368,37 +410,11 @@ func closeDatabase(db *gorm.DB, log *slog.Logger) {
 
 // migrate applies the migrations (up, the default) or lists them (status).
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	def := getenv("ORDERS_DATABASE_URL")
-	if path := getenv("ORDERS_CONFIG"); def == "" && path != "" {
-		file, err := readConfigFile(path)
-		if err != nil {
-			return err
-		}
-		def = file.DatabaseURL
-	}
-	if def == "" {
-		def = "sqlite:orders.db"
-	}
-	databaseURL := fs.String("database-url", def, "database, as sqlite:PATH or postgres://... ($ORDERS_DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
+	action, databaseURL, err := migrateArgs(args, getenv, stdout)
+	if err != nil {
 		return err
 	}
-	action := "up"
-	if fs.NArg() > 0 {
-		// Flags may follow the action too: migrate up --database-url URL.
-		action = fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("migrate takes one action, up or status; got %q", append([]string{action}, fs.Args()...))
-		}
-	}
-	if action != "up" && action != "status" {
-		return fmt.Errorf("unknown migrate action %q: use up or status", action)
-	}
-	db, err := repository.Open(*databaseURL, repository.Pool{MaxOpenConns: 2})
+	db, err := repository.Open(databaseURL, repository.Pool{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}
@@ -425,4 +441,33 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "%04d  %-8s %s\n", v.Version, state, v.Name)
 	}
 	return nil
+}
+
+// migrateArgs reads migrate's action and its database, which the declared
+// settings give with serve's precedence: flag, environment, file, default.
+// Flags may come before the action or after it.
+func migrateArgs(args []string, getenv func(string) string, help io.Writer) (action, databaseURL string, err error) {
+	decls := only("config", "database-url")
+	fs, flags := newFlagSet("migrate", decls)
+	if err := parseFlags(fs, args, commandUsage["migrate"], help); err != nil {
+		return "", "", err
+	}
+	action = "up"
+	if fs.NArg() > 0 {
+		action = fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:], commandUsage["migrate"], help); err != nil {
+			return "", "", err
+		}
+		if fs.NArg() > 0 {
+			return "", "", fmt.Errorf("migrate takes one action, up or status; got %q", append([]string{action}, fs.Args()...))
+		}
+	}
+	if action != "up" && action != "status" {
+		return "", "", fmt.Errorf("unknown migrate action %q: use up or status", action)
+	}
+	src := sources{flags: flags, getenv: getenv}
+	errs := src.readFile()
+	var v values
+	errs = append(errs, src.apply(decls, &v)...)
+	return action, v.cfg.databaseURL, errors.Join(errs...)
 }

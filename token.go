@@ -22,8 +22,10 @@ import (
 )
 
 const tokenUsage = `usage:
-  orders token inspect [serve's flags] [TOKEN|-]   decode a token and say whether this API accepts it
+  orders token inspect [serve's flags] [TOKEN|-]         decode a token and say whether this API accepts it
   orders token mint --sub S [--scope "..."] [--ttl 1h]   a token from the running --dev issuer
+
+Run "orders token inspect -h" or "orders token mint -h" for the flags.
 `
 
 // errRefused means token inspect found the token unacceptable; the report
@@ -36,11 +38,14 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprint(stderr, tokenUsage)
 		return errors.New("token needs inspect or mint")
 	}
-	switch args[0] {
-	case "inspect":
-		return inspect(ctx, args[1:], getenv, stdin, stdout, stderr)
-	case "mint":
-		return mint(ctx, args[1:], getenv, stdout, stderr)
+	switch {
+	case args[0] == "inspect":
+		return inspect(ctx, args[1:], getenv, stdin, stdout)
+	case args[0] == "mint":
+		return mint(ctx, args[1:], getenv, stdout)
+	case isHelp(args[0]):
+		fmt.Fprint(stdout, tokenUsage)
+		return flag.ErrHelp
 	}
 	fmt.Fprint(stderr, tokenUsage)
 	return fmt.Errorf("unknown token command %q", args[0])
@@ -49,8 +54,8 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 // inspect prints a token's header and claims (never its signature), then
 // verifies it as serve would, with the same configuration, and says which
 // check fails and why. It returns errRefused when the API would refuse it.
-func inspect(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg, rest, err := loadConfigFor("token inspect", args, getenv, stderr)
+func inspect(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	cfg, rest, err := loadConfigFor("token inspect", args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -211,30 +216,63 @@ func explain(err error, claims map[string]any, cfg auth.Config, now time.Time) s
 	return e.Description()
 }
 
+// Lifetimes token mint may ask for: the dev issuer refuses more than
+// maxMintTTL, and a token counts time in whole seconds.
+const (
+	minMintTTL = time.Second
+	maxMintTTL = 24 * time.Hour
+)
+
 // mint asks the running --dev issuer for a token through the
 // client_credentials grant, the subject being the client id.
-func mint(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token mint", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	def := getenv("ORDERS_DEV_ISSUER_ADDR")
-	if def == "" {
-		def = "127.0.0.1:8001"
-	}
-	issuerAddr := fs.String("dev-issuer-addr", def, "address of the running serve --dev issuer ($ORDERS_DEV_ISSUER_ADDR)")
+func mint(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	decls := only("config", "dev-issuer-addr")
+	fs, flags := newFlagSet("token mint", decls)
 	sub := fs.String("sub", "", "the token's subject (required)")
 	scope := fs.String("scope", "", "space-separated scopes; default: all the dev issuer offers")
-	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, at most 24h")
-	if err := fs.Parse(args); err != nil {
+	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
+	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}
+	src := sources{flags: flags, getenv: getenv}
+	errs := src.readFile()
+	var v values
+	errs = append(errs, src.apply(decls, &v)...)
 	if *sub == "" || fs.NArg() > 0 {
-		return errors.New("token mint needs --sub and takes no arguments")
+		errs = append(errs, errors.New("token mint needs --sub and takes no arguments"))
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {*sub}, "ttl": {ttl.String()}}
-	if *scope != "" {
-		form.Set("scope", *scope)
+	if err := checkMintTTL(*ttl); err != nil {
+		errs = append(errs, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+*issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return requestToken(ctx, v.cfg.devIssuerAddr, *sub, *scope, *ttl, stdout)
+}
+
+// checkMintTTL says what is wrong with a lifetime token mint cannot ask for,
+// and what is allowed.
+func checkMintTTL(ttl time.Duration) error {
+	allowed := "give one from " + minMintTTL.String() + " to 24h, such as 5m or 1h"
+	switch {
+	case ttl <= 0:
+		return fmt.Errorf("--ttl %s: a token must live for some time; %s", ttl, allowed)
+	case ttl < minMintTTL:
+		return fmt.Errorf("--ttl %s: a token's exp counts whole seconds; %s", ttl, allowed)
+	case ttl > maxMintTTL:
+		return fmt.Errorf("--ttl %s: the dev issuer mints tokens for at most 24h; %s", ttl, allowed)
+	}
+	return nil
+}
+
+// requestToken gets a token for sub from the dev issuer at issuerAddr and
+// prints it.
+func requestToken(ctx context.Context, issuerAddr, sub, scope string, ttl time.Duration, stdout io.Writer) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sub}, "ttl": {ttl.String()}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}

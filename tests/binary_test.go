@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ import (
 	"github.com/coffeemesh/orders/auth/authtest"
 )
 
-// binary is the orders command, built once by TestMain.
-var binary string
+// binDir holds the orders command once a test has needed it; TestMain
+// makes it and removes it.
+var binDir string
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // once, before any engine exists: gin's mode is global
@@ -31,16 +33,31 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "orders")
-	build := exec.Command("go", "build", "-o", binary, "..")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("build orders: " + err.Error())
-	}
+	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildOrders builds the orders command the first time a test asks for it,
+// once per test run: a run of tests that start no process builds nothing.
+var buildOrders = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(binDir, "orders")
+	out, err := exec.Command("go", "build", "-o", path, "..").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build orders: %w\n%s", err, out)
+	}
+	return path, nil
+})
+
+// ordersBinary returns the path of the orders command, built on first use.
+func ordersBinary(tb testing.TB) string {
+	tb.Helper()
+	path, err := buildOrders()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // process is a running orders command.
@@ -54,7 +71,7 @@ type process struct {
 // and stops it when the test ends.
 func start(t *testing.T, env map[string]string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(ordersBinary(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}
 	for k, v := range env {
@@ -161,11 +178,18 @@ func call(t *testing.T, method, url, token, body string) (int, []byte) {
 }
 
 // TestServeWithHostedIssuer runs the binary configured for an issuer by
-// environment, as in production, and stops it with SIGTERM.
+// environment, as in production, and stops it with SIGTERM. A misspelt
+// variable in the environment is warned about, with the setting meant.
 func TestServeWithHostedIssuer(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
-	p := start(t, serverEnv(t, idp), "serve")
+	env := serverEnv(t, idp)
+	env["ORDERS_ADRR"] = "127.0.0.1:0"
+	p := start(t, env, "serve")
+	warn := p.waitFor(t, "unknown environment variable: no setting reads it")
+	if warn["level"] != "WARN" || warn["name"] != "ORDERS_ADRR" || warn["did_you_mean"] != "ORDERS_ADDR" {
+		t.Errorf("warning = %v; want ORDERS_ADRR, did you mean ORDERS_ADDR, at WARN", warn)
+	}
 	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
 
 	if status, _ := call(t, "GET", base+"/healthz", "", ""); status != http.StatusOK {
@@ -251,7 +275,7 @@ func TestServeRefusesToStartUnsafely(t *testing.T) {
 		{"plain http jwks", map[string]string{"ORDERS_AUTH_JWKS_URL": "http://keys.example.com/jwks"}, nil, "plain http"},
 		{"symmetric algorithm", map[string]string{"ORDERS_AUTH_ALGORITHMS": "RS256,HS256"}, nil, "HS256"},
 		{"alg none", map[string]string{"ORDERS_AUTH_ALGORITHMS": "none"}, nil, "none"},
-		{"leeway too long", map[string]string{"ORDERS_AUTH_LEEWAY": "10m"}, nil, "leeway"},
+		{"leeway too long", map[string]string{"ORDERS_AUTH_LEEWAY": "10m"}, nil, "ORDERS_AUTH_LEEWAY"},
 		{"wildcard origin with others", map[string]string{"ORDERS_CORS_ORIGINS": "*,https://a.example.com"}, nil, "cors"},
 		{"dev with a hosted issuer", nil, []string{"--dev"}, "--dev runs its own issuer"},
 		{"dev issuer off loopback", map[string]string{"ORDERS_AUTH_ISSUER": "", "ORDERS_DEV_ISSUER_ADDR": "0.0.0.0:0"}, []string{"--dev"}, "loopback"},
@@ -263,7 +287,7 @@ func TestServeRefusesToStartUnsafely(t *testing.T) {
 			// A regression that let serve start must fail the test, not hang it.
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, binary, append([]string{"serve"}, tt.args...)...)
+			cmd := exec.CommandContext(ctx, ordersBinary(t), append([]string{"serve"}, tt.args...)...)
 			cmd.Dir = t.TempDir()
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 			for k, v := range base {
@@ -291,9 +315,44 @@ func TestServeRefusesToStartUnsafely(t *testing.T) {
 	}
 }
 
+// TestHelpExitsZero: asked for help, the process prints it and exits 0;
+// given a flag it does not know, it exits 1 and says where the flags are.
+func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"help"}, 0, "usage:"},
+		{[]string{"token", "--help"}, 0, "orders token mint"},
+		{[]string{"token", "inspect", "-h"}, 0, "usage: orders token inspect"},
+		{[]string{"serve", "-h"}, 0, "usage: orders serve"},
+		{[]string{"serve", "--nope"}, 1, `orders: flag provided but not defined: -nope (run "orders serve -h" for the flags)`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(ordersBinary(t), tt.args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+				t.Errorf("orders %q: exit %d\n%s\nwant exit %d and %q", tt.args, code, out, tt.wantCode, tt.want)
+			}
+		})
+	}
+}
+
 func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
 	db := "sqlite:" + filepath.Join(t.TempDir(), "orders.db")
+	binary := ordersBinary(t)
 	run := func(args ...string) string {
 		cmd := exec.Command(binary, append([]string{"migrate", "--database-url", db}, args...)...)
 		out, err := cmd.CombinedOutput()
@@ -430,7 +489,7 @@ func TestMigrateReadsTheConfigFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte("database_url: sqlite:"+db+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "migrate")
+	cmd := exec.Command(ordersBinary(t), "migrate")
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ORDERS_CONFIG=" + file}
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -81,6 +81,10 @@ func startDevServer() (apiURL, tokenURL string, stop func()) {
 	if err != nil {
 		panic(err)
 	}
+	binary, err := buildOrders()
+	if err != nil {
+		panic(err)
+	}
 	cmd := exec.Command(binary, "serve", "--dev")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ORDERS_ADDR=127.0.0.1:0", "ORDERS_DEV_ISSUER_ADDR=127.0.0.1:0",
 		"ORDERS_DATABASE_URL=sqlite:" + filepath.Join(dir, "orders.db")}

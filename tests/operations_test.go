@@ -199,6 +199,7 @@ func TestTokenTools(t *testing.T) {
 	t.Parallel()
 	_, _, tokenURL := startDev(t, nil)
 	issuerAddr := strings.TrimSuffix(strings.TrimPrefix(tokenURL, "http://"), "/token")
+	binary := ordersBinary(t)
 	run := func(env map[string]string, stdin string, args ...string) (string, int) {
 		cmd := exec.Command(binary, append([]string{"token"}, args...)...)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}

@@ -64,6 +64,8 @@ func TestCrashLosesNoAcknowledgedOrder(t *testing.T) {
 			stop    atomic.Bool
 			wg      sync.WaitGroup
 			serverE atomic.Int64
+			// going is closed at the 100th acknowledged order.
+			going = make(chan struct{})
 		)
 		for w := range 16 {
 			wg.Go(func() {
@@ -75,6 +77,9 @@ func TestCrashLosesNoAcknowledgedOrder(t *testing.T) {
 					case status == http.StatusCreated:
 						mu.Lock()
 						acked = append(acked, id)
+						if len(acked) == 100 {
+							close(going)
+						}
 						mu.Unlock()
 					case status >= 500:
 						serverE.Add(1)
@@ -82,15 +87,11 @@ func TestCrashLosesNoAcknowledgedOrder(t *testing.T) {
 				}
 			})
 		}
-		// Let the writers get going, then kill the server mid-write.
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-			mu.Lock()
-			n := len(acked)
-			mu.Unlock()
-			if n >= 100 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // polling the writers' progress
+		// Let the writers get going, then kill the server mid-write; too
+		// few acknowledgements fail the test below.
+		select {
+		case <-going:
+		case <-time.After(10 * time.Second):
 		}
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
@@ -187,6 +188,8 @@ func TestGracefulShutdown(t *testing.T) {
 			answered atomic.Int64
 			failed   atomic.Int64
 			stop     atomic.Bool
+			// busy is closed at the 50th answered request.
+			busy = make(chan struct{})
 		)
 		for range 16 {
 			wg.Go(func() {
@@ -197,15 +200,19 @@ func TestGracefulShutdown(t *testing.T) {
 						return // refused: the server has stopped listening
 					}
 					if status == http.StatusCreated {
-						answered.Add(1)
+						if answered.Add(1) == 50 {
+							close(busy)
+						}
 					} else {
 						failed.Add(1)
 					}
 				}
 			})
 		}
-		for answered.Load() < 50 {
-			time.Sleep(10 * time.Millisecond) // polling the clients' progress
+		select {
+		case <-busy:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the clients had fewer than 50 answers within 20s")
 		}
 		p.terminate(t)
 		stop.Store(true)

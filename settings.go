@@ -1,0 +1,248 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffeemesh/orders/auth"
+)
+
+// setting declares one configuration value, once: its environment
+// variable, its flag, its key in the configuration file, its default, its
+// documentation, and the function that checks a value and stores it.
+// A flag wins over the environment, which wins over the file, which wins
+// over the default; the empty string counts as not given.
+type setting struct {
+	env, flag, def, doc string
+	// key names the value in the configuration file, for messages; within
+	// an entry of auth.issuers for the issuer settings; "" when the file has
+	// no such key.
+	key string
+	// file reads the value from the configuration file; nil when key is "".
+	file func(*fileConfig) string
+	// apply checks a value and stores it in v. A value it refuses is not
+	// stored, and its error says what is allowed.
+	apply func(v *values, s string) error
+}
+
+// values is what the settings fill.
+type values struct {
+	cfg config
+	// issuer is the issuer the ORDERS_AUTH_* settings describe.
+	issuer issuerSettings
+}
+
+// settings declares every setting, in the order of the documentation.
+func settings() []setting {
+	return append(serverSettings(), issuerSettingsDecl()...)
+}
+
+// serverSettings are the settings of the server itself.
+func serverSettings() []setting {
+	return []setting{
+		{env: "ORDERS_CONFIG", flag: "config", doc: "configuration file, YAML or JSON (see README)",
+			apply: text(func(v *values) *string { return &v.cfg.configFile })},
+		{env: "ORDERS_ADDR", flag: "addr", def: "localhost:8000", doc: "address the API listens on",
+			key: "addr", file: func(f *fileConfig) string { return f.Addr },
+			apply: hostPort(func(v *values) *string { return &v.cfg.addr }, false)},
+		{env: "ORDERS_DATABASE_URL", flag: "database-url", def: "sqlite:orders.db", doc: "database, as sqlite:PATH or postgres://USER@HOST:PORT/DB",
+			key: "database_url", file: func(f *fileConfig) string { return f.DatabaseURL },
+			apply: text(func(v *values) *string { return &v.cfg.databaseURL })},
+		{env: "ORDERS_DATABASE_MAX_CONNS", flag: "database-max-conns", def: "10", doc: "most database connections open at once",
+			key: "database_pool.max_conns", file: func(f *fileConfig) string { return f.DatabasePool.MaxConns },
+			apply: positiveInt(func(v *values) *int { return &v.cfg.pool.MaxOpenConns })},
+		{env: "ORDERS_DATABASE_CONN_MAX_LIFETIME", flag: "database-conn-max-lifetime", def: "30m", doc: "a database connection is closed after this long",
+			key: "database_pool.conn_max_lifetime", file: func(f *fileConfig) string { return f.DatabasePool.ConnMaxLifetime },
+			apply: duration(func(v *values) *time.Duration { return &v.cfg.pool.ConnMaxLifetime }, 0, 0, "30m")},
+		{env: "ORDERS_AUTH_CACHE_SIZE", flag: "auth-cache-size", def: "10000", doc: "verified tokens remembered, so their signatures are not checked again; 0 turns the cache off",
+			key: "auth.cache_size", file: func(f *fileConfig) string { return f.Auth.CacheSize },
+			apply: count(func(v *values) *int { return &v.cfg.auth.CacheSize })},
+		{env: "ORDERS_AUTH_CACHE_TTL", flag: "auth-cache-ttl", def: auth.DefaultCacheTTL.String(), doc: "longest a verified token is remembered (never past its exp), at most " + auth.MaxCacheTTL.String(),
+			key: "auth.cache_ttl", file: func(f *fileConfig) string { return f.Auth.CacheTTL },
+			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.CacheTTL }, time.Nanosecond, auth.MaxCacheTTL, "5m")},
+		{env: "ORDERS_AUTH_LEEWAY", flag: "auth-leeway", def: auth.DefaultLeeway.String(), doc: "clock skew allowed on exp, nbf and iat, at most " + auth.MaxLeeway.String(),
+			key: "auth.leeway", file: func(f *fileConfig) string { return f.Auth.Leeway },
+			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.Leeway }, 0, auth.MaxLeeway, "30s")},
+		{env: "ORDERS_CORS_ORIGINS", flag: "cors-origins", doc: "comma-separated origins browsers may call from; none by default",
+			key: "cors_origins", file: func(f *fileConfig) string { return strings.Join(f.CORSOrigins, ",") },
+			apply: list(func(v *values) *[]string { return &v.cfg.api.CORSOrigins })},
+		{env: "ORDERS_LOG_LEVEL", flag: "log-level", def: "info", doc: "debug, info, warn or error",
+			key: "log_level", file: func(f *fileConfig) string { return f.LogLevel },
+			apply: oneOf(func(v *values) *string { return &v.cfg.logLevel }, "debug", "info", "warn", "error")},
+		{env: "ORDERS_DOCS_CLIENT_ID", flag: "docs-client-id", doc: "OAuth client id of the /docs page (authorization code with PKCE); default with --dev: " + devDocsClient,
+			key: "docs_client_id", file: func(f *fileConfig) string { return f.DocsClientID },
+			apply: text(func(v *values) *string { return &v.cfg.docsClientID })},
+		{env: "ORDERS_PPROF_ADDR", flag: "pprof-addr", doc: "loopback address of a listener for Go's profiler (pprof); off by default",
+			key: "pprof_addr", file: func(f *fileConfig) string { return f.PprofAddr },
+			apply: hostPort(func(v *values) *string { return &v.cfg.pprofAddr }, true)},
+		{env: "ORDERS_ADMIN_ADDR", flag: "admin-addr", doc: "address of a separate listener for /metrics and (on loopback) pprof; default: /metrics on the API's address",
+			key: "admin_addr", file: func(f *fileConfig) string { return f.AdminAddr },
+			apply: hostPort(func(v *values) *string { return &v.cfg.adminAddr }, false)},
+		{env: "ORDERS_DEV_ISSUER_ADDR", flag: "dev-issuer-addr", def: "127.0.0.1:8001", doc: "loopback address of the --dev issuer",
+			key: "dev_issuer_addr", file: func(f *fileConfig) string { return f.DevIssuerAddr },
+			apply: hostPort(func(v *values) *string { return &v.cfg.devIssuerAddr }, false)},
+	}
+}
+
+// issuerSettingsDecl are the settings of the single issuer the environment
+// (or the flags) can describe. The configuration file lists issuers
+// instead, each with these settings under their keys.
+func issuerSettingsDecl() []setting {
+	return []setting{
+		{env: "ORDERS_AUTH_PROVIDER", key: "provider", flag: "auth-provider", doc: "provider preset: " + strings.Join(auth.ProviderNames(), ", "),
+			apply: text(func(v *values) *string { return &v.issuer.Provider })},
+		{env: "ORDERS_AUTH_ISSUER", key: "issuer", flag: "auth-issuer", doc: "issuer whose tokens are accepted (exact iss); required unless --dev",
+			apply: text(func(v *values) *string { return &v.issuer.Issuer })},
+		{env: "ORDERS_AUTH_AUDIENCE", key: "audience", flag: "auth-audience", doc: "comma-separated audiences, one of which the token must hold; required unless --dev",
+			apply: list(func(v *values) *[]string { return &v.issuer.Audience })},
+		{env: "ORDERS_AUTH_AUDIENCE_CLAIM", key: "audience_claim", flag: "auth-audience-claim", doc: "claim that holds the audience: aud (default) or client_id (Cognito)",
+			apply: text(func(v *values) *string { return &v.issuer.AudienceClaim })},
+		{env: "ORDERS_AUTH_JWKS_URL", key: "jwks_url", flag: "auth-jwks-url", doc: "JWKS URL; default: jwks_uri from the issuer's OpenID discovery",
+			apply: text(func(v *values) *string { return &v.issuer.JWKSURL })},
+		{env: "ORDERS_AUTH_ALGORITHMS", key: "algorithms", flag: "auth-algorithms", doc: "comma-separated accepted algorithms; default: " + strings.Join(auth.Algorithms(), ","),
+			apply: list(func(v *values) *[]string { return &v.issuer.Algorithms })},
+		{env: "ORDERS_AUTH_REQUIRE_AT_JWT", key: "require_at_jwt", flag: "auth-require-at-jwt", doc: "accept only tokens with typ at+jwt (RFC 9068): true or false (default)",
+			apply: boolean(func(v *values) *bool { return &v.issuer.RequireATJWT })},
+		{env: "ORDERS_AUTH_TOKEN_TYPES", key: "token_types", flag: "auth-token-types", doc: "comma-separated accepted typ values (\"\" for none); default: none, JWT, at+jwt",
+			apply: list(func(v *values) *[]string { return &v.issuer.TokenTypes })},
+		{env: "ORDERS_AUTH_SCOPE_CLAIMS", key: "scope_claims", flag: "auth-scope-claims", doc: "comma-separated claims scopes are read from; default: scope,scp,permissions",
+			apply: list(func(v *values) *[]string { return &v.issuer.ScopeClaims })},
+		{env: "ORDERS_AUTH_READ_SCOPE", key: "read_scope", flag: "auth-read-scope", doc: "the issuer's name for the read scope (default orders:read), or " + scopeOff,
+			apply: text(func(v *values) *string { return &v.issuer.ReadScope })},
+		{env: "ORDERS_AUTH_WRITE_SCOPE", key: "write_scope", flag: "auth-write-scope", doc: "the issuer's name for the write scope (default orders:write), or " + scopeOff,
+			apply: text(func(v *values) *string { return &v.issuer.WriteScope })},
+	}
+}
+
+// only returns the declared settings named by their flags, for the
+// commands that read a few of them.
+func only(flags ...string) []setting {
+	var out []setting
+	for _, s := range settings() {
+		for _, f := range flags {
+			if s.flag == f {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// text stores a value as it is.
+func text(field func(*values) *string) func(*values, string) error {
+	return func(v *values, s string) error {
+		*field(v) = s
+		return nil
+	}
+}
+
+// list stores a comma-separated list.
+func list(field func(*values) *[]string) func(*values, string) error {
+	return func(v *values, s string) error {
+		*field(v) = splitList(s)
+		return nil
+	}
+}
+
+// hostPort stores a host:port address, or "" for none; loopback refuses
+// any host but this machine's.
+func hostPort(field func(*values) *string, loopback bool) func(*values, string) error {
+	return func(v *values, s string) error {
+		host, _, err := net.SplitHostPort(s)
+		switch {
+		case s != "" && err != nil:
+			return errors.New("is not host:port")
+		case s != "" && loopback && !auth.IsLoopback(host):
+			return errors.New("must be a loopback host:port")
+		}
+		*field(v) = s
+		return nil
+	}
+}
+
+// positiveInt stores a whole number of 1 or more.
+func positiveInt(field func(*values) *int) func(*values, string) error {
+	return func(v *values, s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return errors.New("is not a positive number")
+		}
+		*field(v) = n
+		return nil
+	}
+}
+
+// count stores a whole number of 0 or more.
+func count(field func(*values) *int) func(*values, string) error {
+	return func(v *values, s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return errors.New("is not a number of tokens, 0 or more")
+		}
+		*field(v) = n
+		return nil
+	}
+}
+
+// duration stores a duration of at least lowest and, unless highest is 0,
+// at most highest; example is shown in the error.
+func duration(field func(*values) *time.Duration, lowest, highest time.Duration, example string) func(*values, string) error {
+	return func(v *values, s string) error {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			return fmt.Errorf("is not a duration like %s", example)
+		case d < lowest || (highest != 0 && d > highest):
+			return fmt.Errorf("is out of range: allowed is %s", durationRange(lowest, highest))
+		}
+		*field(v) = d
+		return nil
+	}
+}
+
+// durationRange says in words which durations are allowed.
+func durationRange(lowest, highest time.Duration) string {
+	switch {
+	case highest == 0 && lowest == 0:
+		return "0s or more"
+	case highest == 0:
+		return "more than 0s"
+	case lowest == 0:
+		return "0s to " + highest.String()
+	}
+	return "more than 0s, up to " + highest.String()
+}
+
+// boolean stores true or false; other spellings are refused, so that a
+// typo does not silently mean false.
+func boolean(field func(*values) *bool) func(*values, string) error {
+	return func(v *values, s string) error {
+		switch s {
+		case "", "false":
+			*field(v) = false
+		case "true":
+			*field(v) = true
+		default:
+			return errors.New("is not true or false")
+		}
+		return nil
+	}
+}
+
+// oneOf stores one of the allowed words.
+func oneOf(field func(*values) *string, allowed ...string) func(*values, string) error {
+	return func(v *values, s string) error {
+		for _, a := range allowed {
+			if s == a {
+				*field(v) = s
+				return nil
+			}
+		}
+		last := len(allowed) - 1
+		return fmt.Errorf("is not %s or %s", strings.Join(allowed[:last], ", "), allowed[last])
+	}
+}
