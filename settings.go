@@ -44,7 +44,7 @@ func settings() []setting {
 // serverSettings are the settings of the server itself.
 func serverSettings() []setting {
 	return []setting{
-		{env: "ORDERS_CONFIG", flag: "config", doc: "configuration file, YAML or JSON (see README)",
+		{env: "ORDERS_CONFIG", flag: "config", doc: "configuration file, YAML or JSON (see docs/configuration.md)",
 			apply: text(func(v *values) *string { return &v.cfg.configFile })},
 		{env: "ORDERS_ADDR", flag: "addr", def: "localhost:8000", doc: "address the API listens on",
 			key: "addr", file: func(f *fileConfig) string { return f.Addr },

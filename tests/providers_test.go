@@ -13,13 +13,13 @@ import (
 )
 
 // providerCase is an identity provider as it shapes its access tokens, and
-// the settings on our side that its README page gives.
+// the settings on our side that its guide in docs/providers.md gives.
 type providerCase struct {
 	name string
 	// path follows the IdP's address in its issuer, as the provider's
 	// issuers are formed.
 	path string
-	// trust is our configuration for it, as the README page gives it.
+	// trust is our configuration for it, as docs/providers.md gives it.
 	trust func(iss *auth.Issuer)
 	// header is the JOSE header beyond alg and kid; nil values remove.
 	header map[string]any
