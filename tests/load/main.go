@@ -156,55 +156,10 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	if err != nil {
 		return err
 	}
-	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
-	healthz := scenario{name: "GET /healthz", want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
-	get := scenario{name: "GET /orders/{id}", want: 200}
-	list := scenario{name: "GET /orders (20)", want: 200}
-	post := scenario{name: "POST /orders (3 items)", want: 201, record: true}
-	for j := range each {
-		for u := range users {
-			get.calls = append(get.calls, call{method: "GET", path: "/orders/" + ids[u][j], token: tokens[u]})
-		}
-	}
-	for u := range users {
-		list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: tokens[u]})
-		post.calls = append(post.calls, call{method: "POST", path: "/orders", token: tokens[u], body: body})
-	}
-	scenarios := []scenario{healthz, get, list, post}
-	// acknowledged are the Locations of every order acknowledged with a 201.
-	var acknowledged []string
-	// A second of warm-up fills the connection pools and the caches.
-	for _, s := range scenarios {
-		sl, err := d.drive(s, time.Second)
-		if err != nil {
-			return err
-		}
-		acknowledged = append(acknowledged, sl.created...)
-	}
-	var (
-		results []result
-		served  int
-	)
-	for round := range rounds {
-		measured := make([][]slice, len(scenarios))
-		for range nslices {
-			for i, s := range scenarios {
-				sl, err := d.drive(s, duration/time.Duration(nslices))
-				if err != nil {
-					return err
-				}
-				measured[i] = append(measured[i], sl)
-				served += sl.requests
-				acknowledged = append(acknowledged, sl.created...)
-			}
-		}
-		results = results[:0]
-		for i, s := range scenarios {
-			results = append(results, summarize(s.name, measured[i]))
-		}
-		if rounds > 1 {
-			fmt.Printf("round %d: server resident set after %d requests: %s\n", round+1, served, rss(srv.Process.Pid))
-		}
+	scenarios := newScenarios(ids, tokens, users, each)
+	results, acknowledged, served, err := d.measure(scenarios, duration, nslices, rounds, srv.Process.Pid)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("\n%s, %d connections, %s per endpoint in %d slices, server on CPU 0, load on CPU 1, %s\n\n",
 		d.name(), d.conns, duration, nslices, cpuName())
@@ -224,6 +179,63 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 		return compareScale(d, bin, dir, duration)
 	}
 	return nil
+}
+
+// newScenarios are the endpoints measured: /healthz, the ceiling, then a
+// point read, a list of 20 and a create of 3 items, spread over users.
+func newScenarios(ids [][]string, tokens []string, users, each int) []scenario {
+	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
+	healthz := scenario{name: "GET /healthz", want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
+	get := scenario{name: "GET /orders/{id}", want: 200}
+	list := scenario{name: "GET /orders (20)", want: 200}
+	post := scenario{name: "POST /orders (3 items)", want: 201, record: true}
+	for j := range each {
+		for u := range users {
+			get.calls = append(get.calls, call{method: "GET", path: "/orders/" + ids[u][j], token: tokens[u]})
+		}
+	}
+	for u := range users {
+		list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: tokens[u]})
+		post.calls = append(post.calls, call{method: "POST", path: "/orders", token: tokens[u], body: body})
+	}
+	return []scenario{healthz, get, list, post}
+}
+
+// measure warms the server up for a second per scenario, then drives the
+// scenarios in turn, slice by slice, rounds times, printing the server's
+// resident set after each round when there are several. It returns the
+// last round's results, the Locations of every order acknowledged with a
+// 201, and how many requests were served.
+func (d driver) measure(scenarios []scenario, duration time.Duration, nslices, rounds, pid int) (results []result, acknowledged []string, served int, err error) {
+	for _, s := range scenarios {
+		sl, err := d.drive(s, time.Second)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		acknowledged = append(acknowledged, sl.created...)
+	}
+	for round := range rounds {
+		measured := make([][]slice, len(scenarios))
+		for range nslices {
+			for i, s := range scenarios {
+				sl, err := d.drive(s, duration/time.Duration(nslices))
+				if err != nil {
+					return nil, nil, 0, err
+				}
+				measured[i] = append(measured[i], sl)
+				served += sl.requests
+				acknowledged = append(acknowledged, sl.created...)
+			}
+		}
+		results = results[:0]
+		for i, s := range scenarios {
+			results = append(results, summarize(s.name, measured[i]))
+		}
+		if rounds > 1 {
+			fmt.Printf("round %d: server resident set after %d requests: %s\n", round+1, served, rss(pid))
+		}
+	}
+	return results, acknowledged, served, nil
 }
 
 // readBack pages through every user's orders with GET /orders and checks
