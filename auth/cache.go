@@ -28,6 +28,7 @@ type tokenCache struct {
 	entries *lru.Cache[[sha256.Size]byte, cached]
 	ttl     time.Duration
 	leeway  time.Duration
+	now     func() time.Time
 	// sweep orders put against dropUnless: a put checks that its keys are
 	// still in hand and adds its entry under it, and a sweep, which follows
 	// every change of keys, waits for it; so an entry is either refused or
@@ -47,12 +48,12 @@ type cached struct {
 	keys []string
 }
 
-func newTokenCache(size int, ttl, leeway time.Duration) *tokenCache {
+func newTokenCache(size int, ttl, leeway time.Duration, now func() time.Time) *tokenCache {
 	entries, err := lru.New[[sha256.Size]byte, cached](size)
 	if err != nil {
 		return nil // a size of 0 turns the cache off
 	}
-	return &tokenCache{entries: entries, ttl: ttl, leeway: leeway}
+	return &tokenCache{entries: entries, ttl: ttl, leeway: leeway, now: now}
 }
 
 // get returns the principal of token if it is cached and still valid.
@@ -65,7 +66,7 @@ func (tc *tokenCache) get(token string) (Principal, bool) {
 	if !ok {
 		return Principal{}, false
 	}
-	now := time.Now()
+	now := tc.now()
 	if now.After(e.until) || now.Before(e.notBefore) {
 		tc.entries.Remove(k)
 		return Principal{}, false
@@ -80,7 +81,7 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []jwks.Key,
 		return
 	}
 	e := cached{principal: p, until: c.expiresAt.Add(tc.leeway)}
-	if limit := time.Now().Add(tc.ttl); limit.Before(e.until) {
+	if limit := tc.now().Add(tc.ttl); limit.Before(e.until) {
 		e.until = limit
 	}
 	if c.notBefore != nil {

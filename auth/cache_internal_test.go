@@ -16,7 +16,7 @@ import (
 // removes the entry.
 func TestPutRacingASweepLeavesNoEntry(t *testing.T) {
 	t.Parallel()
-	tc := newTokenCache(10, time.Minute, 0)
+	tc := newTokenCache(10, time.Minute, 0, time.Now)
 	c := &claims{expiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}
 	swept := make(chan struct{})
 	tc.put("token", Principal{Subject: "alice"}, c, []jwks.Key{{Fingerprint: "old"}}, func() bool {

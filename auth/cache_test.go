@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,15 +42,22 @@ func TestCacheChecksExpiryOnHit(t *testing.T) {
 	idp := authtest.NewIdP(t)
 	cfg := idp.Config()
 	cfg.Leeway = 0
+	var later atomic.Bool
+	cfg.Now = func() time.Time {
+		if later.Load() {
+			return time.Now().Add(time.Minute)
+		}
+		return time.Now()
+	}
 	v, err := auth.NewVerifier(cfg, authtest.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": time.Now().Add(1500 * time.Millisecond).Unix()}})
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": time.Now().Add(30 * time.Second).Unix()}})
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // waiting for the token to expire, not for a goroutine
+	later.Store(true)
 	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("an expired token from the cache = %v; want refused", err)
 	}

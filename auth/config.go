@@ -70,6 +70,9 @@ type Config struct {
 	// CacheTTL bounds how long a verified token is remembered, below its
 	// exp; 0 means DefaultCacheTTL.
 	CacheTTL time.Duration
+	// Now tells the time that exp, nbf and iat are checked against; nil
+	// means time.Now. Tests set it to move time without waiting.
+	Now func() time.Time
 }
 
 // Issuer is one trusted issuer and how to read its tokens.
@@ -141,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))

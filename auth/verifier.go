@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
@@ -66,9 +65,10 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithStrictDecoding(),
+			jwt.WithTimeFunc(cfg.Now),
 		),
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
-		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway),
+		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway, cfg.Now),
 	}
 	for _, iss := range cfg.Issuers {
 		var onLoad func([]string)
@@ -342,7 +342,7 @@ func (v *Verifier) keyfunc(ctx context.Context, a *attempt) jwt.Keyfunc {
 		}
 		a.iss = iss
 		// An expired token is refused before it can cost a key fetch.
-		if c.expiresAt != nil && time.Now().After(c.expiresAt.Add(v.cfg.Leeway)) {
+		if c.expiresAt != nil && v.cfg.Now().After(c.expiresAt.Add(v.cfg.Leeway)) {
 			return nil, fail(ReasonExpired, nil)
 		}
 		alg := t.Method.Alg()
