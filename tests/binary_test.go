@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -315,6 +316,27 @@ func TestServeRefusesToStartUnsafely(t *testing.T) {
 	}
 }
 
+// runBinary runs the orders binary with args, the environment env (and
+// PATH only) and stdin, and returns what it printed and its exit code.
+func runBinary(t *testing.T, env map[string]string, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(ordersBinary(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
 // TestHelpExitsZero: asked for help, the process prints it and exits 0;
 // given a flag it does not know, it exits 1 and says where the flags are.
 func TestHelpExitsZero(t *testing.T) {
@@ -333,16 +355,8 @@ func TestHelpExitsZero(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(ordersBinary(t), tt.args...)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+			out, code := runBinary(t, nil, "", tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.want) {
 				t.Errorf("orders %q: exit %d\n%s\nwant exit %d and %q", tt.args, code, out, tt.wantCode, tt.want)
 			}
 		})

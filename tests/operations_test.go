@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,22 +197,8 @@ func TestTokenTools(t *testing.T) {
 	t.Parallel()
 	_, _, tokenURL := startDev(t, nil)
 	issuerAddr := strings.TrimSuffix(strings.TrimPrefix(tokenURL, "http://"), "/token")
-	binary := ordersBinary(t)
 	run := func(env map[string]string, stdin string, args ...string) (string, int) {
-		cmd := exec.Command(binary, append([]string{"token"}, args...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return runBinary(t, env, stdin, append([]string{"token"}, args...)...)
 	}
 	tok, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--scope", "orders:read", "--ttl", "5m")
 	tok = strings.TrimSpace(tok)
