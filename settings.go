@@ -54,13 +54,13 @@ func serverSettings() []setting {
 			apply: text(func(v *values) *string { return &v.cfg.databaseURL })},
 		{env: "ORDERS_DATABASE_MAX_CONNS", flag: "database-max-conns", def: "10", doc: "most database connections open at once",
 			key: "database_pool.max_conns", file: func(f *fileConfig) string { return f.DatabasePool.MaxConns },
-			apply: positiveInt(func(v *values) *int { return &v.cfg.pool.MaxOpenConns })},
+			apply: atLeast(func(v *values) *int { return &v.cfg.pool.MaxOpenConns }, 1, "is not a positive number")},
 		{env: "ORDERS_DATABASE_CONN_MAX_LIFETIME", flag: "database-conn-max-lifetime", def: "30m", doc: "a database connection is closed after this long",
 			key: "database_pool.conn_max_lifetime", file: func(f *fileConfig) string { return f.DatabasePool.ConnMaxLifetime },
 			apply: duration(func(v *values) *time.Duration { return &v.cfg.pool.ConnMaxLifetime }, 0, 0, "30m")},
 		{env: "ORDERS_AUTH_CACHE_SIZE", flag: "auth-cache-size", def: "10000", doc: "verified tokens remembered, so their signatures are not checked again; 0 turns the cache off",
 			key: "auth.cache_size", file: func(f *fileConfig) string { return f.Auth.CacheSize },
-			apply: count(func(v *values) *int { return &v.cfg.auth.CacheSize })},
+			apply: atLeast(func(v *values) *int { return &v.cfg.auth.CacheSize }, 0, "is not a number of tokens, 0 or more")},
 		{env: "ORDERS_AUTH_CACHE_TTL", flag: "auth-cache-ttl", def: auth.DefaultCacheTTL.String(), doc: "longest a verified token is remembered (never past its exp), at most " + auth.MaxCacheTTL.String(),
 			key: "auth.cache_ttl", file: func(f *fileConfig) string { return f.Auth.CacheTTL },
 			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.CacheTTL }, time.Nanosecond, auth.MaxCacheTTL, "5m")},
@@ -164,24 +164,13 @@ func hostPort(field func(*values) *string, loopback bool) func(*values, string) 
 	}
 }
 
-// positiveInt stores a whole number of 1 or more.
-func positiveInt(field func(*values) *int) func(*values, string) error {
+// atLeast stores a whole number of lowest or more; the error says what the
+// number counts.
+func atLeast(field func(*values) *int, lowest int, what string) func(*values, string) error {
 	return func(v *values, s string) error {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return errors.New("is not a positive number")
-		}
-		*field(v) = n
-		return nil
-	}
-}
-
-// count stores a whole number of 0 or more.
-func count(field func(*values) *int) func(*values, string) error {
-	return func(v *values, s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return errors.New("is not a number of tokens, 0 or more")
+		if err != nil || n < lowest {
+			return errors.New(what)
 		}
 		*field(v) = n
 		return nil
