@@ -69,38 +69,51 @@ window.onload = function () {
 </html>
 `))
 
-func addDocs(r gin.IRouter, d Docs, writeError func(*gin.Context, error)) {
-	r.GET("/openapi.yaml", func(c *gin.Context) {
+// handleContractYAML serves openapi.yaml as shipped.
+func handleContractYAML(d Docs) handler {
+	return func(c *gin.Context) error {
 		c.Data(http.StatusOK, "application/yaml", d.OpenAPI)
-	})
-	r.GET("/openapi.json", func(c *gin.Context) {
+		return nil
+	}
+}
+
+// handleContractJSON serves the contract as the documentation page reads it
+// (see contractJSON).
+func handleContractJSON(d Docs) handler {
+	return func(c *gin.Context) error {
 		b, err := contractJSON(c.Request.Context(), d)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		c.Data(http.StatusOK, "application/json", b)
-	})
-	page := func(c *gin.Context) {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		if err := docsPage.Execute(c.Writer, d); err != nil {
-			writeError(c, err)
-		}
+		return nil
 	}
+}
+
+// handleDocsPage serves the documentation page.
+func handleDocsPage(d Docs) handler {
+	return func(c *gin.Context) error {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		return docsPage.Execute(c.Writer, d)
+	}
+}
+
+// handleDocsAsset serves Swagger UI's files under /docs/, and the page itself
+// for /docs/ and /docs/index.html.
+func handleDocsAsset(d Docs) handler {
+	page := handleDocsPage(d)
 	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
-	r.GET("/docs", page)
-	r.GET("/docs/*file", func(c *gin.Context) {
+	return func(c *gin.Context) error {
 		name := strings.TrimPrefix(c.Param("file"), "/")
-		if _, err := fs.Stat(swaggerfiles.FS, name); name == "" || name == "index.html" || err != nil {
-			if name == "" || name == "index.html" {
-				page(c)
-				return
-			}
-			writeError(c, errNoRoute)
-			return
+		if name == "" || name == "index.html" {
+			return page(c)
+		}
+		if _, err := fs.Stat(swaggerfiles.FS, name); err != nil {
+			return errNoRoute
 		}
 		assets.ServeHTTP(c.Writer, c.Request)
-	})
+		return nil
+	}
 }
 
 // contractJSON returns the contract as JSON for the documentation page: this
