@@ -222,3 +222,19 @@ func TestDocsAskForTheIssuersScopeNames(t *testing.T) {
 		t.Errorf("the page does not ask for the issuer's names:\n%s", page.String())
 	}
 }
+
+// TestDocsPageHidesClientSecret: the page is a public client, so its
+// Authorize dialog must not ask for a client secret in the authorization
+// code flow (tests/browser checks the rendered dialog).
+func TestDocsPageHidesClientSecret(t *testing.T) {
+	t.Parallel()
+	var page strings.Builder
+	if err := docsPage.Execute(&page, Docs{ClientID: "orders-docs"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`label[for="client_secret_authorizationCode"]) { display: none; }`, `usePkceWithAuthorizationCodeGrant: true`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}

@@ -38,7 +38,8 @@ func (d Docs) ScopeNames() []string {
 
 // docsPage is /docs: Swagger UI from the assets embedded in the binary (no
 // CDN), reading /openapi.json. Authorize offers a pasted bearer token and the
-// authorization code flow with PKCE; the implicit flow is never offered.
+// authorization code flow with PKCE, as a public client, so the dialog's
+// client_secret field is hidden; the implicit flow is never offered.
 var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -46,6 +47,11 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <title>CoffeeMesh Orders API</title>
 <link rel="stylesheet" href="/docs/swagger-ui.css">
 <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+<style>
+/* The page authorizes as a public client, with PKCE: it has no client
+   secret, yet Swagger UI asks for one in every authorization code flow. */
+.auth-container .wrapper:has(> label[for="client_secret_authorizationCode"]) { display: none; }
+</style>
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -159,7 +165,7 @@ func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
 	scheme["flows"] = map[string]any{"authorizationCode": map[string]any{
 		"authorizationUrl": authURL, "tokenUrl": tokenURL, "scopes": scopes,
 	}}
-	scheme["description"] = "The configured issuer's OAuth 2.0 authorization code flow, with PKCE, at the endpoints its discovery document names."
+	scheme["description"] = "The configured issuer's OAuth 2.0 authorization code flow with PKCE, at the endpoints its discovery document names. This page is a public client: it sends no client secret."
 	return json.Marshal(spec)
 }
 
