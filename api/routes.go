@@ -41,7 +41,8 @@ type route struct {
 
 // routes is the whole route table, and so the authorization policy: it
 // registers the routes (addRoutes), and the scope-matrix and contract tests
-// walk it, so no other list restates it.
+// walk it, so no other list restates it. Every GET also answers HEAD, with
+// the same scope (headAsGet).
 func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 	table := []route{
 		{http.MethodGet, "/healthz", public, handleHealth},
