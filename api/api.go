@@ -113,8 +113,9 @@ func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger)
 	}
 	e.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
-	addRoutes(e, v, store, log, writeError)
-	addOperations(e, cfg, writeError)
+	if err := addRoutes(e, routes(cfg, store, log), v, writeError); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/goccy/go-yaml"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
@@ -55,86 +54,96 @@ func loadSpec(t *testing.T) spec {
 	return s
 }
 
+// openAPIPath writes a gin path as openapi.yaml does: /orders/{order_id}.
+func openAPIPath(path string) string {
+	segments := strings.Split(path, "/")
+	for i, s := range segments {
+		if name, ok := strings.CutPrefix(s, ":"); ok {
+			segments[i] = "{" + name + "}"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
 // TestContractMatchesRoutes checks that openapi.yaml documents exactly the
-// routes of the engine, each GET with its HEAD, and the reverse, with the
-// scope each one needs.
+// routes of the route table, each with the scope the table gives it, and
+// the reverse. HEAD is served for every GET (headAsGet), and the contract
+// documents it for every GET, with its GET's security.
 func TestContractMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	s := loadSpec(t)
 	if !strings.HasPrefix(s.OpenAPI, "3.1") {
 		t.Errorf("openapi = %q; want 3.1", s.OpenAPI)
 	}
-	v, err := auth.NewVerifier(authtest.NewIdP(t).Config(), authtest.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := newEngine(Config{MetricsHandler: http.NotFoundHandler(), Docs: &Docs{}}, v, nil, authtest.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var routes []string
-	for _, r := range e.Routes() {
-		if r.Path == "/docs/*file" {
-			continue // the documentation page's assets
-		}
-		path := strings.ReplaceAll(r.Path, ":order_id", "{order_id}")
-		routes = append(routes, r.Method+" "+path)
-		if r.Method == http.MethodGet {
-			// headAsGet answers HEAD on every GET route.
-			routes = append(routes, http.MethodHead+" "+path)
-		}
-	}
-	var documented []string
+	documented := map[string]operation{}
 	for path, ops := range s.Paths {
 		for method, op := range ops.operations() {
-			documented = append(documented, method+" "+path)
-			checkOperation(t, method, path, *op)
+			documented[method+" "+path] = *op
 		}
 	}
-	slices.Sort(routes)
-	slices.Sort(documented)
-	if diff := cmp.Diff(routes, documented); diff != "" {
-		t.Errorf("routes (-engine +openapi.yaml):\n%s", diff)
+	table := map[string]route{}
+	for _, rt := range routes(fullConfig(), nil, authtest.Discard()) {
+		if rt.path == "/docs/*file" {
+			continue // the documentation page's assets
+		}
+		table[rt.method+" "+openAPIPath(rt.path)] = rt
+		if rt.method == http.MethodGet {
+			head := rt
+			head.method = http.MethodHead
+			table[head.method+" "+openAPIPath(rt.path)] = head
+		}
+	}
+	for key, rt := range table {
+		op, ok := documented[key]
+		if !ok {
+			t.Errorf("%s: in the route table, not in openapi.yaml", key)
+			continue
+		}
+		checkOperation(t, rt, openAPIPath(rt.path), op)
+	}
+	for key := range documented {
+		if _, ok := table[key]; !ok {
+			t.Errorf("%s: in openapi.yaml, not in the route table", key)
+		}
 	}
 }
 
-// checkOperation checks an /orders operation's scopes and error responses
-// against the policy of routes.go.
-func checkOperation(t *testing.T, method, path string, op operation) {
+// checkOperation checks that an operation asks for the scope of its route,
+// and documents the error responses the route can give.
+func checkOperation(t *testing.T, rt route, path string, op operation) {
 	t.Helper()
-	if !strings.HasPrefix(path, "/orders") {
+	if rt.scope == public {
 		if len(op.Security) != 0 {
-			t.Errorf("%s %s: security %v; want none", method, path, op.Security)
+			t.Errorf("%s %s: security %v; want none, as the route is public", rt.method, path, op.Security)
 		}
 		return
 	}
-	want := string(ScopeWrite)
-	if method == http.MethodGet || method == http.MethodHead {
-		want = string(ScopeRead)
-	}
 	for _, req := range op.Security {
 		for scheme, scopes := range req {
-			if !slices.Equal(scopes, []string{want}) {
-				t.Errorf("%s %s: %s scopes %v; want [%s]", method, path, scheme, scopes, want)
+			if !slices.Equal(scopes, []string{string(rt.scope)}) {
+				t.Errorf("%s %s: %s scopes %v; want [%s], as in the route table", rt.method, path, scheme, scopes, rt.scope)
 			}
 		}
 	}
 	if len(op.Security) == 0 {
-		t.Errorf("%s %s: no security requirement", method, path)
+		t.Errorf("%s %s: no security requirement; the route needs %s", rt.method, path, rt.scope)
+	}
+	if rt.method == http.MethodHead {
+		return // a HEAD answer has no body to document
 	}
 	codes := []string{"400", "401", "403", "422", "503"}
 	if strings.Contains(path, "{order_id}") {
 		codes = append(codes, "404")
 	}
-	if method == "POST" && path == "/orders" || method == "PUT" {
+	if rt.method == http.MethodPost && path == "/orders" || rt.method == http.MethodPut {
 		codes = append(codes, "413", "415")
 	}
-	if method == "PUT" || strings.HasSuffix(path, "/pay") || strings.HasSuffix(path, "/cancel") {
+	if rt.method == http.MethodPut || strings.HasSuffix(path, "/pay") || strings.HasSuffix(path, "/cancel") {
 		codes = append(codes, "409")
 	}
 	for _, c := range codes {
 		if _, ok := op.Responses[c]; !ok {
-			t.Errorf("%s %s: response %s is not documented", method, path, c)
+			t.Errorf("%s %s: response %s is not documented", rt.method, path, c)
 		}
 	}
 }
@@ -208,5 +217,21 @@ func TestDocsAskForTheIssuersScopeNames(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), `["Orders.Read","Orders.Write"]`) {
 		t.Errorf("the page does not ask for the issuer's names:\n%s", page.String())
+	}
+}
+
+// TestDocsPageHidesClientSecret: the page is a public client, so its
+// Authorize dialog must not ask for a client secret in the authorization
+// code flow (tests/browser checks the rendered dialog).
+func TestDocsPageHidesClientSecret(t *testing.T) {
+	t.Parallel()
+	var page strings.Builder
+	if err := docsPage.Execute(&page, Docs{ClientID: "orders-docs"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`label[for="client_secret_authorizationCode"]) { display: none; }`, `usePkceWithAuthorizationCodeGrant: true`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %s", want)
+		}
 	}
 }

@@ -38,7 +38,8 @@ func (d Docs) ScopeNames() []string {
 
 // docsPage is /docs: Swagger UI from the assets embedded in the binary (no
 // CDN), reading /openapi.json. Authorize offers a pasted bearer token and the
-// authorization code flow with PKCE; the implicit flow is never offered.
+// authorization code flow with PKCE, as a public client, so the dialog's
+// client_secret field is hidden; the implicit flow is never offered.
 var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -46,6 +47,11 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <title>CoffeeMesh Orders API</title>
 <link rel="stylesheet" href="/docs/swagger-ui.css">
 <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+<style>
+/* The page authorizes as a public client, with PKCE: it has no client
+   secret, yet Swagger UI asks for one in every authorization code flow. */
+.auth-container .wrapper:has(> label[for="client_secret_authorizationCode"]) { display: none; }
+</style>
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -69,38 +75,51 @@ window.onload = function () {
 </html>
 `))
 
-func addDocs(r gin.IRouter, d Docs, writeError func(*gin.Context, error)) {
-	r.GET("/openapi.yaml", func(c *gin.Context) {
+// handleContractYAML serves openapi.yaml as shipped.
+func handleContractYAML(d Docs) handler {
+	return func(c *gin.Context) error {
 		c.Data(http.StatusOK, "application/yaml", d.OpenAPI)
-	})
-	r.GET("/openapi.json", func(c *gin.Context) {
+		return nil
+	}
+}
+
+// handleContractJSON serves the contract as the documentation page reads it
+// (see contractJSON).
+func handleContractJSON(d Docs) handler {
+	return func(c *gin.Context) error {
 		b, err := contractJSON(c.Request.Context(), d)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		c.Data(http.StatusOK, "application/json", b)
-	})
-	page := func(c *gin.Context) {
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		if err := docsPage.Execute(c.Writer, d); err != nil {
-			writeError(c, err)
-		}
+		return nil
 	}
+}
+
+// handleDocsPage serves the documentation page.
+func handleDocsPage(d Docs) handler {
+	return func(c *gin.Context) error {
+		c.Header("Content-Type", "text/html; charset=utf-8")
+		return docsPage.Execute(c.Writer, d)
+	}
+}
+
+// handleDocsAsset serves Swagger UI's files under /docs/, and the page itself
+// for /docs/ and /docs/index.html.
+func handleDocsAsset(d Docs) handler {
+	page := handleDocsPage(d)
 	assets := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
-	r.GET("/docs", page)
-	r.GET("/docs/*file", func(c *gin.Context) {
+	return func(c *gin.Context) error {
 		name := strings.TrimPrefix(c.Param("file"), "/")
-		if _, err := fs.Stat(swaggerfiles.FS, name); name == "" || name == "index.html" || err != nil {
-			if name == "" || name == "index.html" {
-				page(c)
-				return
-			}
-			writeError(c, errNoRoute)
-			return
+		if name == "" || name == "index.html" {
+			return page(c)
+		}
+		if _, err := fs.Stat(swaggerfiles.FS, name); err != nil {
+			return errNoRoute
 		}
 		assets.ServeHTTP(c.Writer, c.Request)
-	})
+		return nil
+	}
 }
 
 // contractJSON returns the contract as JSON for the documentation page: this
@@ -146,7 +165,7 @@ func contractJSON(ctx context.Context, d Docs) ([]byte, error) {
 	scheme["flows"] = map[string]any{"authorizationCode": map[string]any{
 		"authorizationUrl": authURL, "tokenUrl": tokenURL, "scopes": scopes,
 	}}
-	scheme["description"] = "The configured issuer's OAuth 2.0 authorization code flow, with PKCE, at the endpoints its discovery document names."
+	scheme["description"] = "The configured issuer's OAuth 2.0 authorization code flow with PKCE, at the endpoints its discovery document names. This page is a public client: it sends no client secret."
 	return json.Marshal(spec)
 }
 

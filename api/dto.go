@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,62 +24,194 @@ import (
 // maxBodyBytes bounds a request body; a larger one is 413.
 const maxBodyBytes = 1 << 20
 
-// orderRequest is the body of POST /orders and PUT /orders/{order_id}.
+// orderRequest is the body of POST /orders and PUT /orders/{order_id}. The
+// order is kept raw, and members of other names are gathered in Unknown,
+// so that one pass finds every problem of the body: decoding into typed
+// fields, or rejecting unknown members, stops at the first.
 type orderRequest struct {
-	Order *[]itemRequest `json:"order"`
+	Order   jsontext.Value `json:"order"`
+	Unknown jsontext.Value `json:",embed"`
 }
 
-// itemRequest is one item as sent. Pointers and the raw quantity tell a
-// missing or null member from a zero one.
+// itemRequest is one item as sent, each member raw, so that a missing, null
+// or mistyped member is told apart from an invalid value.
 type itemRequest struct {
-	Product  *string        `json:"product"`
-	Size     *string        `json:"size"`
+	Product  jsontext.Value `json:"product"`
+	Size     jsontext.Value `json:"size"`
 	Quantity jsontext.Value `json:"quantity"`
+	Unknown  jsontext.Value `json:",embed"`
 }
 
-// toModel checks the request's shape and returns its valid items.
+// toModel returns the request's items if they are valid, and otherwise a
+// *models.ValidationError that names every problem: unknown members,
+// members of the wrong type, and values that models.ValidateItems refuses.
+// A list of the wrong length is refused for its length alone, beside any
+// unknown member of the body.
 func (r orderRequest) toModel() ([]models.Item, error) {
-	if r.Order == nil {
-		return nil, models.Invalid("order", "is required")
-	}
-	if err := models.ValidateItemCount("order", len(*r.Order)); err != nil {
+	var verr models.ValidationError
+	if err := addUnknown(&verr, "", r.Unknown); err != nil {
 		return nil, err
 	}
-	var verr models.ValidationError
-	items := make([]models.Item, len(*r.Order))
-	for i, it := range *r.Order {
-		prefix := fmt.Sprintf("order[%d]", i)
-		if it.Product == nil {
-			verr.Add(prefix+".product", "is required")
-		} else {
-			items[i].Product = *it.Product
+	var raw []jsontext.Value
+	switch kind := r.Order.Kind(); {
+	case r.Order == nil || kind == 'n':
+		verr.Add("order", "is required")
+	case kind != '[':
+		verr.Add("order", "must not be "+kindName(kind))
+	default:
+		if err := json.Unmarshal(r.Order, &raw); err != nil {
+			return nil, decodeError(err)
 		}
-		if it.Size == nil {
-			verr.Add(prefix+".size", "is required")
-		} else {
-			items[i].Size = models.Size(*it.Size)
+		if err := merge(&verr, models.ValidateItemCount("order", len(raw))); err != nil {
+			return nil, err
 		}
-		items[i].Quantity = models.DefaultQuantity
-		if it.Quantity != nil {
-			if it.Quantity.Kind() != '0' || json.Unmarshal(it.Quantity, &items[i].Quantity) != nil {
-				verr.Add(prefix+".quantity", fmt.Sprintf("must be an integer between %d and %d", models.MinQuantity, models.MaxQuantity))
-			}
+	}
+	if _, wrong := verr.Fields["order"]; wrong {
+		return nil, verr.Err() // its items are not judged
+	}
+	items := make([]models.Item, len(raw))
+	for i, v := range raw {
+		it, err := decodeItem(&verr, i, v)
+		if err != nil {
+			return nil, err
 		}
+		items[i] = it
+	}
+	if err := merge(&verr, models.ValidateItems("order", items)); err != nil {
+		return nil, err
 	}
 	if err := verr.Err(); err != nil {
 		return nil, err
 	}
-	if err := models.ValidateItems("order", items); err != nil {
-		return nil, err
-	}
 	return items, nil
+}
+
+// merge adds to verr the problems of err, a *models.ValidationError, with
+// fields of which verr names neither the field nor one holding it: what verr
+// says of a member's shape comes before what validation says of its value.
+// Any other error is returned.
+func merge(verr *models.ValidationError, err error) error {
+	if err == nil {
+		return nil
+	}
+	var invalid *models.ValidationError
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	for field, problem := range invalid.Fields {
+		if !names(verr, field) {
+			verr.Add(field, problem)
+		}
+	}
+	return nil
+}
+
+// names reports whether verr names field, or a field that holds it, as
+// order[0] holds order[0].size.
+func names(verr *models.ValidationError, field string) bool {
+	for {
+		if _, ok := verr.Fields[field]; ok {
+			return true
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i <= 0 {
+			return false
+		}
+		field = field[:i]
+	}
+}
+
+// itemAt is the JSON pointer to the i-th item. Field names are made only
+// for problems, so that a valid body pays for none.
+func itemAt(i int) jsontext.Pointer {
+	return jsontext.Pointer("/order/" + strconv.Itoa(i))
+}
+
+// decodeItem returns the i-th item, which v holds, and adds what is wrong
+// with its shape to verr. A missing quantity is models.DefaultQuantity. It
+// fails only for v that is not JSON.
+func decodeItem(verr *models.ValidationError, i int, v jsontext.Value) (models.Item, error) {
+	it := models.Item{Quantity: models.DefaultQuantity}
+	var req itemRequest
+	if err := json.Unmarshal(v, &req); err != nil {
+		verr.Add(fieldName(itemAt(i)), "must not be "+kindName(v.Kind()))
+		return it, nil
+	}
+	if req.Unknown != nil {
+		if err := addUnknown(verr, itemAt(i), req.Unknown); err != nil {
+			return it, err
+		}
+	}
+	it.Product = itemString(verr, i, "product", req.Product)
+	it.Size = models.Size(itemString(verr, i, "size", req.Size))
+	if req.Quantity != nil {
+		if req.Quantity.Kind() != '0' || json.Unmarshal(req.Quantity, &it.Quantity) != nil {
+			verr.Add(fieldName(itemAt(i).AppendToken("quantity")), fmt.Sprintf("must be an integer between %d and %d", models.MinQuantity, models.MaxQuantity))
+		}
+	}
+	return it, nil
+}
+
+// itemString returns the string that v, the member of the i-th item, holds,
+// or adds to verr why it holds none.
+func itemString(verr *models.ValidationError, i int, member string, v jsontext.Value) string {
+	var s string
+	problem := ""
+	switch kind := v.Kind(); {
+	case v == nil || kind == 'n':
+		problem = "is required"
+	case kind != '"':
+		problem = "must not be " + kindName(kind)
+	case json.Unmarshal(v, &s) != nil:
+		problem = "must be a string"
+	}
+	if problem != "" {
+		verr.Add(fieldName(itemAt(i).AppendToken(member)), problem)
+	}
+	return s
+}
+
+// addUnknown names in verr the members of unknown, an object of the
+// members of the object at the JSON pointer at that no field of the request
+// has: the first maxFieldErrors of them by name, and how many more there are
+// under the name "…" in the object, so that a body of many unknown members
+// costs little more to answer than one.
+func addUnknown(verr *models.ValidationError, at jsontext.Pointer, unknown jsontext.Value) error {
+	if unknown == nil {
+		return nil
+	}
+	// The body's decoder refused repeated names already; checking them
+	// again would double the cost of a body of many members.
+	dec := jsontext.NewDecoder(bytes.NewReader(unknown), jsontext.AllowDuplicateNames(true))
+	if _, err := dec.ReadToken(); err != nil {
+		return decodeError(err)
+	}
+	n := 0
+	for ; dec.PeekKind() == '"'; n++ {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return decodeError(err)
+		}
+		if n < maxFieldErrors {
+			verr.Add(fieldName(at.AppendToken(name.String())), "is not a known field")
+		}
+		if err := dec.SkipValue(); err != nil {
+			return decodeError(err)
+		}
+	}
+	if n > maxFieldErrors {
+		verr.Add(fieldName(at.AppendToken("…")), fmt.Sprintf("stands for %d more members that are not known fields", n-maxFieldErrors))
+	}
+	return nil
 }
 
 // decodeItems reads the request's body as an orderRequest and returns its
 // valid items. The body must be application/json, at most maxBodyBytes, and
 // exactly one JSON object whose member names match exactly, each once, with
 // no unknown member: encoding/json would match "ORDER" for "order" and let a
-// repeated member win, so the body is decoded with the stricter JSON v2.
+// repeated member win, so the body is decoded with the stricter JSON v2. A
+// body that is JSON but not a valid order is a *models.ValidationError that
+// names every problem it has.
 func decodeItems(c *gin.Context) ([]models.Item, error) {
 	// Two Content-Type headers are refused, not read as the first: a proxy
 	// may have read the other.
@@ -97,7 +230,7 @@ func decodeItems(c *gin.Context) ([]models.Item, error) {
 		return nil, decodeError(err)
 	}
 	var req orderRequest
-	if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, decodeError(err)
 	}
 	return req.toModel()

@@ -47,6 +47,96 @@ func FuzzDecodeItems(f *testing.F) {
 	})
 }
 
+// TestDecodeListsEveryProblem checks that a 422 names every problem of a
+// body, unknown members beside invalid values, and that what is wrong with
+// a member's shape is what is said of it.
+func TestDecodeListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	tooMany := strings.TrimSuffix(strings.Repeat(`{"product":"a","size":"big"},`, models.MaxItems+1), ",")
+	tests := []struct {
+		name string
+		body string
+		want map[string]string
+	}{
+		{"unknown item member and a bad size", `{"order":[{"product":"latte","size":"huge","quantity":1,"extra":1}]}`, map[string]string{
+			"order[0].extra": "is not a known field", "order[0].size": "must be one of small, medium, big"}},
+		{"unknown top-level member and a bad item", `{"order":[{"product":"latte","size":"huge"}],"owner":"bob"}`, map[string]string{
+			"owner": "is not a known field", "order[0].size": "must be one of small, medium, big"}},
+		{"member name in another case", `{"ORDER":[{"product":"latte","size":"big"}]}`, map[string]string{
+			"ORDER": "is not a known field", "order": "is required"}},
+		{"item member name in another case and a fraction", `{"order":[{"Product":"latte","size":"big","quantity":1.5}]}`, map[string]string{
+			"order[0].Product": "is not a known field", "order[0].product": "is required", "order[0].quantity": "must be an integer between 1 and 1000000"}},
+		{"a mistyped member and a second bad item", `{"order":[{"product":7,"size":"big"},{"product":"tea","size":"xl","price":1}]}`, map[string]string{
+			"order[0].product": "must not be a number", "order[1].size": "must be one of small, medium, big", "order[1].price": "is not a known field"}},
+		{"an item not an object beside a bad one", `{"order":["latte",{"product":"","size":null}]}`, map[string]string{
+			"order[0]": "must not be a string", "order[1].product": "must not be empty", "order[1].size": "is required"}},
+		{"too many items and an unknown member", `{"order":[` + tooMany + `],"extra":1}`, map[string]string{
+			"order": "must hold at most 100 items", "extra": "is not a known field"}},
+		{"order of the wrong type and an unknown member", `{"order":{},"x":[]}`, map[string]string{
+			"order": "must not be an object", "x": "is not a known field"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := decodeBody(tt.body)
+			var verr *models.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("decode = %v; want a *models.ValidationError", err)
+			}
+			if diff := cmp.Diff(tt.want, verr.Fields); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodeBoundsUnknownMembers checks that an object of many unknown
+// members has the first maxFieldErrors named and the rest counted, and that
+// they hide no other problem.
+func TestDecodeBoundsUnknownMembers(t *testing.T) {
+	t.Parallel()
+	members := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(`,"m` + strconv.Itoa(i) + `":0`)
+		}
+		return b.String()
+	}
+	named := func(at string, n int) map[string]string {
+		want := map[string]string{}
+		for i := range n {
+			want[at+"m"+strconv.Itoa(i)] = "is not a known field"
+		}
+		return want
+	}
+	top := named("", maxFieldErrors)
+	top["…"] = "stands for 5 more members that are not known fields"
+	top["order[0].size"] = "must be one of small, medium, big"
+	item := named("order[0].", maxFieldErrors)
+	item["order[0].…"] = "stands for 1 more members that are not known fields"
+	item["order[0].product"] = "must not be empty"
+	for _, tt := range []struct {
+		name string
+		body string
+		want map[string]string
+	}{
+		{"in the body", `{"order":[{"product":"latte","size":"xl"}]` + members(maxFieldErrors+5) + `}`, top},
+		{"in an item", `{"order":[{"product":"","size":"big"` + members(maxFieldErrors+1) + `}]}`, item},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := decodeBody(tt.body)
+			var verr *models.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("decode = %v; want a *models.ValidationError", err)
+			}
+			if diff := cmp.Diff(tt.want, verr.Fields); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestDecodeDefaultsQuantity(t *testing.T) {
 	t.Parallel()
 	items, err := decodeBody(`{"order":[{"product":"latte","size":"big"},{"quantity":4,"size":"small","product":"tea"}]}`)
@@ -247,5 +337,17 @@ func TestNextLink(t *testing.T) {
 				t.Errorf("nextLink = %s; want %s", got, want)
 			}
 		})
+	}
+}
+
+// BenchmarkDecodeItems measures reading the body of POST /orders: three
+// items, as the load script sends them.
+func BenchmarkDecodeItems(b *testing.B) {
+	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeBody(body); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

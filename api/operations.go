@@ -16,31 +16,19 @@ var errNotReady = errors.New("not ready")
 // the probe.
 const readyTimeout = 2 * time.Second
 
-// addOperations adds the routes that need no token: health, readiness,
-// metrics and the documentation.
-func addOperations(r gin.IRouter, cfg Config, writeError func(*gin.Context, error)) {
-	r.GET("/readyz", handleReady(cfg.Ready, writeError))
-	if cfg.MetricsHandler != nil {
-		r.GET("/metrics", gin.WrapH(cfg.MetricsHandler))
-	}
-	if cfg.Docs != nil {
-		addDocs(r, *cfg.Docs, writeError)
-	}
-}
-
 // handleReady answers 200 when ready reports nothing wrong, and 503 with the
 // reason otherwise.
-func handleReady(ready func(context.Context) error, writeError func(*gin.Context, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleReady(ready func(context.Context) error) handler {
+	return func(c *gin.Context) error {
 		if ready != nil {
 			ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 			defer cancel()
 			if err := ready(ctx); err != nil {
-				writeError(c, &notReadyError{reason: err.Error()})
-				return
+				return &notReadyError{reason: err.Error()}
 			}
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+		return nil
 	}
 }
 

@@ -47,119 +47,116 @@ func ownerAndOrder(c *gin.Context) (models.OwnerID, models.OrderID, error) {
 	return who, id, err
 }
 
-func handleListOrders(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+// handleListOrders serves GET /orders: a page of the caller's orders, and
+// a Link to the next page when there is one.
+func handleListOrders(store OrderStore) handler {
+	return func(c *gin.Context) error {
 		who, err := owner(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		q, err := parseListQuery(c.Request.URL.RawQuery)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		page, err := store.List(c.Request.Context(), who, q)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		if page.Next != nil {
 			c.Header("Link", nextLink(c.Request.URL.Path, q, *page.Next))
 		}
 		writeBody(c, http.StatusOK, func(b []byte) []byte { return appendOrderList(b, page.Orders) })
+		return nil
 	}
 }
 
-func handleCreateOrder(store OrderStore, log *slog.Logger, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+// handleCreateOrder serves POST /orders.
+func handleCreateOrder(store OrderStore, log *slog.Logger) handler {
+	return func(c *gin.Context) error {
 		who, err := owner(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		items, err := decodeItems(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		o, err := store.Create(c.Request.Context(), who, items)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "owner", o.Owner)
 		c.Header("Location", c.Request.URL.Path+"/"+string(o.ID))
 		writeOrder(c, http.StatusCreated, o)
+		return nil
 	}
 }
 
-func handleGetOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+// handleGetOrder serves GET /orders/{order_id}.
+func handleGetOrder(store OrderStore) handler {
+	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		o, err := store.Get(c.Request.Context(), who, id)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		writeOrder(c, http.StatusOK, o)
+		return nil
 	}
 }
 
-func handleReplaceOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+// handleReplaceOrder serves PUT /orders/{order_id}: new items, same order.
+func handleReplaceOrder(store OrderStore) handler {
+	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		items, err := decodeItems(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		o, err := store.ReplaceItems(c.Request.Context(), who, id, items)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		writeOrder(c, http.StatusOK, o)
+		return nil
 	}
 }
 
-func handleDeleteOrder(store OrderStore, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+// handleDeleteOrder serves DELETE /orders/{order_id}.
+func handleDeleteOrder(store OrderStore) handler {
+	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		if err := store.Delete(c.Request.Context(), who, id); err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		c.Status(http.StatusNoContent)
+		return nil
 	}
 }
 
 // handleTransition serves POST /orders/{order_id}/pay and .../cancel.
-func handleTransition(store OrderStore, t models.Transition, writeError auth.WriteError) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleTransition(store OrderStore, t models.Transition) handler {
+	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		o, err := store.Transition(c.Request.Context(), who, id, t)
 		if err != nil {
-			writeError(c, err)
-			return
+			return err
 		}
 		writeOrder(c, http.StatusOK, o)
+		return nil
 	}
 }
 

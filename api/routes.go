@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -12,30 +13,109 @@ import (
 
 // The scopes of the orders API: reading needs orders:read, every change
 // needs orders:write.
+//
+// Either check can be turned off for an issuer whose provider cannot issue
+// scopes: ORDERS_AUTH_READ_SCOPE=none (or ORDERS_AUTH_WRITE_SCOPE=none) makes
+// main grant that scope to every valid token of the issuer
+// (auth.Issuer.GrantScopes), so the routes below that need it then need only
+// a valid token from that issuer. The check itself always runs.
 const (
 	ScopeRead  auth.Scope = "orders:read"
 	ScopeWrite auth.Scope = "orders:write"
 )
 
-// addRoutes is the whole route table, and so the authorization policy: every
-// /orders route passes Authenticate, then the scope check named beside it.
-func addRoutes(r gin.IRouter, v *auth.Verifier, store OrderStore, log *slog.Logger, writeError auth.WriteError) {
-	r.GET("/healthz", handleHealth)
+// public marks a route that anyone may call, without a token. No token can
+// hold it: a scope has no spaces (RFC 6749, section 3.3). A route whose scope
+// is empty is refused at start, so a forgotten scope never makes a route
+// public.
+const public auth.Scope = "public, no token"
 
-	orders := r.Group("/orders", noStore, auth.Authenticate(v, writeError))
-	need := func(s auth.Scope) gin.HandlerFunc { return auth.RequireScope(s, v, writeError) }
-	orders.GET("", need(ScopeRead), handleListOrders(store, writeError))
-	orders.POST("", need(ScopeWrite), handleCreateOrder(store, log, writeError))
-	orders.GET("/:order_id", need(ScopeRead), handleGetOrder(store, writeError))
-	orders.PUT("/:order_id", need(ScopeWrite), handleReplaceOrder(store, writeError))
-	orders.DELETE("/:order_id", need(ScopeWrite), handleDeleteOrder(store, writeError))
-	orders.POST("/:order_id/pay", need(ScopeWrite), handleTransition(store, models.Pay(), writeError))
-	orders.POST("/:order_id/cancel", need(ScopeWrite), handleTransition(store, models.Cancel(), writeError))
+// route is one line of the route table: a request for method and path needs
+// a token holding scope (unless scope is public), then handle answers it.
+type route struct {
+	method string
+	path   string
+	scope  auth.Scope
+	handle handler
+}
+
+// routes is the whole route table, and so the authorization policy: it
+// registers the routes (addRoutes), and the scope-matrix and contract tests
+// walk it, so no other list restates it. Every GET also answers HEAD, with
+// the same scope (headAsGet).
+func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
+	table := []route{
+		{http.MethodGet, "/healthz", public, handleHealth},
+		{http.MethodGet, "/readyz", public, handleReady(cfg.Ready)},
+
+		{http.MethodGet, "/orders", ScopeRead, handleListOrders(store)},
+		{http.MethodPost, "/orders", ScopeWrite, handleCreateOrder(store, log)},
+		{http.MethodGet, "/orders/:order_id", ScopeRead, handleGetOrder(store)},
+		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store)},
+		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store)},
+		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, handleTransition(store, models.Pay())},
+		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel())},
+	}
+	if cfg.MetricsHandler != nil {
+		table = append(table, route{http.MethodGet, "/metrics", public, serveHTTP(cfg.MetricsHandler)})
+	}
+	if d := cfg.Docs; d != nil {
+		table = append(table,
+			route{http.MethodGet, "/openapi.yaml", public, handleContractYAML(*d)},
+			route{http.MethodGet, "/openapi.json", public, handleContractJSON(*d)},
+			route{http.MethodGet, "/docs", public, handleDocsPage(*d)},
+			route{http.MethodGet, "/docs/*file", public, handleDocsAsset(*d)},
+		)
+	}
+	return table
+}
+
+// addRoutes registers table on r. A route that needs a scope runs noStore,
+// auth.Authenticate, auth.RequireScope with its scope, then its handler; a
+// public route runs its handler alone. It fails for a route with no scope.
+func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.WriteError) error {
+	authenticate := auth.Authenticate(v, writeError)
+	for _, rt := range table {
+		h := adapt(rt.handle, writeError)
+		switch rt.scope {
+		case "":
+			return fmt.Errorf("route %s %s has no scope; a route anyone may call is marked public", rt.method, rt.path)
+		case public:
+			r.Handle(rt.method, rt.path, h)
+		default:
+			r.Handle(rt.method, rt.path, noStore, authenticate, auth.RequireScope(rt.scope, v, writeError), h)
+		}
+	}
+	return nil
+}
+
+// handler answers a request, or returns the error it should be answered
+// with. Handlers never choose a status for an error or write an error body:
+// adapt does, for all of them.
+type handler func(c *gin.Context) error
+
+// adapt turns h into a gin handler that answers h's error, if any, with
+// writeError: the one place a handler's error becomes problem+json.
+func adapt(h handler, writeError auth.WriteError) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			writeError(c, err)
+		}
+	}
+}
+
+// serveHTTP makes h, which answers every request itself, a handler.
+func serveHTTP(h http.Handler) handler {
+	return func(c *gin.Context) error {
+		h.ServeHTTP(c.Writer, c.Request)
+		return nil
+	}
 }
 
 // handleHealth says the process is up; it needs no token.
-func handleHealth(c *gin.Context) {
+func handleHealth(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	return nil
 }
 
 // noStore keeps every answer about orders, which are private, out of caches.

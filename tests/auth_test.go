@@ -4,10 +4,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth/authtest"
@@ -29,23 +31,71 @@ func operations(id string) []request {
 	}
 }
 
+// contractScopes reads openapi.yaml, the published contract, and returns
+// the scope each operation that needs a token asks for, by "METHOD /path".
+// HEAD is the GET of the same path, and so not called separately.
+func contractScopes(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type operation struct {
+		Security []map[string][]string `yaml:"security"`
+	}
+	var spec struct {
+		Paths map[string]struct{ Get, Put, Post, Delete, Patch *operation } `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	scopes := map[string]string{}
+	for path, item := range spec.Paths {
+		ops := map[string]*operation{http.MethodGet: item.Get, http.MethodPut: item.Put, http.MethodPost: item.Post, http.MethodDelete: item.Delete, http.MethodPatch: item.Patch}
+		for method, op := range ops {
+			if op == nil || len(op.Security) == 0 {
+				continue // no such operation, or a public one
+			}
+			for _, scheme := range op.Security[0] {
+				if len(scheme) != 1 {
+					t.Fatalf("%s %s asks for scopes %v; want one", method, path, scheme)
+				}
+				scopes[method+" "+path] = scheme[0]
+			}
+		}
+	}
+	return scopes
+}
+
 // TestScopeMatrix calls every operation with every combination of scopes:
-// reads need orders:read, changes orders:write, and a refusal names the scope.
+// each needs the scope openapi.yaml gives it (reads orders:read, changes
+// orders:write), and a refusal names that scope. Every operation of the
+// contract that needs a token is called.
 func TestScopeMatrix(t *testing.T) {
 	t.Parallel()
+	scopes := contractScopes(t)
+	called := map[string]bool{}
+	for _, op := range operations("{order_id}") {
+		called[op.method+" "+op.path] = true
+	}
+	for key := range scopes {
+		if !called[key] {
+			t.Errorf("%s: in openapi.yaml, but operations() does not call it", key)
+		}
+	}
 	for _, scope := range []string{"", "orders:read", "orders:write", rw, "orders:admin Orders:Write"} {
 		t.Run("scope="+scope, func(t *testing.T) {
 			t.Parallel()
 			repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
 				t.Parallel()
 				e := newEnvOn(t, db)
-				for _, op := range operations("") {
+				for i, template := range operations("{order_id}") {
 					o := e.create(t, e.token(t, "alice", rw), item{"latte", "big", 1})
-					op := operations(o.ID)[indexOf(op)]
+					op := operations(o.ID)[i]
 					op.token = e.token(t, "alice", scope)
-					need := "orders:write"
-					if op.method == http.MethodGet {
-						need = "orders:read"
+					need := scopes[template.method+" "+template.path]
+					if need == "" {
+						t.Fatalf("%s %s: openapi.yaml asks for no scope", template.method, template.path)
 					}
 					r := e.do(t, op)
 					if strings.Contains(" "+scope+" ", " "+need+" ") {

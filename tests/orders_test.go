@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,6 +228,45 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 			t.Errorf("orders after refused input = %+v; want only the untouched %+v", l.Orders, existing)
 		}
 	})
+}
+
+// TestEveryProblemIsListed sends bodies with an unknown member beside an
+// invalid value: the 422 names each of them, on create and on replace.
+func TestEveryProblemIsListed(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	tok := e.token(t, "alice", rw)
+	existing := e.create(t, tok, item{"latte", "big", 1})
+	tests := []struct {
+		name   string
+		body   string
+		fields []string
+	}{
+		{"unknown item member and a bad size", `{"order":[{"product":"latte","size":"huge","quantity":1,"extra":1}]}`, []string{"order[0].extra", "order[0].size"}},
+		{"unknown member and a bad item", `{"order":[{"product":"latte","size":"big","quantity":0}],"owner":"bob"}`, []string{"order[0].quantity", "owner"}},
+		{"member name in another case", `{"order":[{"Product":"latte","size":"xl"}]}`, []string{"order[0].Product", "order[0].product", "order[0].size"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, req := range []request{
+				{method: http.MethodPost, path: "/orders"},
+				{method: http.MethodPut, path: "/orders/" + existing.ID},
+			} {
+				req.token, req.body = tok, tt.body
+				p := e.do(t, req).wantProblem(t, http.StatusUnprocessableEntity)
+				var got []string
+				for _, fe := range p.Errors {
+					got = append(got, fe.Field)
+				}
+				if !slices.Equal(got, tt.fields) {
+					t.Errorf("%s: fields %v; want %v", req.method, got, tt.fields)
+				}
+				if want := fmt.Sprintf("(and %d more invalid fields)", len(tt.fields)-1); !strings.HasSuffix(p.Detail, want) {
+					t.Errorf("%s: detail %q; want it to end %q", req.method, p.Detail, want)
+				}
+			}
+		})
+	}
 }
 
 func hasField(p problem, field string) bool {
@@ -524,7 +564,12 @@ func TestHostileBodiesGetSmallAnswers(t *testing.T) {
 	huge := `{"order":[` + strings.TrimSuffix(strings.Repeat("{},", (1<<20-20)/3), ",") + `]}`
 	hundred := `{"order":[` + strings.TrimSuffix(strings.Repeat(`{"product":"a","size":"xl"},`, 100), ",") + `]}`
 	longName := `{"order":[{"product":"a","size":"big"}],"` + strings.Repeat("n", 900<<10) + `":1}`
-	for name, body := range map[string]string{"1 MiB of empty items": huge, "100 bad items": hundred, "a member name of 900 KB": longName} {
+	var members strings.Builder
+	for i := 0; members.Len() < 1<<20-100; i++ {
+		fmt.Fprintf(&members, `,"%d":0`, i)
+	}
+	unknown := `{"order":[{"product":"a","size":"xl"}]` + members.String() + `}`
+	for name, body := range map[string]string{"1 MiB of empty items": huge, "100 bad items": hundred, "a member name of 900 KB": longName, "1 MiB of unknown members": unknown} {
 		r := e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: body})
 		p := r.wantProblem(t, http.StatusUnprocessableEntity)
 		if len(r.body) > 8<<10 || len(p.Errors) > 20 {

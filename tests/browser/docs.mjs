@@ -1,5 +1,6 @@
 // Drives the /docs page in headless Chromium as a person would: Authorize
-// through the dev issuer's login page (authorization code + PKCE), then
+// through the dev issuer's login page (authorization code + PKCE), checking
+// that the dialog asks the public client for no client_secret, then
 // "Try it out" on GET /orders, expecting 200, and save a screenshot.
 //
 // usage: node docs.mjs BASE_URL SCREENSHOT.png
@@ -19,6 +20,11 @@ try {
   await page.click(".btn.authorize");
 
   const oauth = page.locator(".auth-container", { hasText: "authorizationCode" });
+  await oauth.locator("#client_id_authorizationCode").waitFor();
+  if (await oauth.locator("#client_secret_authorizationCode").isVisible() ||
+      await oauth.getByText("client_secret", { exact: false }).isVisible()) {
+    throw new Error("the Authorize dialog asks the public PKCE client for a client_secret");
+  }
   await oauth.locator("a", { hasText: /select all/i }).click();
   const [popup] = await Promise.all([
     page.waitForEvent("popup"),
