@@ -115,32 +115,42 @@ func detailOf(err error, status int) (string, []fieldError) {
 	return http.StatusText(status), nil
 }
 
+// logError logs a failed request: the route, its status, its cause and,
+// for a refusal of authentication or authorization, its reason code.
+func logError(ctx context.Context, log *slog.Logger, route string, status int, err error) {
+	log = log.With("request_id", requestIDOf(ctx), "route", route)
+	if errors.Is(err, context.Canceled) {
+		// The client went away; there is nobody to answer and nothing wrong.
+		log.InfoContext(ctx, "request abandoned by the client")
+		return
+	}
+	attrs := []any{"status", status, "error", err}
+	var refusal *auth.Error
+	if errors.As(err, &refusal) {
+		attrs = append(attrs, "reason", refusal.Reason.String())
+	}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		log.WarnContext(ctx, "request refused while unavailable", attrs...)
+	case status >= http.StatusInternalServerError:
+		log.ErrorContext(ctx, "request failed", attrs...)
+	case refusal != nil:
+		log.InfoContext(ctx, "request refused", attrs...)
+	default:
+		log.DebugContext(ctx, "request refused", attrs...)
+	}
+}
+
 // errorWriter returns the function that answers every failed request with
-// problem+json. It logs server errors with their cause, and client errors at
-// debug level.
+// problem+json. It logs server errors with their cause, refusals of
+// authentication or authorization at info level with their reason code,
+// and other client errors at debug level.
 func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 	return func(c *gin.Context, err error) {
 		status := statusOf(err)
 		detail, fields := detailOf(err, status)
-		ctx := c.Request.Context()
 		m.authRefused(err)
-		var refusal *auth.Error
-		log := log.With("request_id", requestIDOf(ctx))
-		switch {
-		case errors.Is(err, context.Canceled):
-			// The client went away; there is nobody to answer and nothing wrong.
-			log.InfoContext(ctx, "request abandoned by the client", "route", c.FullPath())
-		case status == http.StatusServiceUnavailable && errors.As(err, &refusal):
-			log.WarnContext(ctx, "request refused while unavailable", "route", c.FullPath(), "reason", refusal.Reason.String(), "error", err)
-		case status == http.StatusServiceUnavailable:
-			log.WarnContext(ctx, "request refused while unavailable", "route", c.FullPath(), "error", err)
-		case status >= http.StatusInternalServerError:
-			log.ErrorContext(ctx, "request failed", "route", c.FullPath(), "status", status, "error", err)
-		case errors.As(err, &refusal):
-			log.InfoContext(ctx, "request refused", "route", c.FullPath(), "status", status, "reason", refusal.Reason.String(), "error", err)
-		default:
-			log.DebugContext(ctx, "request refused", "route", c.FullPath(), "status", status, "error", err)
-		}
+		logError(c.Request.Context(), log, c.FullPath(), status, err)
 		c.Header("Content-Type", "application/problem+json")
 		c.Header("Cache-Control", "no-store")
 		c.AbortWithStatusJSON(status, problem{

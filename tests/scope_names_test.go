@@ -1,12 +1,15 @@
 package tests
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/repository/repotest"
 )
 
 // TestForbiddenNamesTheIssuersScope: a 403 names the missing scope as the
@@ -51,5 +54,35 @@ func TestForbiddenNamesTheIssuersScope(t *testing.T) {
 				t.Errorf("detail %q; want it to name %s", p.Detail, tt.want)
 			}
 		})
+	}
+}
+
+// TestRefusalsAreLoggedWithTheirReason: every refused authentication or
+// authorization is logged at info level with its reason code, the same
+// code the metrics count, and never with the token.
+func TestRefusalsAreLoggedWithTheirReason(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, repotest.SQLite(t))
+	expired := e.idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}})
+	readOnly := e.token(t, "alice", "orders:read")
+	for _, tt := range []struct {
+		req    request
+		status int
+		reason string
+	}{
+		{request{method: http.MethodGet, path: "/orders"}, http.StatusUnauthorized, "missing"},
+		{request{method: http.MethodGet, path: "/orders", token: expired}, http.StatusUnauthorized, "expired"},
+		{request{method: http.MethodGet, path: "/orders", token: "a.b"}, http.StatusUnauthorized, "not_jws"},
+		{request{method: http.MethodDelete, path: "/orders/01a212ca-1f9e-7845-9d34-85af37bf4303", token: readOnly}, http.StatusForbidden, "insufficient_scope"},
+	} {
+		e.do(t, tt.req).wantProblem(t, tt.status)
+		found := false
+		for _, line := range strings.Split(e.log.String(), "\n") {
+			found = found || strings.Contains(line, `"level":"INFO","msg":"request refused"`) &&
+				strings.Contains(line, fmt.Sprintf(`"status":%d`, tt.status)) && strings.Contains(line, `"reason":"`+tt.reason+`"`)
+		}
+		if !found {
+			t.Errorf("no info line for the %d refusal with reason %s", tt.status, tt.reason)
+		}
 	}
 }
