@@ -126,9 +126,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 		}
 		return err
 	}
-	logs := newLogWriter(stdout)
-	defer logs.Close()
-	log := newLogger(logs, cfg.logLevel)
+	log := newLogger(stdout, cfg.logLevel)
 	for _, u := range unknown {
 		log.WarnContext(ctx, "unknown environment variable: no setting reads it", "name", u.name, "did_you_mean", u.closest)
 	}
@@ -222,10 +220,10 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // The garbage collector's settings unless GOGC or GOMEMLIMIT say otherwise.
-// A list page allocates about 14 KB; collecting half as often (GOGC=200)
-// was worth 5 to 8 percent of list throughput under load, for 3 to 4 MB of
-// resident set. The soft limit on the Go runtime's memory bounds what that
-// costs should the live heap grow: near it the collector runs sooner.
+// Collecting half as often (GOGC=200) buys list throughput for a few MB of
+// resident set (docs/performance.md has the measurements); the soft limit on
+// the Go runtime's memory bounds what that costs should the live heap grow:
+// near it the collector runs sooner.
 const (
 	defaultGCPercent   = 200
 	defaultMemoryLimit = 16 << 20

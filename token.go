@@ -87,6 +87,10 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 	p, err := v.Verify(ctx, token)
 	if err != nil {
 		fmt.Fprintf(stdout, "\nREFUSED: %s\n", explain(err, claims, cfg.auth, now))
+		var e *auth.Error
+		if errors.As(err, &e) {
+			fmt.Fprintf(stdout, "reason: %s (as the server's log and metrics name it)\n", e.Reason)
+		}
 		return errRefused
 	}
 	scopes := make([]string, len(p.Scopes))

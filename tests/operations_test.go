@@ -217,17 +217,17 @@ func TestTokenTools(t *testing.T) {
 	idp := authtest.NewIdP(t)
 	env := map[string]string{"ORDERS_AUTH_ISSUER": idp.URL(), "ORDERS_AUTH_AUDIENCE": "https://orders.example.com"}
 	out, code = run(env, "", "inspect", idp.Token(t, authtest.Claims{Subject: "bob"}))
-	if code != 1 || !strings.Contains(out, `REFUSED: aud is "https://orders.test/api"; this API accepts ["https://orders.example.com"]`) {
+	if code != 1 || !strings.Contains(out, `REFUSED: aud is "https://orders.test/api"; this API accepts ["https://orders.example.com"]`) || !strings.Contains(out, "reason: wrong_audience") {
 		t.Errorf("inspect a token for another audience: exit %d\n%s", code, out)
 	}
 	env["ORDERS_AUTH_AUDIENCE"] = authtest.Audience
 	expired := idp.Token(t, authtest.Claims{Subject: "bob", Extra: map[string]any{"exp": time.Now().Add(-3 * time.Minute).Unix()}})
 	out, code = run(env, "", "inspect", expired)
-	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") {
+	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") || !strings.Contains(out, "reason: expired") {
 		t.Errorf("inspect an expired token: exit %d\n%s", code, out)
 	}
 	out, code = run(env, "", "inspect", "not-a-token")
-	if code != 1 || !strings.Contains(out, "REFUSED:") {
+	if code != 1 || !strings.Contains(out, "REFUSED:") || !strings.Contains(out, "reason: not_jws") {
 		t.Errorf("inspect garbage: exit %d\n%s", code, out)
 	}
 }
