@@ -447,3 +447,41 @@ func plan(t *testing.T, db *gorm.DB, query string, args ...any) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestSQLiteReadsRunToTheirEnd pins the reads' fast path on SQLite, which
+// runs statements without their request's cancellation (a cancellable
+// context made the driver start a goroutine for every row it read), against
+// the plain path: reads answer the same, and a read whose request is gone
+// still runs to its end, bounded by the busy timeout; on PostgreSQL a
+// cancelled request's read is cancelled.
+func TestSQLiteReadsRunToTheirEnd(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, g := newStore(t, db)
+		o := mustCreate(t, s, "alice", latte)
+		cancelled, cancel := context.WithCancel(t.Context())
+		cancel()
+		live, err := s.Get(t.Context(), "alice", o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(cancelled, "alice", o.ID)
+		page, errList := s.List(cancelled, "alice", models.ListQuery{Limit: 10})
+		if g.Dialector.Name() == "postgres" {
+			if !errors.Is(err, context.Canceled) || !errors.Is(errList, context.Canceled) {
+				t.Errorf("reads of a cancelled request on PostgreSQL: %v, %v; want context.Canceled", err, errList)
+			}
+			return
+		}
+		if err != nil || errList != nil {
+			t.Fatalf("reads of a cancelled request on SQLite: %v, %v; want them run to their end", err, errList)
+		}
+		if diff := cmp.Diff(live, got); diff != "" {
+			t.Errorf("Get without cancellation differs from Get (-live +fast):\n%s", diff)
+		}
+		if len(page.Orders) != 1 || page.Orders[0].ID != o.ID {
+			t.Errorf("List without cancellation = %+v; want alice's order", page.Orders)
+		}
+	})
+}
