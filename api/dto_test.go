@@ -295,25 +295,6 @@ func FuzzOrderJSON(f *testing.F) {
 	})
 }
 
-// TestAppendCreated checks the hand-laid-out creation time against time's
-// own formatting, across the years an order can have and beyond.
-func TestAppendCreated(t *testing.T) {
-	t.Parallel()
-	times := []time.Time{
-		time.Unix(0, 0), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
-		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2026, 11, 25, 12, 59, 48, 123456789, time.FixedZone("", -7*3600)),
-	}
-	for micros := int64(1); micros < 1<<58; micros = micros*3 + 7919 {
-		times = append(times, time.UnixMicro(micros), time.UnixMicro(-micros))
-	}
-	for _, at := range times {
-		if got, want := string(appendCreated(nil, at)), at.UTC().Format(createdFormat); got != want {
-			t.Errorf("appendCreated(%v) = %s; want %s", at, got, want)
-		}
-	}
-}
-
 // TestNextLink checks the Link header against the same query written by
 // url.Values, for each filter.
 func TestNextLink(t *testing.T) {

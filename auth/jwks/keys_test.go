@@ -88,7 +88,15 @@ func TestParseKeyRefusesWeakKeys(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return b
 	}
-	xb, yb := ec.X.FillBytes(make([]byte, 32)), ec.Y.FillBytes(make([]byte, 32))
+	point, err := ec.PublicKey.Bytes() // 04 || x || y
+	if err != nil {
+		t.Fatal(err)
+	}
+	scalar, err := ec.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb, yb := point[1:33], point[33:]
 	offCurve := append([]byte(nil), yb...)
 	offCurve[31] ^= 1
 	tests := []struct {
@@ -104,7 +112,7 @@ func TestParseKeyRefusesWeakKeys(t *testing.T) {
 		{"RSA even exponent", rsaJWK("rsa", good.N, 65536), false},
 		{"RSA with the ROCA fingerprint", rsaJWK("rsa", roca, 65537), false},
 		{"EC point off the curve", ecJWK(xb, offCurve, nil), false},
-		{"EC key with its private part", ecJWK(xb, yb, map[string]any{"d": b64.EncodeToString(ec.D.Bytes())}), false},
+		{"EC key with its private part", ecJWK(xb, yb, map[string]any{"d": b64.EncodeToString(scalar)}), false},
 		{"EC key for encryption", ecJWK(xb, yb, map[string]any{"use": "enc"}), false},
 		{"Ed25519 identity (order 1)", ed25519JWK(mustHex(t, "0100000000000000000000000000000000000000000000000000000000000000")), false},
 		{"Ed25519 identity, non-canonical y = p + 1", ed25519JWK(mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), false},
