@@ -210,12 +210,9 @@ func explain(err error, claims map[string]any, cfg auth.Config, now time.Time) s
 		}
 	case auth.ReasonNotYetValid, auth.ReasonIssuedInFuture:
 		return fmt.Sprintf("the token is not valid yet: nbf %s, iat %s (%s of clock skew allowed)", show(claims["nbf"]), show(claims["iat"]), cfg.Leeway)
-	case auth.ReasonUnknownKey:
-		return "no key of the issuer's JWKS has the token's kid; was it signed by another issuer or an old key?"
-	case auth.ReasonBadSignature:
-		return "the signature does not verify with the issuer's key for its kid and alg"
-	case auth.ReasonKeysUnavailable:
-		return "the issuer's keys could not be fetched; is it reachable from here?"
+	}
+	if hint := e.Reason.Hint(); hint != "" {
+		return e.Description() + "; " + hint
 	}
 	return e.Description()
 }

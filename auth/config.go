@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -156,6 +157,11 @@ func (c *Config) Validate() error {
 
 func (iss *Issuer) validate() error {
 	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(iss.ScopeNames)) {
+		if !isScopeToken(name) {
+			errs = append(errs, fmt.Errorf("scope name %q is not a scope (RFC 6749, section 3.3: printable ASCII without spaces, quotes or backslashes)", name))
+		}
+	}
 	if iss.URL == "" {
 		errs = append(errs, errors.New("issuer is required"))
 	} else if err := CheckURL(iss.URL); err != nil {
@@ -237,4 +243,19 @@ func signingMethod(alg string) jwt.SigningMethod {
 		return m
 	}
 	return jwt.GetSigningMethod(alg)
+}
+
+// isScopeToken reports whether s is a scope-token of RFC 6749 (section
+// 3.3): one or more of %x21 / %x23-5B / %x5D-7E, so it can stand quoted in
+// a challenge's scope parameter.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

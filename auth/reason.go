@@ -41,42 +41,45 @@ const (
 	ReasonInsufficientScope
 )
 
-// reasons is the one table of refusals, indexed by Reason.
+// reasons is the one table of refusals, indexed by Reason. A hint, where
+// there is one, says what to look at: for people, such as `orders token
+// inspect`'s readers, not for the client's response.
 var reasons = [...]struct {
 	kind        error
 	code        string
 	description string
+	hint        string
 }{
-	ReasonMissing:           {ErrNoToken, "missing", "an Authorization header with a Bearer token is required"},
-	ReasonNotBearer:         {ErrNoToken, "not_bearer", "the Authorization header must use the Bearer scheme"},
-	ReasonAmbiguous:         {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else"},
-	ReasonEmpty:             {ErrInvalidToken, "empty", "the bearer token is empty"},
-	ReasonTooLong:           {ErrInvalidToken, "too_long", "the token is too long"},
-	ReasonNotJWS:            {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form"},
-	ReasonMalformed:         {ErrInvalidToken, "malformed", "the token is malformed"},
-	ReasonMalformedHeader:   {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice"},
-	ReasonMalformedClaims:   {ErrInvalidToken, "malformed_claims", "the token's claims are malformed"},
-	ReasonNoIssuer:          {ErrInvalidToken, "no_issuer", "the token lacks its issuer (iss)"},
-	ReasonWrongIssuer:       {ErrInvalidToken, "wrong_issuer", "the token's issuer is not one this API trusts"},
-	ReasonNoExpiry:          {ErrInvalidToken, "no_expiry", "the token lacks its expiry (exp)"},
-	ReasonExpired:           {ErrInvalidToken, "expired", "the token has expired"},
-	ReasonNotYetValid:       {ErrInvalidToken, "not_yet_valid", "the token is not valid yet"},
-	ReasonIssuedInFuture:    {ErrInvalidToken, "issued_in_future", "the token was issued in the future"},
-	ReasonAlgorithm:         {ErrInvalidToken, "algorithm", "the token's algorithm is not accepted for its issuer"},
-	ReasonCritical:          {ErrInvalidToken, "critical_header", "the token names critical header parameters this API does not implement"},
-	ReasonType:              {ErrInvalidToken, "type", "the token's typ is not that of an access token"},
-	ReasonKIDType:           {ErrInvalidToken, "kid_type", "the token's kid must be a string"},
-	ReasonUnknownKey:        {ErrInvalidToken, "unknown_key", "no signing key of the issuer has the token's kid"},
-	ReasonAlgMismatch:       {ErrInvalidToken, "alg_mismatch", "the token's alg does not match its signing key"},
-	ReasonBadSignature:      {ErrInvalidToken, "bad_signature", "the token's signature does not verify"},
-	ReasonKeysUnavailable:   {ErrUnavailable, "keys_unavailable", "the issuer's signing keys could not be fetched; retry later"},
-	ReasonNoAudience:        {ErrInvalidToken, "no_audience", "the token lacks its audience"},
-	ReasonWrongAudience:     {ErrInvalidToken, "wrong_audience", "the token's audience is not this API"},
-	ReasonAudienceOther:     {ErrInvalidToken, "audience_other", "the token's aud names another recipient than this API"},
-	ReasonNotAccessToken:    {ErrInvalidToken, "not_access_token", "the token is not an access token"},
-	ReasonBadSubject:        {ErrInvalidToken, "bad_subject", "the token's sub must be a non-empty string of at most 255 bytes without control characters"},
-	ReasonAuthRequired:      {ErrNoToken, "missing", "authentication is required"},
-	ReasonInsufficientScope: {ErrInsufficientScope, "insufficient_scope", "the token lacks the scope"},
+	ReasonMissing:           {ErrNoToken, "missing", "an Authorization header with a Bearer token is required", ""},
+	ReasonNotBearer:         {ErrNoToken, "not_bearer", "the Authorization header must use the Bearer scheme", ""},
+	ReasonAmbiguous:         {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
+	ReasonEmpty:             {ErrInvalidToken, "empty", "the bearer token is empty", ""},
+	ReasonTooLong:           {ErrInvalidToken, "too_long", "the token is too long", ""},
+	ReasonNotJWS:            {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque and encrypted tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonMalformed:         {ErrInvalidToken, "malformed", "the token is malformed", ""},
+	ReasonMalformedHeader:   {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice", ""},
+	ReasonMalformedClaims:   {ErrInvalidToken, "malformed_claims", "the token's claims are malformed", ""},
+	ReasonNoIssuer:          {ErrInvalidToken, "no_issuer", "the token lacks its issuer (iss)", ""},
+	ReasonWrongIssuer:       {ErrInvalidToken, "wrong_issuer", "the token's issuer is not one this API trusts", ""},
+	ReasonNoExpiry:          {ErrInvalidToken, "no_expiry", "the token lacks its expiry (exp)", ""},
+	ReasonExpired:           {ErrInvalidToken, "expired", "the token has expired", ""},
+	ReasonNotYetValid:       {ErrInvalidToken, "not_yet_valid", "the token is not valid yet", ""},
+	ReasonIssuedInFuture:    {ErrInvalidToken, "issued_in_future", "the token was issued in the future", ""},
+	ReasonAlgorithm:         {ErrInvalidToken, "algorithm", "the token's algorithm is not accepted for its issuer", "ORDERS_AUTH_ALGORITHMS lists the algorithms accepted"},
+	ReasonCritical:          {ErrInvalidToken, "critical_header", "the token names critical header parameters this API does not implement", ""},
+	ReasonType:              {ErrInvalidToken, "type", "the token's typ is not that of an access token", "ID tokens and other JWTs are not access tokens; ask the issuer for an access token"},
+	ReasonKIDType:           {ErrInvalidToken, "kid_type", "the token's kid must be a string", ""},
+	ReasonUnknownKey:        {ErrInvalidToken, "unknown_key", "no signing key of the issuer has the token's kid", "was it signed by another issuer, or by a key the issuer no longer publishes?"},
+	ReasonAlgMismatch:       {ErrInvalidToken, "alg_mismatch", "the token's alg does not match its signing key", "the issuer's key for this kid names another alg, or is of another type"},
+	ReasonBadSignature:      {ErrInvalidToken, "bad_signature", "the token's signature does not verify", "was the token changed, or signed by another key under the same kid?"},
+	ReasonKeysUnavailable:   {ErrUnavailable, "keys_unavailable", "the issuer's signing keys could not be fetched; retry later", "is the issuer's JWKS reachable from here?"},
+	ReasonNoAudience:        {ErrInvalidToken, "no_audience", "the token lacks its audience", ""},
+	ReasonWrongAudience:     {ErrInvalidToken, "wrong_audience", "the token's audience is not this API", ""},
+	ReasonAudienceOther:     {ErrInvalidToken, "audience_other", "the token's aud names another recipient than this API", ""},
+	ReasonNotAccessToken:    {ErrInvalidToken, "not_access_token", "the token is not an access token", "ID tokens are not access tokens; ask the issuer for an access token"},
+	ReasonBadSubject:        {ErrInvalidToken, "bad_subject", "the token's sub must be a non-empty string of at most 255 bytes without control characters", ""},
+	ReasonAuthRequired:      {ErrNoToken, "auth_required", "authentication is required", ""},
+	ReasonInsufficientScope: {ErrInsufficientScope, "insufficient_scope", "the token lacks the scope", ""},
 }
 
 // Reasons lists every reason, for tests and documentation.
@@ -102,4 +105,10 @@ func (r Reason) String() string {
 // Description says what r means, for the client's developer.
 func (r Reason) Description() string {
 	return reasons[r].description
+}
+
+// Hint says what to look at when a token is refused for r, or "" when the
+// description says it all.
+func (r Reason) Hint() string {
+	return reasons[r].hint
 }

@@ -79,19 +79,22 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		for i, name := range iss.ScopeClaims {
 			scopeClaims[i] = scopeClaim{name: name, parts: splitPath(name)}
 		}
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: jwks.New(iss.URL, iss.JWKSURL, log, onLoad), scopeClaims: scopeClaims, spelling: spelling(iss.ScopeNames)}
+		keys := jwks.New(iss.URL, iss.JWKSURL, log, jwks.Options{OnLoad: onLoad, Now: cfg.Now})
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, spelling: spelling(iss.ScopeNames)}
 	}
 	return v, nil
 }
 
-// spelling maps each API scope to the first, in sorted order, of the
-// issuer's names that grant it.
+// spelling maps each API scope to the issuer's name that grants it: one
+// that grants it alone if there is one, as it asks for no more than the
+// operation needs, else the first in sorted order.
 func spelling(names map[string][]Scope) map[Scope]string {
 	out := map[Scope]string{}
+	alone := map[Scope]bool{}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		for _, s := range names[name] {
-			if _, ok := out[s]; !ok {
-				out[s] = name
+			if _, ok := out[s]; !ok || (len(names[name]) == 1 && !alone[s]) {
+				out[s], alone[s] = name, len(names[name]) == 1
 			}
 		}
 	}
@@ -199,11 +202,18 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		a attempt
 	)
 	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
-	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) && a.iss.keys.Refetched(ctx, a.query, a.used) {
-		// No key tried verified the signature, and keys not tried have
-		// come since: verified once more, with them.
-		c, a = claims{}, attempt{}
-		_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
+	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		// No key tried verified the signature: the issuer may have
+		// replaced a key under the same kid, or have keys naming none.
+		more, ferr := a.iss.keys.Refetched(ctx, a.query, a.used)
+		switch {
+		case ferr != nil:
+			return Principal{}, fail(ReasonKeysUnavailable, ferr)
+		case more:
+			// Keys not tried have come since: verified once more, with them.
+			c, a = claims{}, attempt{}
+			_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
+		}
 	}
 	if err != nil {
 		return Principal{}, describe(err)

@@ -318,9 +318,8 @@ func TestReasons(t *testing.T) {
 	}
 }
 
-// TestReasonTable: every reason has a kind, a code that names it alone
-// (the authentication-required pair aside, which clients see alike), and a
-// description.
+// TestReasonTable: every reason has a kind, a code that names it alone,
+// and a description.
 func TestReasonTable(t *testing.T) {
 	t.Parallel()
 	seen := map[string]auth.Reason{}
@@ -328,7 +327,7 @@ func TestReasonTable(t *testing.T) {
 		if r.Kind() == nil || r.String() == "" || r.Description() == "" {
 			t.Errorf("reason %d lacks a kind, code or description", r)
 		}
-		if other, dup := seen[r.String()]; dup && !(other == auth.ReasonMissing && r == auth.ReasonAuthRequired) {
+		if other, dup := seen[r.String()]; dup {
 			t.Errorf("reasons %d and %d share the code %s", other, r, r)
 		}
 		seen[r.String()] = r

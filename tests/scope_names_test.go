@@ -28,6 +28,9 @@ func TestForbiddenNamesTheIssuersScope(t *testing.T) {
 		{"issuer's names", func(iss *auth.Issuer) {
 			iss.ScopeNames = map[string][]auth.Scope{"Orders.Read": {"orders:read"}, "Orders.Write": {"orders:write"}}
 		}, map[string]any{"scope": "Orders.Read"}, "Orders.Write"},
+		{"a name granting the scope alone before one granting more", func(iss *auth.Issuer) {
+			iss.ScopeNames = map[string][]auth.Scope{"Orders.Admin": {"orders:read", "orders:write"}, "Orders.Read": {"orders:read"}, "Orders.Write": {"orders:write"}}
+		}, map[string]any{"scope": "Orders.Read"}, "Orders.Write"},
 		{"groups mapped to scopes", func(iss *auth.Issuer) {
 			iss.ScopeClaims = []string{"groups"}
 			iss.ScopeNames = map[string][]auth.Scope{"baristas": {"orders:read"}, "orders-writers": {"orders:write"}}
@@ -59,7 +62,8 @@ func TestForbiddenNamesTheIssuersScope(t *testing.T) {
 
 // TestRefusalsAreLoggedWithTheirReason: every refused authentication or
 // authorization is logged at info level with its reason code, the same
-// code the metrics count, and never with the token.
+// code the metrics count; the env's log check (checkLog) fails the test if
+// any token it sent is in the log.
 func TestRefusalsAreLoggedWithTheirReason(t *testing.T) {
 	t.Parallel()
 	e := newEnvOn(t, repotest.SQLite(t))

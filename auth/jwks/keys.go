@@ -79,35 +79,53 @@ func (q Query) Candidates(keys []Key) (out []Key, kidFound bool) {
 	return out, kidFound
 }
 
+// Refused is a JWK of a set that ParseSet left out, and why.
+type Refused struct {
+	// KID is the key's kid, as far as it could be read.
+	KID string
+	Err error
+}
+
 // ParseSet reads a JWKS document of issuer and returns the keys that may
-// verify signatures, each with its fingerprint. A key that cannot or must
-// not verify (see ParseKey) is left out, and the others stay usable; a set
-// with no usable key is an error.
-func ParseSet(issuer string, body []byte) ([]Key, error) {
+// verify signatures, each with its fingerprint, and those it left out
+// because they cannot or must not verify (see ParseKey); the others stay
+// usable. A set with no usable key is an error.
+func ParseSet(issuer string, body []byte) ([]Key, []Refused, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("decode jwks: %w", err)
+		return nil, nil, fmt.Errorf("decode jwks: %w", err)
 	}
 	keys := make([]Key, 0, len(set.Keys))
+	var refused []Refused
 	for _, raw := range set.Keys {
-		if k, err := ParseKey(raw); err == nil {
-			k.Fingerprint = fingerprint(issuer, k.KID, k.Public)
-			keys = append(keys, k)
+		k, err := ParseKey(raw)
+		if err != nil {
+			var named struct {
+				KID string `json:"kid"`
+			}
+			_ = json.Unmarshal(raw, &named) // the kid only names the key in the log
+			refused = append(refused, Refused{KID: named.KID, Err: err})
+			continue
 		}
+		k.Fingerprint = fingerprint(issuer, k.KID, k.Public)
+		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("the jwks holds no usable signing key")
+		return nil, refused, errors.New("the jwks holds no usable signing key")
 	}
-	return keys, nil
+	return keys, refused, nil
 }
 
-// Reasons a JWK is not used.
+// ErrWeakKey means a JWK is a public key under which others could forge
+// signatures, or that no honest issuer publishes (see ParseKey).
+var ErrWeakKey = errors.New("the key is weak")
+
+// Other reasons a JWK is not used.
 var (
 	errNotForSignatures = errors.New("the key is not for verifying signatures")
 	errPrivate          = errors.New("the key holds private or symmetric key material")
-	errWeakKey          = errors.New("the key is weak")
 	errKeyType          = errors.New("the key's type is not RSA, EC or OKP Ed25519")
 )
 
@@ -153,16 +171,16 @@ func checkStrength(pub crypto.PublicKey) error {
 	case *rsa.PublicKey:
 		switch {
 		case pub.N.BitLen() < minRSABits:
-			return fmt.Errorf("%w: an RSA modulus of %d bits, under %d", errWeakKey, pub.N.BitLen(), minRSABits)
+			return fmt.Errorf("%w: an RSA modulus of %d bits, under %d", ErrWeakKey, pub.N.BitLen(), minRSABits)
 		case pub.E < 3 || pub.E%2 == 0:
-			return fmt.Errorf("%w: RSA exponent %d", errWeakKey, pub.E)
+			return fmt.Errorf("%w: RSA exponent %d", ErrWeakKey, pub.E)
 		case rocaFingerprint(pub.N):
-			return fmt.Errorf("%w: an RSA modulus with the ROCA fingerprint (CVE-2017-15361)", errWeakKey)
+			return fmt.Errorf("%w: an RSA modulus with the ROCA fingerprint (CVE-2017-15361)", ErrWeakKey)
 		}
 		return nil
 	case *ecdsa.PublicKey:
 		if _, err := pub.ECDH(); err != nil {
-			return fmt.Errorf("%w: an EC point off its curve", errWeakKey)
+			return fmt.Errorf("%w: an EC point off its curve", ErrWeakKey)
 		}
 		return nil
 	case ed25519.PublicKey:
@@ -177,10 +195,10 @@ func checkStrength(pub crypto.PublicKey) error {
 func checkEd25519(pub ed25519.PublicKey) error {
 	p, err := new(edwards25519.Point).SetBytes(pub)
 	if err != nil {
-		return fmt.Errorf("%w: not an Ed25519 point", errWeakKey)
+		return fmt.Errorf("%w: not an Ed25519 point", ErrWeakKey)
 	}
 	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
-		return fmt.Errorf("%w: an Ed25519 point of small order", errWeakKey)
+		return fmt.Errorf("%w: an Ed25519 point of small order", ErrWeakKey)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"testing"
 
@@ -99,39 +100,52 @@ func TestParseKeyRefusesWeakKeys(t *testing.T) {
 	xb, yb := point[1:33], point[33:]
 	offCurve := append([]byte(nil), yb...)
 	offCurve[31] ^= 1
+	// want is nil for a key that is used, ErrWeakKey for a weak one,
+	// errRefused for one refused for another reason, and errAny for one
+	// refused for either (jwkset itself refuses EC points off their curve;
+	// TestCheckStrength checks our own refusal of them).
+	errRefused, errAny := errors.New("refused, not as weak"), errors.New("refused")
 	tests := []struct {
 		name string
 		jwk  json.RawMessage
-		ok   bool
+		want error
 	}{
-		{"RSA 2048", rsaJWK("rsa", good.N, 65537), true},
-		{"EC P-256", ecJWK(xb, yb, nil), true},
-		{"Ed25519", ed25519JWK(edPub), true},
-		{"RSA 1024", rsaJWK("rsa", small.N, 65537), false},
-		{"RSA exponent 1", rsaJWK("rsa", good.N, 1), false},
-		{"RSA even exponent", rsaJWK("rsa", good.N, 65536), false},
-		{"RSA with the ROCA fingerprint", rsaJWK("rsa", roca, 65537), false},
-		{"EC point off the curve", ecJWK(xb, offCurve, nil), false},
-		{"EC key with its private part", ecJWK(xb, yb, map[string]any{"d": b64.EncodeToString(scalar)}), false},
-		{"EC key for encryption", ecJWK(xb, yb, map[string]any{"use": "enc"}), false},
-		{"Ed25519 identity (order 1)", ed25519JWK(mustHex(t, "0100000000000000000000000000000000000000000000000000000000000000")), false},
-		{"Ed25519 identity, non-canonical y = p + 1", ed25519JWK(mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), false},
-		{"Ed25519 point of order 2", ed25519JWK(mustHex(t, "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), false},
-		{"Ed25519 point of order 4", ed25519JWK(mustHex(t, "0000000000000000000000000000000000000000000000000000000000000000")), false},
-		{"Ed25519 point of order 4, other sign", ed25519JWK(mustHex(t, "0000000000000000000000000000000000000000000000000000000000000080")), false},
-		{"Ed25519 point of order 4, non-canonical y = p", ed25519JWK(mustHex(t, "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), false},
-		{"Ed25519 point of order 8", ed25519JWK(mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")), false},
-		{"Ed25519 point of order 8, other sign", ed25519JWK(mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85")), false},
-		{"Ed25519 point of order 8, another", ed25519JWK(mustHex(t, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")), false},
-		{"Ed25519 point of order 8, another, other sign", ed25519JWK(mustHex(t, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa")), false},
-		{"Ed25519 not a point", ed25519JWK(mustHex(t, "0200000000000000000000000000000000000000000000000000000000000000")), false},
+		{"RSA 2048", rsaJWK("rsa", good.N, 65537), nil},
+		{"EC P-256", ecJWK(xb, yb, nil), nil},
+		{"Ed25519", ed25519JWK(edPub), nil},
+		{"RSA 1024", rsaJWK("rsa", small.N, 65537), jwks.ErrWeakKey},
+		{"RSA exponent 1", rsaJWK("rsa", good.N, 1), errAny},
+		{"RSA exponent 3 (small, but not weak)", rsaJWK("rsa", good.N, 3), nil},
+		{"RSA even exponent", rsaJWK("rsa", good.N, 65536), jwks.ErrWeakKey},
+		{"RSA with the ROCA fingerprint", rsaJWK("rsa", roca, 65537), jwks.ErrWeakKey},
+		{"EC point off the curve", ecJWK(xb, offCurve, nil), errAny},
+		{"EC key with its private part", ecJWK(xb, yb, map[string]any{"d": b64.EncodeToString(scalar)}), errRefused},
+		{"EC key for encryption", ecJWK(xb, yb, map[string]any{"use": "enc"}), errRefused},
+		{"Ed25519 identity (order 1)", ed25519JWK(mustHex(t, "0100000000000000000000000000000000000000000000000000000000000000")), jwks.ErrWeakKey},
+		{"Ed25519 identity, non-canonical y = p + 1", ed25519JWK(mustHex(t, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 2", ed25519JWK(mustHex(t, "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 4", ed25519JWK(mustHex(t, "0000000000000000000000000000000000000000000000000000000000000000")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 4, other sign", ed25519JWK(mustHex(t, "0000000000000000000000000000000000000000000000000000000000000080")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 4, non-canonical y = p", ed25519JWK(mustHex(t, "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 8", ed25519JWK(mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 8, other sign", ed25519JWK(mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 8, another", ed25519JWK(mustHex(t, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")), jwks.ErrWeakKey},
+		{"Ed25519 point of order 8, another, other sign", ed25519JWK(mustHex(t, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa")), jwks.ErrWeakKey},
+		{"Ed25519 not a point", ed25519JWK(mustHex(t, "0200000000000000000000000000000000000000000000000000000000000000")), jwks.ErrWeakKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := jwks.ParseKey(tt.jwk)
-			if (err == nil) != tt.ok {
-				t.Errorf("ParseKey = %v; want accepted %v", err, tt.ok)
+			switch {
+			case tt.want == nil && err != nil:
+				t.Errorf("ParseKey = %v; want the key used", err)
+			case tt.want == jwks.ErrWeakKey && !errors.Is(err, jwks.ErrWeakKey):
+				t.Errorf("ParseKey = %v; want ErrWeakKey", err)
+			case tt.want == errRefused && (err == nil || errors.Is(err, jwks.ErrWeakKey)):
+				t.Errorf("ParseKey = %v; want it refused, not as weak", err)
+			case tt.want == errAny && err == nil:
+				t.Errorf("ParseKey = %v; want it refused", err)
 			}
 		})
 	}
@@ -163,11 +177,14 @@ func TestParseSetKeepsTheGoodKeys(t *testing.T) {
 	identity := make([]byte, 32)
 	identity[0] = 1
 	set, _ := json.Marshal(map[string]any{"keys": []json.RawMessage{ed25519JWK(identity), rsaJWK("weak", good.N, 1), json.RawMessage(`"junk"`), rsaJWK("good", good.N, 65537)}})
-	keys, err := jwks.ParseSet("https://issuer.test", set)
+	keys, refused, err := jwks.ParseSet("https://issuer.test", set)
 	if err != nil || len(keys) != 1 || keys[0].KID != "good" {
 		t.Errorf("ParseSet = %+v, %v; want the good key alone", keys, err)
 	}
-	if _, err := jwks.ParseSet("https://issuer.test", []byte(`{"keys":[`+string(ed25519JWK(identity))+`]}`)); err == nil {
+	if len(refused) != 3 || refused[0].KID != "ed" || !errors.Is(refused[0].Err, jwks.ErrWeakKey) || refused[1].KID != "weak" {
+		t.Errorf("refused = %+v; want the identity point (weak), the exponent of 1 and the junk", refused)
+	}
+	if _, _, err := jwks.ParseSet("https://issuer.test", []byte(`{"keys":[`+string(ed25519JWK(identity))+`]}`)); err == nil {
 		t.Error("a set of weak keys alone parsed; want an error")
 	}
 }

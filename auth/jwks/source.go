@@ -86,7 +86,9 @@ type Source struct {
 	flight  singleflight.Group
 	// onLoad, when set, is told the fingerprints of each new key set.
 	onLoad func(fingerprints []string)
-	stats  struct{ refreshes, failures, waiting atomic.Int64 }
+	// now tells the time, for the keys' age and the freshness of tokens.
+	now   func() time.Time
+	stats struct{ refreshes, failures, waiting atomic.Int64 }
 
 	// fetchMu guards the fetches: the one under way (nil when none runs),
 	// how many have started, and the outcome of the last one to end.
@@ -106,17 +108,29 @@ type Source struct {
 	loadedAt   time.Time // when keys were last fetched
 }
 
+// Options are the optional parts of a Source.
+type Options struct {
+	// OnLoad, if not nil, is told the fingerprints of every key set fetched.
+	OnLoad func(fingerprints []string)
+	// Now tells the time; nil means time.Now.
+	Now func() time.Time
+}
+
 // New returns the key source of issuer, whose JWKS is at jwksURL or, when
-// that is empty, where its OpenID configuration says. onLoad, if not nil, is
-// told the fingerprints of every key set fetched. It fetches nothing yet.
-func New(issuer, jwksURL string, log *slog.Logger, onLoad func(fingerprints []string)) *Source {
+// that is empty, where its OpenID configuration says. It fetches nothing
+// yet.
+func New(issuer, jwksURL string, log *slog.Logger, opts Options) *Source {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Source{
 		issuer:  issuer,
 		jwksURL: jwksURL,
 		client:  newFetchClient(),
 		log:     log,
 		limiter: rate.NewLimiter(rate.Every(unknownKIDEvery), unknownKIDBurst),
-		onLoad:  onLoad,
+		onLoad:  opts.OnLoad,
+		now:     opts.Now,
 	}
 }
 
@@ -124,7 +138,7 @@ func New(issuer, jwksURL string, log *slog.Logger, onLoad func(fingerprints []st
 func (s *Source) Keys() []Key {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if time.Since(s.loadedAt) > maxKeyAge {
+	if s.now().Sub(s.loadedAt) > maxKeyAge {
 		return nil
 	}
 	return s.keys
@@ -155,10 +169,15 @@ func (s *Source) Stats() Stats {
 // request waits, up to refreshWait (firstWait with no keys at all), for the
 // fetch under way, or starts one if the limiter allows.
 //
-// It fails with ErrUnavailable when no key is in hand, or the token's kid is
-// not and the keys could not be brought up to date; with ErrUnknownKID when
-// the kid is absent from keys fetched successfully; and with ErrAlgMismatch
-// when keys of its kid are in hand but none fits its alg.
+// It fails with ErrUnavailable when no key is in hand, or the keys could
+// not be brought up to date (the fetch failed or did not end in time, or
+// the limiter held back a retry after a failed fetch): the token may be
+// valid, and the client should retry. A successful fetch that brought no
+// key for the token, or a limiter holding back a fetch after one, is
+// ErrUnknownKID (no key has its kid) or ErrAlgMismatch (none of its kid
+// fits its alg): a flood of made-up kids costs the issuer a handful of
+// fetches, and a key rotated right after one is found within
+// unknownKIDEvery.
 func (s *Source) Find(ctx context.Context, q Query) ([]Key, error) {
 	keys := s.Keys()
 	if out, _ := q.Candidates(keys); len(out) > 0 {
@@ -178,7 +197,7 @@ func (s *Source) Find(ctx context.Context, q Query) ([]Key, error) {
 		return out, nil
 	case len(keys) == 0 && err == nil:
 		return nil, ErrUnavailable
-	case len(keys) == 0, !kidFound && err != nil:
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case !kidFound:
 		return nil, ErrUnknownKID
@@ -191,17 +210,25 @@ func (s *Source) Find(ctx context.Context, q Query) ([]Key, error) {
 // It reports whether keys that may verify the token, and were not tried,
 // are in hand: at once if a fetch has brought them since the keys were
 // tried, or else after waiting, up to refreshWait, for the fetch under way
-// or one the limiter allows.
-func (s *Source) Refetched(ctx context.Context, q Query, tried []Key) bool {
+// or one the limiter allows. When there are none, it fails with
+// ErrUnavailable if the keys could not be brought up to date, as Find does;
+// otherwise the signature is simply wrong.
+func (s *Source) Refetched(ctx context.Context, q Query, tried []Key) (bool, error) {
 	untried := func(keys []Key) bool {
 		out, _ := q.Candidates(keys)
 		return !containsAll(tried, out)
 	}
 	if untried(s.Keys()) {
-		return true
+		return true, nil
 	}
-	keys, _ := s.awaitKeys(ctx, refreshWait, untried)
-	return untried(keys)
+	keys, err := s.awaitKeys(ctx, refreshWait, untried)
+	if untried(keys) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return false, nil
 }
 
 // awaitKeys waits, up to wait, until the keys serve the caller or no fetch
@@ -211,36 +238,42 @@ func (s *Source) Refetched(ctx context.Context, q Query, tried []Key) bool {
 // arrived may hold keys older than its token (the issuer may have rotated
 // them since), so when it leaves the caller unserved, one more fetch is
 // joined or started, within the limiter. It returns the keys in hand then,
-// and why they may be out of date: the fetch failed or did not end in time,
-// or no fetch was allowed and the last one failed.
+// and why they may be out of date: the fetch failed or did not end in
+// time, or no fetch was allowed and the last one failed.
 func (s *Source) awaitKeys(ctx context.Context, wait time.Duration, serves func([]Key) bool) ([]Key, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	s.stats.waiting.Add(1)
-	defer s.stats.waiting.Add(-1)
 	s.fetchMu.Lock()
 	arrived := s.started
 	s.fetchMu.Unlock()
 	for {
-		f, lastErr := s.joinOrStart(wctx, func() bool { return !serves(s.Keys()) && s.limiter.Allow() })
+		f, err := s.joinOrStart(wctx, func() bool { return !serves(s.Keys()) && s.limiter.Allow() })
 		if f == nil {
 			if serves(s.Keys()) {
 				return s.Keys(), nil
 			}
-			return s.Keys(), lastErr
+			return s.Keys(), err
 		}
-		select {
-		case <-f.done:
-		case <-wctx.Done():
-			return s.Keys(), errLate
+		if err := s.waitFor(wctx, f); err != nil {
+			return s.Keys(), err
 		}
-		switch {
-		case f.err != nil:
-			return s.Keys(), f.err
-		case f.seq > arrived || serves(s.Keys()):
+		if f.seq > arrived || serves(s.Keys()) {
 			return s.Keys(), nil
 		}
 		arrived = f.seq
+	}
+}
+
+// waitFor waits for f to end, counting the caller among the waiting, and
+// returns its outcome, or errLate if ctx ends first.
+func (s *Source) waitFor(ctx context.Context, f *fetch) error {
+	s.stats.waiting.Add(1)
+	defer s.stats.waiting.Add(-1)
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return errLate
 	}
 }
 
@@ -286,8 +319,9 @@ type fetch struct {
 }
 
 // joinOrStart returns the fetch under way, or one it starts if mayStart
-// allows; or nil and the outcome of the last fetch to end. The fetch goes on
-// whatever becomes of ctx, bounded by fetchTimeout, and logs its failure.
+// allows; or else nil and the outcome of the last fetch to end. The fetch
+// goes on whatever becomes of ctx, bounded by fetchTimeout, and logs its
+// failure.
 func (s *Source) joinOrStart(ctx context.Context, mayStart func() bool) (*fetch, error) {
 	s.fetchMu.Lock()
 	defer s.fetchMu.Unlock()
@@ -336,7 +370,10 @@ func (s *Source) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch jwks: %w", err)
 	}
-	keys, err := ParseSet(s.issuer, body)
+	keys, refused, err := ParseSet(s.issuer, body)
+	for _, r := range refused {
+		s.log.WarnContext(ctx, "jwks key refused", "issuer", s.issuer, "url", u, "kid", r.KID, "error", r.Err)
+	}
 	if err != nil {
 		return fmt.Errorf("jwks at %s: %w", u, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func newSource(idp *authtest.IdP, log *slog.Logger) *jwks.Source {
 	if log == nil {
 		log = authtest.Discard()
 	}
-	return jwks.New(idp.URL(), idp.URL()+devissuer.JWKSPath, log, nil)
+	return jwks.New(idp.URL(), idp.URL()+devissuer.JWKSPath, log, jwks.Options{})
 }
 
 func query(k devissuer.Key) jwks.Query {
@@ -85,33 +86,41 @@ func TestRotationDuringAFetch(t *testing.T) {
 }
 
 // TestFindTellsMissingKeysFromUnfetchableOnes: a kid absent from a
-// successful fetch does not exist (ErrUnknownKID, a 401 for the client);
-// a kid that could not be looked up because the issuer failed, hung or was
-// held back by the limiter after a failure may exist (ErrUnavailable, a
-// 503). Either answer comes within three seconds.
+// successful fetch does not exist (ErrUnknownKID, a 401 for the client); a
+// kid that could not be looked up, because the issuer failed or hung, or
+// the limiter held back a retry after a failure, may exist (ErrUnavailable,
+// a 503). The same holds for a kid in hand whose keys do not fit the
+// token's alg (the issuer may have replaced them). Either answer comes
+// within three seconds.
 func TestFindTellsMissingKeysFromUnfetchableOnes(t *testing.T) {
 	t.Parallel()
+	ask := func(q jwks.Query) func(*authtest.IdP) jwks.Query { return func(*authtest.IdP) jwks.Query { return q } }
 	unknown := jwks.Query{KID: "not-published", HasKID: true, Alg: "RS256"}
+	otherAlg := func(idp *authtest.IdP) jwks.Query {
+		return jwks.Query{KID: idp.Keys()[0].ID, HasKID: true, Alg: "ES256"}
+	}
 	tests := []struct {
 		name string
 		// fault breaks the issuer after its keys were fetched; nil leaves
 		// it working.
 		fault   http.HandlerFunc
 		noKeys  bool // the fault is there from the start
-		queries int  // how many lookups of unknown, the last one checked
+		q       func(*authtest.IdP) jwks.Query
+		queries int // how many lookups of q, the last one checked
 		want    error
 	}{
-		{"kid absent from a successful fetch", nil, false, 1, jwks.ErrUnknownKID},
-		{"limiter holding back after successful fetches", nil, false, 6, jwks.ErrUnknownKID},
-		{"issuer answers 500", authtest.Status(http.StatusInternalServerError), false, 1, jwks.ErrUnavailable},
-		{"issuer answers 503", authtest.Status(http.StatusServiceUnavailable), false, 1, jwks.ErrUnavailable},
-		{"connection reset", authtest.Reset, false, 1, jwks.ErrUnavailable},
-		{"JWKS hangs", authtest.Hang, false, 1, jwks.ErrUnavailable},
-		{"not JSON", authtest.Body("text/html", "<html>down</html>"), false, 1, jwks.ErrUnavailable},
-		{"no usable key", authtest.Body("application/json", `{"keys":[]}`), false, 1, jwks.ErrUnavailable},
-		{"limiter holding back after a failed fetch", authtest.Status(http.StatusBadGateway), false, 6, jwks.ErrUnavailable},
-		{"no key ever fetched, issuer down", authtest.Status(http.StatusInternalServerError), true, 1, jwks.ErrUnavailable},
-		{"no key ever fetched, JWKS hangs", authtest.Hang, true, 1, jwks.ErrUnavailable},
+		{"kid absent from a successful fetch", nil, false, ask(unknown), 1, jwks.ErrUnknownKID},
+		{"limiter holding back after successful fetches", nil, false, ask(unknown), 6, jwks.ErrUnknownKID},
+		{"issuer answers 500", authtest.Status(http.StatusInternalServerError), false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"issuer answers 503", authtest.Status(http.StatusServiceUnavailable), false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"connection reset", authtest.Reset, false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"JWKS hangs", authtest.Hang, false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"not JSON", authtest.Body("text/html", "<html>down</html>"), false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"no usable key", authtest.Body("application/json", `{"keys":[]}`), false, ask(unknown), 1, jwks.ErrUnavailable},
+		{"kid in hand, another alg, issuer down", authtest.Status(http.StatusInternalServerError), false, otherAlg, 1, jwks.ErrUnavailable},
+		{"limiter holding back after a failed fetch", authtest.Status(http.StatusBadGateway), false, ask(unknown), 6, jwks.ErrUnavailable},
+		{"no key ever fetched, issuer down", authtest.Status(http.StatusInternalServerError), true, ask(unknown), 1, jwks.ErrUnavailable},
+		{"no key ever fetched, JWKS hangs", authtest.Hang, true, ask(unknown), 1, jwks.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +138,7 @@ func TestFindTellsMissingKeysFromUnfetchableOnes(t *testing.T) {
 			var err error
 			for range tt.queries {
 				start := time.Now()
-				_, err = s.Find(t.Context(), unknown)
+				_, err = s.Find(t.Context(), tt.q(idp))
 				if d := time.Since(start); d > 3*time.Second {
 					t.Errorf("Find took %v; want an answer within 3s", d)
 				}
@@ -187,3 +196,31 @@ func TestKeysLoadedIsLoggedWhenTheKidsChange(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestKeysExpireAfterADay: keys that could not be refreshed for a day are
+// dropped, so a key the issuer withdrew during an outage is not trusted for
+// ever; the clock is the source's, moved rather than waited for.
+func TestKeysExpireAfterADay(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	var later atomic.Bool
+	now := func() time.Time {
+		if later.Load() {
+			return time.Now().Add(24*time.Hour + time.Minute)
+		}
+		return time.Now()
+	}
+	s := jwks.New(idp.URL(), idp.URL()+devissuer.JWKSPath, authtest.Discard(), jwks.Options{Now: now})
+	q := query(idp.Keys()[0])
+	if _, err := s.Find(t.Context(), q); err != nil {
+		t.Fatal(err)
+	}
+	idp.SetFailing(true)
+	if _, err := s.Find(t.Context(), q); err != nil {
+		t.Fatalf("a key in hand while the issuer fails: %v", err)
+	}
+	later.Store(true)
+	if _, err := s.Find(t.Context(), q); !errors.Is(err, jwks.ErrUnavailable) {
+		t.Errorf("a day later, still failing: %v; want ErrUnavailable (keys dropped)", err)
+	}
+}
