@@ -2,9 +2,9 @@ package auth
 
 import (
 	"encoding/hex"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
