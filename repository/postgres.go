@@ -69,22 +69,23 @@ func (p boundedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.Con
 	if err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}
-	return connTx{Tx: tx, conn: conn}, nil
+	return &connTx{Tx: tx, conn: conn}, nil
 }
 
 // GetDBConn returns the *sql.DB, for gorm's DB method.
 func (p boundedPool) GetDBConn() (*sql.DB, error) { return p.DB, nil }
 
 // connTx is a transaction on a connection taken from the pool for it alone;
-// ending the transaction gives the connection back.
+// ending the transaction gives the connection back. gorm needs a pointer:
+// it checks the transaction it holds for nil.
 type connTx struct {
 	*sql.Tx
 	conn *sql.Conn
 }
 
 // Commit commits the transaction and returns its connection to the pool.
-func (t connTx) Commit() error { return errors.Join(t.Tx.Commit(), t.conn.Close()) }
+func (t *connTx) Commit() error { return errors.Join(t.Tx.Commit(), t.conn.Close()) }
 
 // Rollback rolls the transaction back and returns its connection to the
 // pool.
-func (t connTx) Rollback() error { return errors.Join(t.Tx.Rollback(), t.conn.Close()) }
+func (t *connTx) Rollback() error { return errors.Join(t.Tx.Rollback(), t.conn.Close()) }
