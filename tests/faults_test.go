@@ -195,3 +195,86 @@ func TestDatabaseCrashUnderWriteLoad(t *testing.T) {
 	}
 	t.Logf("%d orders created, all readable", len(created))
 }
+
+// lockOrders takes an exclusive lock on db's orders table in a
+// transaction of its own, so every statement on the table waits, and
+// returns the function that lets go of it (also run when the test ends).
+func lockOrders(t *testing.T, db repotest.Database) (release func()) {
+	t.Helper()
+	locker := repotest.OpenPool(t, db, repository.Pool{MaxOpenConns: 2})
+	tx := locker.Begin()
+	if err := tx.Exec("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	release = sync.OnceFunc(func() { tx.Rollback() })
+	t.Cleanup(release)
+	return release
+}
+
+// busyConnections returns a condition that holds once n connections
+// named app (their application_name) are in a transaction or a statement,
+// its own apart.
+func busyConnections(t *testing.T, db repotest.Database, app string, n int) func() bool {
+	watcher := repotest.OpenPool(t, db, repository.Pool{MaxOpenConns: 1})
+	return func() bool {
+		var busy int
+		err := watcher.Raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND state <> 'idle' AND pid <> pg_backend_pid()", app).Scan(&busy).Error
+		return err == nil && busy >= n
+	}
+}
+
+// TestDatabaseOverloadAnswers503: a write held by a lock past the
+// statement timeout, and a write that finds no free connection in the
+// pool, are answered 503 with Retry-After, quickly, instead of waiting
+// without bound; once the lock is gone, writes succeed again.
+func TestDatabaseOverloadAnswers503(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		pool repository.Pool
+		// blockers are writes sent first, which wait on the lock and hold
+		// their connections.
+		blockers int
+		within   time.Duration
+	}{
+		{"statement past statement_timeout", repository.Pool{MaxOpenConns: 4, StatementTimeout: 300 * time.Millisecond, AcquireTimeout: 2 * time.Second}, 0, 3 * time.Second},
+		{"no free connection", repository.Pool{MaxOpenConns: 2, StatementTimeout: time.Minute, AcquireTimeout: 300 * time.Millisecond}, 2, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := repotest.Postgres(t)
+			app := "orders_" + strings.ReplaceAll(t.Name(), "/", "_")
+			db.URL += "&application_name=" + app
+			e := newEnvOnPool(t, db, tt.pool)
+			token := e.token(t, "alice", rw)
+			release := lockOrders(t, db)
+			client := &http.Client{Timeout: time.Minute}
+			blocked := make(chan outcome, tt.blockers)
+			for range tt.blockers {
+				go func() { blocked <- postOrder(client, e.url, token) }()
+			}
+			if tt.blockers > 0 {
+				waitUntil(t, 10*time.Second, "the blockers hold every connection", busyConnections(t, db, app, tt.blockers))
+			}
+			sent := time.Now()
+			probe := postOrder(client, e.url, token)
+			if took := time.Since(sent); took > tt.within {
+				t.Errorf("answered after %s; want within %s", took.Round(time.Millisecond), tt.within)
+			}
+			checkOutcomes(t, []outcome{probe})
+			if probe.status != http.StatusServiceUnavailable {
+				t.Errorf("status = %d; want 503", probe.status)
+			}
+			release()
+			for range tt.blockers {
+				if o := <-blocked; o.status != http.StatusCreated {
+					t.Errorf("a blocked write was answered %d once the lock was gone; want 201", o.status)
+				}
+			}
+			if o := postOrder(client, e.url, token); o.status != http.StatusCreated {
+				t.Errorf("a write after the lock = %d; want 201", o.status)
+			}
+		})
+	}
+}
