@@ -36,27 +36,29 @@ type retryFunc func(attempt int, delay time.Duration, err error)
 // parameters.
 func waitForDatabase(ctx context.Context, db *gorm.DB, databaseURL string, wait time.Duration, retrying retryFunc) error {
 	deadline := time.Now().Add(wait)
-	delay := firstRetryDelay
+	backoff := firstRetryDelay
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		err := repository.Ping(pctx, db)
 		cancel()
+		left := time.Until(deadline)
 		switch {
 		case err == nil:
 			return nil
 		case !errors.Is(err, models.ErrUnavailable):
 			return fmt.Errorf("database %s: %w", databaseLabel(databaseURL), err)
-		case time.Now().Add(delay).After(deadline):
+		case left <= 0:
 			return fmt.Errorf("database %s did not answer within %s (ORDERS_DATABASE_START_TIMEOUT), after %d attempts: %w",
 				databaseLabel(databaseURL), wait, attempt, err)
 		}
+		delay := min(backoff, left) // the last attempt comes at the deadline
 		retrying(attempt, delay, err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("database %s: gave up waiting: %w", databaseLabel(databaseURL), ctx.Err())
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, maxRetryDelay)
+		backoff = min(backoff*2, maxRetryDelay)
 	}
 }
 
@@ -97,7 +99,7 @@ func openForMigrations(ctx context.Context, databaseURL string, wait time.Durati
 func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*gorm.DB, error) {
 	retrying := func(attempt int, delay time.Duration, err error) {
 		log.WarnContext(ctx, "database not reachable; retrying",
-			"database", databaseLabel(cfg.databaseURL), "attempt", attempt, "retry_in", delay.String(),
+			"database", databaseLabel(cfg.databaseURL), "attempt", attempt, "retry_in", delay.Round(time.Millisecond).String(),
 			"start_timeout", cfg.databaseStartTimeout.String(), "error", err)
 	}
 	sqlDB, dialect, err := openForMigrations(ctx, cfg.databaseURL, cfg.databaseStartTimeout, retrying)

@@ -402,7 +402,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	retrying := func(attempt int, delay time.Duration, err error) {
 		fmt.Fprintf(stderr, "orders: database %s not reachable (attempt %d): %v; retrying in %s\n",
-			databaseLabel(cfg.databaseURL), attempt, err, delay)
+			databaseLabel(cfg.databaseURL), attempt, err, delay.Round(time.Millisecond))
 	}
 	sqlDB, dialect, err := openForMigrations(ctx, cfg.databaseURL, cfg.databaseStartTimeout, retrying)
 	if err != nil {
