@@ -49,7 +49,7 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	for _, e := range []error{
-		driver.ErrBadConn, sql.ErrConnDone, io.EOF, io.ErrUnexpectedEOF,
+		driver.ErrBadConn, sql.ErrConnDone, pgconn.ErrConnClosed, io.EOF, io.ErrUnexpectedEOF,
 		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, context.DeadlineExceeded,
 	} {
 		if errors.Is(err, e) {
