@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -29,18 +30,21 @@ const scopeOff = "none"
 
 // config is the effective configuration of serve.
 type config struct {
-	addr          string
-	databaseURL   string
-	pool          repository.Pool
-	logLevel      string
-	auth          auth.Config
-	api           api.Config
-	dev           bool
-	configFile    string
-	devIssuerAddr string
-	docsClientID  string
-	adminAddr     string
-	pprofAddr     string
+	addr        string
+	databaseURL string
+	pool        repository.Pool
+	// databaseStartTimeout is how long the commands wait for an
+	// unreachable database at start.
+	databaseStartTimeout time.Duration
+	logLevel             string
+	auth                 auth.Config
+	api                  api.Config
+	dev                  bool
+	configFile           string
+	devIssuerAddr        string
+	docsClientID         string
+	adminAddr            string
+	pprofAddr            string
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -52,16 +56,19 @@ type fileConfig struct {
 	Addr         string `yaml:"addr"`
 	DatabaseURL  string `yaml:"database_url"`
 	DatabasePool struct {
-		MaxConns        string `yaml:"max_conns"`
-		ConnMaxLifetime string `yaml:"conn_max_lifetime"`
+		MaxConns         string `yaml:"max_conns"`
+		ConnMaxLifetime  string `yaml:"conn_max_lifetime"`
+		StatementTimeout string `yaml:"statement_timeout"`
+		AcquireTimeout   string `yaml:"acquire_timeout"`
 	} `yaml:"database_pool"`
-	LogLevel      string   `yaml:"log_level"`
-	CORSOrigins   []string `yaml:"cors_origins"`
-	DevIssuerAddr string   `yaml:"dev_issuer_addr"`
-	DocsClientID  string   `yaml:"docs_client_id"`
-	AdminAddr     string   `yaml:"admin_addr"`
-	PprofAddr     string   `yaml:"pprof_addr"`
-	Auth          struct {
+	DatabaseStartTimeout string   `yaml:"database_start_timeout"`
+	LogLevel             string   `yaml:"log_level"`
+	CORSOrigins          []string `yaml:"cors_origins"`
+	DevIssuerAddr        string   `yaml:"dev_issuer_addr"`
+	DocsClientID         string   `yaml:"docs_client_id"`
+	AdminAddr            string   `yaml:"admin_addr"`
+	PprofAddr            string   `yaml:"pprof_addr"`
+	Auth                 struct {
 		Leeway    string           `yaml:"leeway"`
 		CacheSize string           `yaml:"cache_size"`
 		CacheTTL  string           `yaml:"cache_ttl"`

@@ -249,8 +249,8 @@ func TestPrecedence(t *testing.T) {
 				}
 			}
 			action, db, err := migrateArgs(append([]string{"status"}, dbArgs...), getenv, io.Discard)
-			if err != nil || action != "status" || db != tt.wantDB {
-				t.Errorf("migrate: %q, %q, %v; want status of %q", action, db, err, tt.wantDB)
+			if err != nil || action != "status" || db.databaseURL != tt.wantDB {
+				t.Errorf("migrate: %q, %q, %v; want status of %q", action, db.databaseURL, err, tt.wantDB)
 			}
 		})
 	}

@@ -23,6 +23,8 @@ flags:
 
 Apply the database migrations (up, the default) or list them (status). The
 database is found as serve finds it: flag, environment, configuration file.
+While it does not answer, migrate retries with backoff, saying so on stderr,
+for up to --database-start-timeout, then gives up.
 
 flags:
 `,

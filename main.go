@@ -104,7 +104,7 @@ func dispatch(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return serve(ctx, args[1:], getenv, unknown, stdout, stderr)
 	case args[0] == "migrate":
 		warnUnknownEnv(stderr, unknown)
-		return migrate(ctx, args[1:], getenv, stdout)
+		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case args[0] == "token":
 		warnUnknownEnv(stderr, unknown)
 		return tokenCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
@@ -132,7 +132,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 	}
 	applyGCSettings(ctx, getenv, log)
 
-	db, err := openDatabase(ctx, cfg.databaseURL, cfg.pool)
+	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -320,6 +320,9 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"database_url", redactURL(cfg.databaseURL),
 		"database_max_conns", cfg.pool.MaxOpenConns,
 		"database_conn_max_lifetime", cfg.pool.ConnMaxLifetime.String(),
+		"database_statement_timeout", cfg.pool.StatementTimeout.String(),
+		"database_acquire_timeout", cfg.pool.AcquireTimeout.String(),
+		"database_start_timeout", cfg.databaseStartTimeout.String(),
 		"auth_leeway", cfg.auth.Leeway.String(),
 		"auth_cache_size", cfg.auth.CacheSize,
 		"auth_cache_ttl", cfg.auth.CacheTTL.String(),
@@ -344,23 +347,6 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	for iss, scopes := range cfg.scopeChecksOff {
 		log.WarnContext(ctx, "scope check off: every valid token of this issuer holds these scopes", "issuer", iss, "scopes", scopes)
 	}
-}
-
-// openDatabase opens the database and brings its schema up to date.
-func openDatabase(ctx context.Context, databaseURL string, pool repository.Pool) (*gorm.DB, error) {
-	db, err := repository.Open(databaseURL, pool)
-	if err != nil {
-		return nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	if err := migrations.Up(ctx, sqlDB, migrations.Dialect(db.Dialector.Name())); err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
-	return db, nil
 }
 
 // docsScopes are the first issuer's names for the API's scopes, which the
@@ -407,21 +393,22 @@ func closeDatabase(db *gorm.DB, log *slog.Logger) {
 }
 
 // migrate applies the migrations (up, the default) or lists them (status).
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	action, databaseURL, err := migrateArgs(args, getenv, stdout)
+// While the database does not answer, it retries as serve does, saying so
+// on stderr.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	action, cfg, err := migrateArgs(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	db, err := repository.Open(databaseURL, repository.Pool{MaxOpenConns: 2})
-	if err != nil {
-		return err
+	retrying := func(attempt int, delay time.Duration, err error) {
+		fmt.Fprintf(stderr, "orders: database %s not reachable (attempt %d): %v; retrying in %s\n",
+			databaseLabel(cfg.databaseURL), attempt, err, delay.Round(time.Millisecond))
 	}
-	sqlDB, err := db.DB()
+	sqlDB, dialect, err := openForMigrations(ctx, cfg.databaseURL, cfg.databaseStartTimeout, retrying)
 	if err != nil {
 		return err
 	}
 	defer sqlDB.Close()
-	dialect := migrations.Dialect(db.Dialector.Name())
 	if action == "up" {
 		if err := migrations.Up(ctx, sqlDB, dialect); err != nil {
 			return err
@@ -441,31 +428,31 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-// migrateArgs reads migrate's action and its database, which the declared
-// settings give with serve's precedence: flag, environment, file, default.
-// Flags may come before the action or after it.
-func migrateArgs(args []string, getenv func(string) string, help io.Writer) (action, databaseURL string, err error) {
-	decls := only("config", "database-url")
+// migrateArgs reads migrate's action, its database and how long to wait
+// for it, which the declared settings give with serve's precedence: flag,
+// environment, file, default. Flags may come before the action or after it.
+func migrateArgs(args []string, getenv func(string) string, help io.Writer) (action string, cfg config, err error) {
+	decls := only("config", "database-url", "database-start-timeout")
 	fs, flags := newFlagSet("migrate", decls)
 	if err := parseFlags(fs, args, commandUsage["migrate"], help); err != nil {
-		return "", "", err
+		return "", config{}, err
 	}
 	action = "up"
 	if fs.NArg() > 0 {
 		action = fs.Arg(0)
 		if err := parseFlags(fs, fs.Args()[1:], commandUsage["migrate"], help); err != nil {
-			return "", "", err
+			return "", config{}, err
 		}
 		if fs.NArg() > 0 {
-			return "", "", fmt.Errorf("migrate takes one action, up or status; got %q", append([]string{action}, fs.Args()...))
+			return "", config{}, fmt.Errorf("migrate takes one action, up or status; got %q", append([]string{action}, fs.Args()...))
 		}
 	}
 	if action != "up" && action != "status" {
-		return "", "", fmt.Errorf("unknown migrate action %q: use up or status", action)
+		return "", config{}, fmt.Errorf("unknown migrate action %q: use up or status", action)
 	}
 	src := sources{flags: flags, getenv: getenv}
 	errs := src.readFile()
 	var v values
 	errs = append(errs, src.apply(decls, &v)...)
-	return action, v.cfg.databaseURL, errors.Join(errs...)
+	return action, v.cfg, errors.Join(errs...)
 }

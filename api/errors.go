@@ -43,7 +43,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
 		return http.StatusBadRequest
-	case errors.Is(err, auth.ErrUnavailable), errors.Is(err, errNotReady):
+	case errors.Is(err, auth.ErrUnavailable), errors.Is(err, errNotReady), errors.Is(err, models.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
@@ -103,6 +103,8 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "no order with this id", nil
 	case errors.Is(err, models.ErrConflict):
 		return "the order's status does not allow this change", nil
+	case errors.Is(err, models.ErrUnavailable):
+		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
 	}
 	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
 		if errors.Is(err, e) {
@@ -114,6 +116,10 @@ func detailOf(err error, status int) (string, []fieldError) {
 	}
 	return http.StatusText(status), nil
 }
+
+// retryAfterSeconds is what a 503 tells the client to wait before it
+// retries, unless the middleware that refused set its own Retry-After.
+const retryAfterSeconds = "5"
 
 // logError logs a failed request: the route, its status, its cause and,
 // for a refusal of authentication or authorization, its reason code.
@@ -153,6 +159,9 @@ func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 		logError(c.Request.Context(), log, c.FullPath(), status, err)
 		c.Header("Content-Type", "application/problem+json")
 		c.Header("Cache-Control", "no-store")
+		if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", retryAfterSeconds)
+		}
 		c.AbortWithStatusJSON(status, problem{
 			Type:   "about:blank",
 			Title:  http.StatusText(status),

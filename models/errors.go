@@ -16,6 +16,12 @@ var (
 	ErrNotFound = errors.New("order not found")
 	// ErrConflict means the order's status does not allow the change.
 	ErrConflict = errors.New("order status does not allow this change")
+	// ErrUnavailable means the store cannot answer for now: the database is
+	// unreachable or restarting, a statement ran past its time limit, or no
+	// connection was free in time. The same request may succeed when retried
+	// later. A change was not made, unless the connection failed while its
+	// commit was under way, when the database alone knows.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // ValidationError lists what is wrong with input, by field. Field names are

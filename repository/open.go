@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -34,15 +33,23 @@ type Pool struct {
 	MaxOpenConns int
 	// ConnMaxLifetime closes a connection after this long; 0 means never.
 	ConnMaxLifetime time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout on every
+	// connection, unless the URL sets one; 0 means none. SQLite ignores it.
+	StatementTimeout time.Duration
+	// AcquireTimeout bounds the wait of a PostgreSQL transaction for a free
+	// connection; 0 means it waits as long as its context lives. SQLite
+	// ignores it.
+	AcquireTimeout time.Duration
 }
 
 // Open opens the database named by databaseURL: "sqlite:PATH", or
 // "postgres://..." (or "postgresql://...") for PostgreSQL through pgx, whose
 // URL may carry pgx's parameters (connect_timeout, sslmode, and run-time
 // settings such as statement_timeout). It does not change the schema: run
-// migrations.Up on the result.
+// migrations.Up on the result. It does not connect to PostgreSQL either: Ping
+// tells whether the database answers.
 func Open(databaseURL string, pool Pool) (*gorm.DB, error) {
-	dialector, err := dialectorFor(databaseURL)
+	dialector, err := dialectorFor(databaseURL, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +61,9 @@ func Open(databaseURL string, pool Pool) (*gorm.DB, error) {
 		// The repository's statements are a handful; the bound keeps a
 		// statement text that varies with its input from growing memory.
 		PrepareStmtMaxSize: 64,
+		// A database still starting must not fail Open: the commands wait
+		// for it with Ping.
+		DisableAutomaticPing: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -68,9 +78,9 @@ func Open(databaseURL string, pool Pool) (*gorm.DB, error) {
 	return db, nil
 }
 
-func dialectorFor(databaseURL string) (gorm.Dialector, error) {
+func dialectorFor(databaseURL string, pool Pool) (gorm.Dialector, error) {
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		return postgres.Open(databaseURL), nil
+		return postgresDialector(databaseURL, pool)
 	}
 	path, ok := strings.CutPrefix(databaseURL, "sqlite:")
 	switch {

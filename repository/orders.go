@@ -317,13 +317,16 @@ func statusStrings(ss []models.Status) []string {
 	return out
 }
 
-// translate maps gorm's errors to the domain's; others pass through.
+// translate maps gorm's and the driver's errors to the domain's, an outage
+// to models.ErrUnavailable (see isUnavailable); others pass through.
 func translate(err error) error {
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
 		return models.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return models.ErrConflict
+	case isUnavailable(err):
+		return unavailable(err)
 	}
 	return err
 }
