@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -21,11 +22,19 @@ type Orders struct {
 	// rowSecurity is set on PostgreSQL, whose row-level security policy
 	// needs the owner set in each transaction.
 	rowSecurity bool
+	// pool, set on PostgreSQL when db has a connection pool of its own
+	// (not a transaction's), is that pool: the reads and creates run on
+	// its pgx connections in one round trip (see pipelined).
+	pool *sql.DB
 }
 
 // NewOrders returns a store on db, whose schema migrations.Up has made.
 func NewOrders(db *gorm.DB) *Orders {
-	return &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+	r := &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+	if pool, err := db.DB(); r.rowSecurity && err == nil {
+		r.pool = pool
+	}
+	return r
 }
 
 // scoped runs fn with a handle on the database scoped to owner. On
@@ -98,7 +107,17 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, err
 	}
 	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
-	err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	if r.pool != nil {
+		err = r.pipelined(ctx, owner, insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items}, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("insert stored %d rows", tag.RowsAffected())
+			}
+			return err
+		})
+	} else {
+		err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	}
 	if err != nil {
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
@@ -110,9 +129,15 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
 	var o models.Order
-	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
+	err := r.query(ctx, owner, getOrder, []any{string(owner), string(id)}, func(rows rowReader) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return sql.ErrNoRows
+		}
 		var text string
-		if err := pool.QueryRowContext(ctx, getOrder, string(owner), string(id)).Scan(&text); err != nil {
+		if err := rows.Scan(&text); err != nil {
 			return err
 		}
 		var err error
@@ -148,6 +173,9 @@ const (
 	orderText  = "CAST(created AS TEXT) || ' ' || status || ' ' || id || ' ' || items"
 	getOrder   = "SELECT " + orderText + " FROM orders WHERE owner = $1 AND id = $2"
 	listOrders = "SELECT " + orderText + " FROM orders WHERE owner = CAST($1 AS TEXT)"
+	// insertOrder is Create's statement on PostgreSQL, where it runs
+	// without gorm (see pipelined).
+	insertOrder = "INSERT INTO orders (id, owner, created, status, items) VALUES ($1, $2, $3, $4, $5)"
 	// orderExists tells a missing order from one whose status refused a
 	// change; the order's contents do not matter.
 	orderExists = "SELECT 1 FROM orders WHERE owner = $1 AND id = $2"
@@ -188,15 +216,46 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT CAST($%d AS BIGINT)", len(args)), args
 }
 
-// query runs fn, which reads, with the pool of prepared statements scoped
-// to owner as scoped scopes a handle, and the context to run them in. On
-// SQLite that is the pool itself: a gorm session, which clones its
-// statement, would cost a read more than its query's allocations.
-func (r *Orders) query(ctx context.Context, owner models.OwnerID, fn func(ctx context.Context, pool gorm.ConnPool) error) error {
-	if !r.rowSecurity {
-		return fn(context.WithoutCancel(ctx), r.db.Statement.ConnPool) // WithoutCancel: see scoped
+// rowReader is the rows a read selected, from database/sql or from pgx.
+type rowReader interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// query runs the read statement query with args scoped to owner, as scoped
+// scopes a handle, and fn on the rows it selects. On SQLite it runs on the
+// pool of prepared statements itself: a gorm session, which clones its
+// statement, would cost a read more than its query's allocations. On
+// PostgreSQL it runs pipelined, in one round trip, or, on a store without a
+// pool of its own, in a transaction.
+func (r *Orders) query(ctx context.Context, owner models.OwnerID, query string, args []any, fn func(rows rowReader) error) error {
+	switch {
+	case !r.rowSecurity:
+		return readRows(context.WithoutCancel(ctx), r.db.Statement.ConnPool, query, args, fn) // WithoutCancel: see scoped
+	case r.pool != nil:
+		return r.pipelined(ctx, owner, query, args, func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			return fn(rows)
+		})
 	}
-	return r.scoped(ctx, owner, func(tx *gorm.DB) error { return fn(tx.Statement.Context, tx.Statement.ConnPool) })
+	return r.scoped(ctx, owner, func(tx *gorm.DB) error {
+		return readRows(tx.Statement.Context, tx.Statement.ConnPool, query, args, fn)
+	})
+}
+
+// readRows runs query with args on pool, and fn on its rows.
+func readRows(ctx context.Context, pool gorm.ConnPool, query string, args []any, fn func(rows rowReader) error) error {
+	rows, err := pool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return fn(rows)
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -208,12 +267,7 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 	query, args := listQuery(owner, q)
 	page := models.Page{Orders: make([]models.Order, 0, q.Limit)}
 	more := false
-	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
-		res, err := pool.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer res.Close()
+	err := r.query(ctx, owner, query, args, func(res rowReader) error {
 		var (
 			text  string
 			items []models.Item
@@ -226,7 +280,10 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 			if err := res.Scan(&text); err != nil {
 				return err
 			}
-			var o models.Order
+			var (
+				o   models.Order
+				err error
+			)
 			if o, items, err = parseOrderText(owner, text, items); err != nil {
 				return err
 			}
