@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
@@ -207,4 +209,105 @@ func connectionState(t *testing.T, db *gorm.DB) (setting sql.NullString, visible
 		t.Fatal(err)
 	}
 	return setting, visible, pid
+}
+
+// TestPostgresListPlan checks that a list on PostgreSQL finds its owner's
+// orders through the index on (owner, created DESC, id DESC), never by
+// reading the table, whether PostgreSQL plans the prepared statement for
+// its parameters (a custom plan) or once for all (a generic plan, which it
+// may switch to after five runs); and that for an owner of many orders it
+// walks the index in the page's order, with no sort, so that a page costs
+// the same however many orders there are.
+func TestPostgresListPlan(t *testing.T) {
+	t.Parallel()
+	s, db := newStore(t, repotest.Postgres(t))
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				owner := models.OwnerID(fmt.Sprintf("owner-%d", (w*500+i)%40))
+				if i%2 == 0 {
+					owner = "many"
+				}
+				if _, err := s.Create(ctx, owner, latte); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ANALYZE orders"); err != nil {
+		t.Fatal(err)
+	}
+	after := &models.Cursor{Created: time.Now(), ID: "z"}
+	n := 0
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		for _, owner := range []models.OwnerID{"many", "owner-1"} {
+			for _, q := range []models.ListQuery{{Limit: 20}, {Limit: 20, After: after}} {
+				n++
+				got := explainList(t, conn, fmt.Sprintf("list%d", n), mode, owner, q)
+				if !strings.Contains(got, "Index Cond: (owner = ") || strings.Contains(got, "Seq Scan") {
+					t.Errorf("%s, %s, %+v:\n%s\nwant a lookup of the owner in orders_owner_created", mode, owner, q, got)
+				}
+				if owner == "many" && (!strings.Contains(got, "Index Scan using orders_owner_created on orders") || strings.Contains(got, "Sort")) {
+					t.Errorf("%s, %s, %+v:\n%s\nwant a walk of orders_owner_created, with no sort", mode, owner, q, got)
+				}
+			}
+		}
+	}
+}
+
+// explainList prepares the list q of owner's orders as name on conn, and
+// returns PostgreSQL's plan of it under plan_cache_mode mode.
+func explainList(t *testing.T, conn *sql.Conn, name, mode string, owner models.OwnerID, q models.ListQuery) string {
+	t.Helper()
+	query, args := repository.ListQuery(owner, q)
+	types, values := make([]string, len(args)), make([]string, len(args))
+	for i, a := range args {
+		if v, ok := a.(string); ok {
+			types[i], values[i] = "text", "'"+v+"'" // the test's own values, with no quote
+		} else {
+			types[i], values[i] = "bigint", fmt.Sprint(a)
+		}
+	}
+	for _, stmt := range []string{"SET plan_cache_mode = " + mode, fmt.Sprintf("PREPARE %s(%s) AS %s", name, strings.Join(types, ", "), query)} {
+		if _, err := conn.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return explain(t, conn, "EXPLAIN EXECUTE "+name+"("+strings.Join(values, ", ")+")")
+}
+
+// explain returns PostgreSQL's plan of the EXPLAIN statement stmt, run on
+// conn.
+func explain(t *testing.T, conn *sql.Conn, stmt string) string {
+	t.Helper()
+	rows, err := conn.QueryContext(t.Context(), stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
