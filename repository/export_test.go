@@ -21,8 +21,8 @@ func (r *Orders) Scoped(ctx context.Context, owner models.OwnerID, fn func(tx *g
 	return r.scoped(ctx, owner, fn)
 }
 
-// NewPlainOrders returns a store on db whose PostgreSQL reads and creates
-// run in transactions, as those of a store on a transaction's handle do:
+// NewPlainOrders returns a store on db whose PostgreSQL calls all run in
+// transactions, as those of a store on a transaction's handle do:
 // the plain path that pipelined is pinned against.
 func NewPlainOrders(db *gorm.DB) *Orders {
 	r := NewOrders(db)
@@ -34,13 +34,13 @@ func NewPlainOrders(db *gorm.DB) *Orders {
 // owner as the reads and creates of Orders are, and returns its ids.
 func (r *Orders) PipelinedIDs(ctx context.Context, owner models.OwnerID, query string) ([]string, error) {
 	var ids []string
-	err := r.pipelined(ctx, owner, query, nil, func(br pgx.BatchResults) error {
+	err := r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
 		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
-	})
+	}, statement{sql: query})
 	return ids, err
 }

@@ -108,13 +108,14 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 	}
 	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
 	if r.pool != nil {
-		err = r.pipelined(ctx, owner, insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items}, func(br pgx.BatchResults) error {
+		insert := statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items}}
+		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
 			if err == nil && tag.RowsAffected() != 1 {
 				err = fmt.Errorf("insert stored %d rows", tag.RowsAffected())
 			}
 			return err
-		})
+		}, insert)
 	} else {
 		err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
 	}
@@ -176,6 +177,8 @@ const (
 	// insertOrder is Create's statement on PostgreSQL, where it runs
 	// without gorm (see pipelined).
 	insertOrder = "INSERT INTO orders (id, owner, created, status, items) VALUES ($1, $2, $3, $4, $5)"
+	// deleteOrder is Delete's statement on PostgreSQL (see pipelined).
+	deleteOrder = "DELETE FROM orders WHERE owner = $1 AND id = $2"
 	// orderExists tells a missing order from one whose status refused a
 	// change; the order's contents do not matter.
 	orderExists = "SELECT 1 FROM orders WHERE owner = $1 AND id = $2"
@@ -234,14 +237,14 @@ func (r *Orders) query(ctx context.Context, owner models.OwnerID, query string, 
 	case !r.rowSecurity:
 		return readRows(context.WithoutCancel(ctx), r.db.Statement.ConnPool, query, args, fn) // WithoutCancel: see scoped
 	case r.pool != nil:
-		return r.pipelined(ctx, owner, query, args, func(br pgx.BatchResults) error {
+		return r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 			rows, err := br.Query()
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			return fn(rows)
-		})
+		}, statement{query, args})
 	}
 	return r.scoped(ctx, owner, func(tx *gorm.DB) error {
 		return readRows(tx.Statement.Context, tx.Statement.ConnPool, query, args, fn)
@@ -330,6 +333,23 @@ func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models
 // of from. When no row changes, it reads the order's status, still scoped to
 // owner, to tell a missing order from a conflicting one.
 func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+	var (
+		o   models.Order
+		err error
+	)
+	if r.pool != nil {
+		o, err = r.updatePipelined(ctx, owner, id, from, column, value)
+	} else {
+		o, err = r.updateScoped(ctx, owner, id, from, column, value)
+	}
+	if err != nil {
+		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
+	}
+	return o, nil
+}
+
+// updateScoped is updateWhile in a transaction.
+func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
 	var rows []orderRow
 	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
 		err := tx.Model(&rows).
@@ -346,20 +366,60 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 		return models.ErrConflict
 	})
 	if err != nil {
-		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
+		return models.Order{}, err
 	}
 	return rows[0].toModel()
 }
 
+// updatePipelined is updateWhile on PostgreSQL in one round trip (see
+// pipelined): the update, then, in the same transaction, whether the order
+// exists, which tells a missing order from a conflicting one when the
+// update changed no row. column is one of the repository's own names,
+// never input.
+func (r *Orders) updatePipelined(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+	update := statement{"UPDATE orders SET " + column + " = $3 WHERE owner = $1 AND id = $2 AND status = ANY($4) RETURNING " + orderText,
+		[]any{string(owner), string(id), value, statusStrings(from)}}
+	var o models.Order
+	err := r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+		var text string
+		err := br.QueryRow().Scan(&text)
+		updated := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var exists int
+		if err := br.QueryRow().Scan(&exists); err != nil {
+			return err // pgx.ErrNoRows when the order is missing
+		}
+		if !updated {
+			return models.ErrConflict
+		}
+		o, _, err = parseOrderText(owner, text, nil)
+		return err
+	}, update, statement{orderExists, []any{string(owner), string(id)}})
+	return o, err
+}
+
 // Delete removes owner's order id. It returns models.ErrNotFound as Get does.
 func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
-	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
-		res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
-		if res.Error == nil && res.RowsAffected == 0 {
-			return models.ErrNotFound
-		}
-		return res.Error
-	})
+	var err error
+	if r.pool != nil {
+		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err == nil && tag.RowsAffected() == 0 {
+				return models.ErrNotFound
+			}
+			return err
+		}, statement{deleteOrder, []any{string(owner), string(id)}})
+	} else {
+		err = r.scoped(ctx, owner, func(tx *gorm.DB) error {
+			res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
+			if res.Error == nil && res.RowsAffected == 0 {
+				return models.ErrNotFound
+			}
+			return res.Error
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("delete order %s: %w", id, translate(err))
 	}

@@ -15,22 +15,29 @@ import (
 // every pipelined batch.
 const setOwner = "SELECT set_config('app.owner', $1, true)"
 
-// pipelined runs the statement query with args on PostgreSQL, scoped to
-// owner, in one round trip, and read on its results, which it must read
-// before it returns. It buys what a transaction of four round trips (BEGIN,
+// statement is one SQL statement of a pipelined batch, with its arguments.
+type statement struct {
+	sql  string
+	args []any
+}
+
+// pipelined runs stmts on PostgreSQL, in order, scoped to owner, in one
+// round trip and one transaction, and read on their results, which it
+// reads in the same order before it returns. It buys what a transaction of four round trips (BEGIN,
 // set_config, the statement, COMMIT) and gorm's statement builder cost
-// every read and create (docs/performance.md has the measurements);
+// every call (docs/performance.md has the measurements);
 // TestPipelinedMatchesTransactions pins it against that plain path.
 //
 // Why the owner is set for the statement, and for no other:
 //   - It takes a connection of the pool for itself (sql.DB.Conn), so no
 //     other request's messages can come between its own.
 //   - pgx sends the batch in the extended protocol as Bind/Execute of
-//     setOwner, Bind/Execute of query, then a single Sync, in that order,
-//     on one connection. PostgreSQL runs the messages up to a Sync in
-//     order, in one implicit transaction: query runs after set_config, in
-//     the same transaction. If set_config fails, PostgreSQL skips every
-//     message up to the Sync, so query never runs unscoped.
+//     setOwner, Bind/Execute of each of stmts, then a single Sync, in that
+//     order, on one connection. PostgreSQL runs the messages up to a Sync in
+//     order, in one implicit transaction: stmts run after set_config, in
+//     the same transaction. If a statement fails, PostgreSQL skips every
+//     message up to the Sync and rolls the transaction back, so no
+//     statement runs unscoped and none after a failed one.
 //   - set_config's third argument, true, makes the setting local to that
 //     transaction, which the Sync ends (COMMIT, or ROLLBACK after an error):
 //     the connection goes back to the pool without the owner, and a
@@ -40,9 +47,9 @@ const setOwner = "SELECT set_config('app.owner', $1, true)"
 //     is planned, so the prepared statements pgx caches per connection
 //     (its default QueryExecModeCacheStatement) read the owner of each run.
 //
-// It returns only once PostgreSQL has answered the Sync, so a create it
+// It returns only once PostgreSQL has answered the Sync, so a change it
 // reports as done is committed.
-func (r *Orders) pipelined(ctx context.Context, owner models.OwnerID, query string, args []any, read func(br pgx.BatchResults) error) error {
+func (r *Orders) pipelined(ctx context.Context, owner models.OwnerID, read func(br pgx.BatchResults) error, stmts ...statement) error {
 	conn, err := r.pool.Conn(ctx)
 	if err != nil {
 		return err
@@ -53,9 +60,11 @@ func (r *Orders) pipelined(ctx context.Context, owner models.OwnerID, query stri
 		if !ok {
 			return fmt.Errorf("pipeline: connection of driver %T, not pgx", driverConn)
 		}
-		b := pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 2)}
+		b := pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 1+len(stmts))}
 		b.Queue(setOwner, string(owner))
-		b.Queue(query, args...)
+		for _, s := range stmts {
+			b.Queue(s.sql, s.args...)
+		}
 		br := c.Conn().SendBatch(ctx, &b)
 		_, err := br.Exec()
 		if err != nil {

@@ -77,6 +77,69 @@ func TestPipelinedMatchesTransactions(t *testing.T) {
 	}
 }
 
+// TestPipelinedChangesMatchTransactions runs the same changes on two
+// orders, one through the pipelined store and one through the plain path
+// with its transactions, and checks that both answer alike: the order as
+// stored, models.ErrConflict for a change its status refuses, and
+// models.ErrNotFound for a missing order or another owner's.
+func TestPipelinedChangesMatchTransactions(t *testing.T) {
+	t.Parallel()
+	fast, db := newStore(t, repotest.Postgres(t))
+	plain := repository.NewPlainOrders(db)
+	ctx := t.Context()
+	mocha := []models.Item{{Product: "mocha", Size: models.SizeSmall, Quantity: 1}}
+	orders := map[*repository.Orders]models.OrderID{}
+	for _, s := range []*repository.Orders{fast, plain} {
+		orders[s] = mustCreate(t, s, "alice", latte).ID
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(s *repository.Orders, id models.OrderID) (models.Order, error)
+	}{
+		{"replace items", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.ReplaceItems(ctx, "alice", id, mocha)
+		}},
+		{"pay", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Pay())
+		}},
+		{"pay again", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Pay())
+		}},
+		{"replace items once paid", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.ReplaceItems(ctx, "alice", id, latte)
+		}},
+		{"another owner's order", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "bob", id, models.Cancel())
+		}},
+		{"delete", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return models.Order{}, s.Delete(ctx, "alice", id)
+		}},
+		{"delete again", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return models.Order{}, s.Delete(ctx, "alice", id)
+		}},
+		{"cancel a deleted order", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Cancel())
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want, wantErr := tt.change(plain, orders[plain])
+			got, err := tt.change(fast, orders[fast])
+			for _, domain := range []error{models.ErrNotFound, models.ErrConflict} {
+				if errors.Is(err, domain) != errors.Is(wantErr, domain) {
+					t.Fatalf("pipelined: %v; the transaction's: %v", err, wantErr)
+				}
+			}
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("pipelined: %v; the transaction's: %v", err, wantErr)
+			}
+			want.ID, got.ID, want.Created, got.Created = "", "", time.Time{}, time.Time{}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("pipelined change differs from the transaction's (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestPipelinedOwnersUnderConcurrency has many owners read and create at
 // once through one small pool, so that every connection serves one owner
 // after another: a query that forgot its owner filter, pipelined as the
@@ -169,6 +232,15 @@ func TestPipelineLeavesNoOwner(t *testing.T) {
 			return nil
 		}},
 		{"list", func() error { _, err := s.List(ctx, "alice", models.ListQuery{Limit: 20}); return err }},
+		{"replace items", func() error { _, err := s.ReplaceItems(ctx, "alice", mine.ID, latte); return err }},
+		{"pay", func() error { _, err := s.Transition(ctx, "alice", mine.ID, models.Pay()); return err }},
+		{"pay again, refused", func() error {
+			if _, err := s.Transition(ctx, "alice", mine.ID, models.Pay()); !errors.Is(err, models.ErrConflict) {
+				return fmt.Errorf("got %v; want models.ErrConflict", err)
+			}
+			return nil
+		}},
+		{"delete", func() error { return s.Delete(ctx, "alice", mine.ID) }},
 		{"statement that fails after the owner is set", func() error {
 			if _, err := s.PipelinedIDs(ctx, "alice", "SELECT (1/0)::text FROM orders"); err == nil {
 				return errors.New("division by zero succeeded")
