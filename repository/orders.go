@@ -138,7 +138,7 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 			return sql.ErrNoRows
 		}
 		var text string
-		if err := rows.Scan(&text); err != nil {
+		if err := rows.scanText(&text); err != nil {
 			return err
 		}
 		var err error
@@ -219,12 +219,24 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT CAST($%d AS BIGINT)", len(args)), args
 }
 
-// rowReader is the rows a read selected, from database/sql or from pgx.
+// rowReader is the rows of orderText a read selected, from database/sql or
+// from pgx.
 type rowReader interface {
 	Next() bool
-	Scan(dest ...any) error
+	// scanText scans the current row's only column into dst.
+	scanText(dst *string) error
 	Err() error
 }
+
+// sqlRows are database/sql's rows as a rowReader.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) scanText(dst *string) error { return r.Scan(dst) }
+
+// pgxRows are pgx's rows as a rowReader.
+type pgxRows struct{ pgx.Rows }
+
+func (r pgxRows) scanText(dst *string) error { return r.Scan(dst) }
 
 // query runs the read statement query with args scoped to owner, as scoped
 // scopes a handle, and fn on the rows it selects. On SQLite it runs on the
@@ -243,7 +255,7 @@ func (r *Orders) query(ctx context.Context, owner models.OwnerID, query string, 
 				return err
 			}
 			defer rows.Close()
-			return fn(rows)
+			return fn(pgxRows{rows})
 		}, statement{query, args})
 	}
 	return r.scoped(ctx, owner, func(tx *gorm.DB) error {
@@ -258,7 +270,7 @@ func readRows(ctx context.Context, pool gorm.ConnPool, query string, args []any,
 		return err
 	}
 	defer rows.Close()
-	return fn(rows)
+	return fn(sqlRows{rows})
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -272,7 +284,7 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 	more := false
 	err := r.query(ctx, owner, query, args, func(res rowReader) error {
 		var (
-			text  string
+			text  string // one variable for every row: it escapes, through Scan
 			items []models.Item
 		)
 		for res.Next() {
@@ -280,13 +292,11 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 				more = true // the query's one row more than a page
 				break
 			}
-			if err := res.Scan(&text); err != nil {
+			err := res.scanText(&text)
+			if err != nil {
 				return err
 			}
-			var (
-				o   models.Order
-				err error
-			)
+			var o models.Order
 			if o, items, err = parseOrderText(owner, text, items); err != nil {
 				return err
 			}
