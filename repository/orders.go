@@ -22,8 +22,8 @@ type Orders struct {
 	// rowSecurity is set on PostgreSQL, whose row-level security policy
 	// needs the owner set in each transaction.
 	rowSecurity bool
-	// pool, set on PostgreSQL when db has a connection pool of its own
-	// (not a transaction's), is that pool: the reads and creates run on
+	// pool, set on PostgreSQL when db is a connection pool (not a
+	// transaction), is that pool: every call runs on
 	// its pgx connections in one round trip (see pipelined).
 	pool *sql.DB
 }
@@ -31,7 +31,11 @@ type Orders struct {
 // NewOrders returns a store on db, whose schema migrations.Up has made.
 func NewOrders(db *gorm.DB) *Orders {
 	r := &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
-	if pool, err := db.DB(); r.rowSecurity && err == nil {
+	// A store on a transaction's handle runs in that transaction: db.DB()
+	// would return the pool beneath it, whose calls the transaction would
+	// not hold.
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	if pool, err := db.DB(); r.rowSecurity && !inTx && err == nil {
 		r.pool = pool
 	}
 	return r

@@ -140,6 +140,34 @@ func TestPipelinedChangesMatchTransactions(t *testing.T) {
 	}
 }
 
+// TestStoreInATransaction checks that a store on a transaction's handle
+// runs its calls in that transaction, not pipelined beside it: what it
+// creates is gone when the transaction rolls back.
+func TestStoreInATransaction(t *testing.T) {
+	t.Parallel()
+	s, db := newStore(t, repotest.Postgres(t))
+	ctx := t.Context()
+	var created models.Order
+	rollback := errors.New("roll back")
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		inTx := repository.NewOrders(tx)
+		var err error
+		if created, err = inTx.Create(ctx, "alice", latte); err != nil {
+			return err
+		}
+		if _, err := inTx.Get(ctx, "alice", created.ID); err != nil {
+			return fmt.Errorf("the transaction does not see its own order: %w", err)
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "alice", created.ID); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("Get of an order created in a rolled-back transaction: %v; want models.ErrNotFound", err)
+	}
+}
+
 // TestPipelinedOwnersUnderConcurrency has many owners read and create at
 // once through one small pool, so that every connection serves one owner
 // after another: a query that forgot its owner filter, pipelined as the
