@@ -23,10 +23,15 @@ type statement struct {
 
 // pipelined runs stmts on PostgreSQL, in order, scoped to owner, in one
 // round trip and one transaction, and read on their results, which it
-// reads in the same order before it returns. It buys what a transaction of four round trips (BEGIN,
-// set_config, the statement, COMMIT) and gorm's statement builder cost
-// every call (docs/performance.md has the measurements);
-// TestPipelinedMatchesTransactions pins it against that plain path.
+// reads in the same order before it returns. It buys what a transaction of
+// four round trips (BEGIN, set_config, the statement, COMMIT) and gorm's
+// statement builder cost every call (docs/performance.md has the
+// measurements); TestPipelinedMatchesTransactions and
+// TestPipelinedChangesMatchTransactions pin it against that plain path.
+// The first time a connection meets a statement, pgx prepares it in a
+// round trip of its own, which runs nothing. stmts are the repository's
+// own, none of them transaction control, which would end the implicit
+// transaction.
 //
 // Why the owner is set for the statement, and for no other:
 //   - It takes a connection of the pool for itself (sql.DB.Conn), so no
