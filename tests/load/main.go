@@ -1,10 +1,13 @@
 // Command load measures the orders API on this machine: it builds the
 // server, seeds a SQLite database (or, with -db postgres, a fresh schema on
 // the PostgreSQL server of -database-url, seeded with COPY and dropped at
-// the end), starts `orders serve --dev` on it pinned to CPU 0, drives it from CPU 1 with a fixed number of connections, and prints a
-// table of requests per second, p50 and p99 latency, and the ratio to
-// GET /healthz, the ceiling of what the server can answer. It drives with
-// wrk when it is installed (apt-get install wrk), and with a Go load
+// the end; the URL's role must create roles and schemas and bypass
+// row-level security, as postgres does, and the server connects as
+// orders_app, which does not), starts `orders serve --dev` on it pinned to
+// CPU 0, drives it from CPU 1 with a fixed number of connections, and
+// prints a table of requests per second, p50 and p99 latency, and the ratio
+// to GET /healthz, the ceiling of what the server can answer. It drives
+// with wrk when it is installed (apt-get install wrk), and with a Go load
 // generator otherwise.
 //
 //	go run ./tests/load [-db sqlite|postgres] [-database-url URL] [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale]
