@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -21,11 +22,23 @@ type Orders struct {
 	// rowSecurity is set on PostgreSQL, whose row-level security policy
 	// needs the owner set in each transaction.
 	rowSecurity bool
+	// pool, set on PostgreSQL when db is a connection pool (not a
+	// transaction), is that pool: every call runs on
+	// its pgx connections in one round trip (see pipelined).
+	pool *sql.DB
 }
 
 // NewOrders returns a store on db, whose schema migrations.Up has made.
 func NewOrders(db *gorm.DB) *Orders {
-	return &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+	r := &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+	// A store on a transaction's handle runs in that transaction: db.DB()
+	// would return the pool beneath it, whose calls the transaction would
+	// not hold.
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	if pool, err := db.DB(); r.rowSecurity && !inTx && err == nil {
+		r.pool = pool
+	}
+	return r
 }
 
 // scoped runs fn with a handle on the database scoped to owner. On
@@ -98,7 +111,18 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, err
 	}
 	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
-	err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	if r.pool != nil {
+		insert := statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items}}
+		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("insert stored %d rows", tag.RowsAffected())
+			}
+			return err
+		}, insert)
+	} else {
+		err = r.scoped(ctx, owner, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	}
 	if err != nil {
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
@@ -110,9 +134,15 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 // owner; callers cannot tell the two apart, by design.
 func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error) {
 	var o models.Order
-	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
+	err := r.query(ctx, owner, getOrder, []any{string(owner), string(id)}, func(rows rowReader) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return sql.ErrNoRows
+		}
 		var text string
-		if err := pool.QueryRowContext(ctx, getOrder, string(owner), string(id)).Scan(&text); err != nil {
+		if err := rows.scanText(&text); err != nil {
 			return err
 		}
 		var err error
@@ -148,6 +178,11 @@ const (
 	orderText  = "CAST(created AS TEXT) || ' ' || status || ' ' || id || ' ' || items"
 	getOrder   = "SELECT " + orderText + " FROM orders WHERE owner = $1 AND id = $2"
 	listOrders = "SELECT " + orderText + " FROM orders WHERE owner = CAST($1 AS TEXT)"
+	// insertOrder is Create's statement on PostgreSQL, where it runs
+	// without gorm (see pipelined).
+	insertOrder = "INSERT INTO orders (id, owner, created, status, items) VALUES ($1, $2, $3, $4, $5)"
+	// deleteOrder is Delete's statement on PostgreSQL (see pipelined).
+	deleteOrder = "DELETE FROM orders WHERE owner = $1 AND id = $2"
 	// orderExists tells a missing order from one whose status refused a
 	// change; the order's contents do not matter.
 	orderExists = "SELECT 1 FROM orders WHERE owner = $1 AND id = $2"
@@ -188,15 +223,58 @@ func listQuery(owner models.OwnerID, q models.ListQuery) (string, []any) {
 	return query + fmt.Sprintf(" ORDER BY created DESC, id DESC LIMIT CAST($%d AS BIGINT)", len(args)), args
 }
 
-// query runs fn, which reads, with the pool of prepared statements scoped
-// to owner as scoped scopes a handle, and the context to run them in. On
-// SQLite that is the pool itself: a gorm session, which clones its
-// statement, would cost a read more than its query's allocations.
-func (r *Orders) query(ctx context.Context, owner models.OwnerID, fn func(ctx context.Context, pool gorm.ConnPool) error) error {
-	if !r.rowSecurity {
-		return fn(context.WithoutCancel(ctx), r.db.Statement.ConnPool) // WithoutCancel: see scoped
+// rowReader is the rows of orderText a read selected, from database/sql or
+// from pgx.
+type rowReader interface {
+	Next() bool
+	// scanText scans the current row's only column into dst.
+	scanText(dst *string) error
+	Err() error
+}
+
+// sqlRows are database/sql's rows as a rowReader.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) scanText(dst *string) error { return r.Scan(dst) }
+
+// pgxRows are pgx's rows as a rowReader.
+type pgxRows struct{ pgx.Rows }
+
+func (r pgxRows) scanText(dst *string) error { return r.Scan(dst) }
+
+// query runs the read statement query with args scoped to owner, as scoped
+// scopes a handle, and fn on the rows it selects. On SQLite it runs on the
+// pool of prepared statements itself: a gorm session, which clones its
+// statement, would cost a read more than its query's allocations. On
+// PostgreSQL it runs pipelined, in one round trip, or, on a store without a
+// pool of its own, in a transaction.
+func (r *Orders) query(ctx context.Context, owner models.OwnerID, query string, args []any, fn func(rows rowReader) error) error {
+	switch {
+	case !r.rowSecurity:
+		return readRows(context.WithoutCancel(ctx), r.db.Statement.ConnPool, query, args, fn) // WithoutCancel: see scoped
+	case r.pool != nil:
+		return r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			return fn(pgxRows{rows})
+		}, statement{query, args})
 	}
-	return r.scoped(ctx, owner, func(tx *gorm.DB) error { return fn(tx.Statement.Context, tx.Statement.ConnPool) })
+	return r.scoped(ctx, owner, func(tx *gorm.DB) error {
+		return readRows(tx.Statement.Context, tx.Statement.ConnPool, query, args, fn)
+	})
+}
+
+// readRows runs query with args on pool, and fn on its rows.
+func readRows(ctx context.Context, pool gorm.ConnPool, query string, args []any, fn func(rows rowReader) error) error {
+	rows, err := pool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return fn(sqlRows{rows})
 }
 
 // List returns one page of owner's orders, newest first, as q selects; it
@@ -208,14 +286,9 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 	query, args := listQuery(owner, q)
 	page := models.Page{Orders: make([]models.Order, 0, q.Limit)}
 	more := false
-	err := r.query(ctx, owner, func(ctx context.Context, pool gorm.ConnPool) error {
-		res, err := pool.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer res.Close()
+	err := r.query(ctx, owner, query, args, func(res rowReader) error {
 		var (
-			text  string
+			text  string // one variable for every row: it escapes, through Scan
 			items []models.Item
 		)
 		for res.Next() {
@@ -223,7 +296,8 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 				more = true // the query's one row more than a page
 				break
 			}
-			if err := res.Scan(&text); err != nil {
+			err := res.scanText(&text)
+			if err != nil {
 				return err
 			}
 			var o models.Order
@@ -273,6 +347,23 @@ func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models
 // of from. When no row changes, it reads the order's status, still scoped to
 // owner, to tell a missing order from a conflicting one.
 func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+	var (
+		o   models.Order
+		err error
+	)
+	if r.pool != nil {
+		o, err = r.updatePipelined(ctx, owner, id, from, column, value)
+	} else {
+		o, err = r.updateScoped(ctx, owner, id, from, column, value)
+	}
+	if err != nil {
+		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
+	}
+	return o, nil
+}
+
+// updateScoped is updateWhile in a transaction.
+func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
 	var rows []orderRow
 	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
 		err := tx.Model(&rows).
@@ -289,20 +380,60 @@ func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id model
 		return models.ErrConflict
 	})
 	if err != nil {
-		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
+		return models.Order{}, err
 	}
 	return rows[0].toModel()
 }
 
+// updatePipelined is updateWhile on PostgreSQL in one round trip (see
+// pipelined): the update, then, in the same transaction, whether the order
+// exists, which tells a missing order from a conflicting one when the
+// update changed no row. column is one of the repository's own names,
+// never input.
+func (r *Orders) updatePipelined(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+	update := statement{"UPDATE orders SET " + column + " = $3 WHERE owner = $1 AND id = $2 AND status = ANY($4) RETURNING " + orderText,
+		[]any{string(owner), string(id), value, statusStrings(from)}}
+	var o models.Order
+	err := r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+		var text string
+		err := br.QueryRow().Scan(&text)
+		updated := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var exists int
+		if err := br.QueryRow().Scan(&exists); err != nil {
+			return err // pgx.ErrNoRows when the order is missing
+		}
+		if !updated {
+			return models.ErrConflict
+		}
+		o, _, err = parseOrderText(owner, text, nil)
+		return err
+	}, update, statement{orderExists, []any{string(owner), string(id)}})
+	return o, err
+}
+
 // Delete removes owner's order id. It returns models.ErrNotFound as Get does.
 func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
-	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
-		res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
-		if res.Error == nil && res.RowsAffected == 0 {
-			return models.ErrNotFound
-		}
-		return res.Error
-	})
+	var err error
+	if r.pool != nil {
+		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err == nil && tag.RowsAffected() == 0 {
+				return models.ErrNotFound
+			}
+			return err
+		}, statement{deleteOrder, []any{string(owner), string(id)}})
+	} else {
+		err = r.scoped(ctx, owner, func(tx *gorm.DB) error {
+			res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
+			if res.Error == nil && res.RowsAffected == 0 {
+				return models.ErrNotFound
+			}
+			return res.Error
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("delete order %s: %w", id, translate(err))
 	}

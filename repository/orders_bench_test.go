@@ -9,16 +9,21 @@ import (
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 
-// benchStore returns a store on each database, seeded with 1,000 orders of
-// alice among 10,000 of 10 owners.
+// benchStores returns a store on each database, seeded with 1,000 orders
+// of owner-0 among 10,000 of 10 owners; on PostgreSQL also one on the same
+// database that runs every call in a transaction ("postgres-transactions"),
+// the plain path of the pipelined reads and creates.
 func benchStores(b *testing.B) map[string]*repository.Orders {
 	stores := map[string]*repository.Orders{}
 	for _, db := range []repotest.Database{repotest.SQLite(b), repotest.Postgres(b)} {
-		s, _ := newStore(b, db)
+		s, g := newStore(b, db)
 		for i := range 10000 {
 			mustCreate(b, s, models.OwnerID(fmt.Sprintf("owner-%d", i%10)), latte)
 		}
 		stores[db.Name] = s
+		if db.Name == "postgres" {
+			stores["postgres-transactions"] = repository.NewPlainOrders(g)
+		}
 	}
 	return stores
 }

@@ -1,24 +1,28 @@
 // Command load measures the orders API on this machine: it builds the
-// server, seeds a SQLite database, starts `orders serve --dev` pinned to CPU
-// 0, drives it from CPU 1 with a fixed number of connections, and prints a
-// table of requests per second, p50 and p99 latency, and the ratio to
-// GET /healthz, the ceiling of what the server can answer. It drives with
-// wrk when it is installed (apt-get install wrk), and with a Go load
+// server, seeds a SQLite database (or, with -db postgres, a fresh schema on
+// the PostgreSQL server of -database-url, seeded with COPY and dropped at
+// the end; the URL's role must create roles and schemas and bypass
+// row-level security, as postgres does, and the server connects as
+// orders_app, which does not), starts `orders serve --dev` on it pinned to
+// CPU 0, drives it from CPU 1 with a fixed number of connections, and
+// prints a table of requests per second, p50 and p99 latency, and the ratio
+// to GET /healthz, the ceiling of what the server can answer. It drives
+// with wrk when it is installed (apt-get install wrk), and with a Go load
 // generator otherwise.
 //
-//	go run ./tests/load [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale]
+//	go run ./tests/load [-db sqlite|postgres] [-database-url URL] [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale]
 //
 // Each endpoint's duration is cut into slices run in turn with the other
 // endpoints', so that a noisy neighbour slows every endpoint alike. At the
 // end it checks that every order the server acknowledged is stored. With
 // -scale it also compares GET /orders latency with 10,000 orders in the
-// database and with 1,000,000 orders of 10,000 users. It only talks to
-// 127.0.0.1 and stops by itself.
+// database and with 1,000,000 orders of 10,000 users (on PostgreSQL,
+// 10,000,000 orders of 100,000 users). It talks only to 127.0.0.1 and to
+// the PostgreSQL server, and stops by itself.
 package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -38,11 +42,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"gorm.io/gorm"
-
-	"github.com/coffeemesh/orders/migrations"
-	"github.com/coffeemesh/orders/models"
-	"github.com/coffeemesh/orders/repository"
 )
 
 func main() {
@@ -51,9 +50,15 @@ func main() {
 	conns := flag.Int("conns", 50, "concurrent connections")
 	scale := flag.Bool("scale", false, "also compare list latency with 10k and 1M orders")
 	rounds := flag.Int("rounds", 1, "times to drive every endpoint, printing the server's resident set after each, to see whether it grows")
+	kind := flag.String("db", "sqlite", `the database the server runs on: "sqlite" or "postgres"`)
+	adminURL := flag.String("database-url", defaultPostgresURL, "with -db postgres, the server, as a role that may create roles and schemas")
 	flag.Parse()
+	if *kind != "sqlite" && *kind != "postgres" {
+		fmt.Fprintf(os.Stderr, "load: -db %q: want sqlite or postgres\n", *kind)
+		os.Exit(2)
+	}
 	_, err := exec.LookPath("wrk")
-	d := driver{conns: *conns, wrk: err == nil}
+	d := driver{conns: *conns, wrk: err == nil, target: target{kind: *kind, adminURL: *adminURL}}
 	if err := run(d, *duration, *nslices, *rounds, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -122,6 +127,7 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	}
 	defer os.RemoveAll(dir)
 	d.dir = dir
+	d.target.dir = dir
 	bin := filepath.Join(dir, "orders")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
@@ -139,19 +145,22 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	}
 	issuer := "http://" + issuerAddr
 
-	dbPath := filepath.Join(dir, "orders.db")
 	const users, each = 100, 25
-	ids, err := seed(dbPath, issuer, users, each)
+	db, err := d.target.open("orders")
 	if err != nil {
 		return err
 	}
-	srv, base, err := startServer(bin, dbPath, issuerAddr)
+	defer db.drop()
+	ids, err := db.seed(issuer, users, each)
+	if err != nil {
+		return err
+	}
+	srv, base, err := startServer(bin, db.url, issuerAddr)
 	if err != nil {
 		return err
 	}
 	defer stop(srv)
 	d.base = base
-
 	tokens, err := mintAll(issuer, users, 1)
 	if err != nil {
 		return err
@@ -161,8 +170,8 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n%s, %d connections, %s per endpoint in %d slices, server on CPU 0, load on CPU 1, %s\n\n",
-		d.name(), d.conns, duration, nslices, cpuName())
+	fmt.Printf("\n%s on %s, %d connections, %s per endpoint in %d slices, server on CPU 0, load on CPU 1, %s\n\n",
+		d.name(), d.target.kind, d.conns, duration, nslices, cpuName())
 	fmt.Println("| Endpoint | req/s | p50 | p99 | errors | ratio to /healthz |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, r := range results {
@@ -176,7 +185,7 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 
 	if scale {
 		stop(srv)
-		return compareScale(d, bin, dir, duration)
+		return compareScale(d, bin, duration)
 	}
 	return nil
 }
@@ -277,33 +286,43 @@ func (d driver) readBack(tokens, acknowledged []string) error {
 }
 
 // compareScale measures the list of one user's 20 newest orders with 10,000
-// orders in all, then with 1,000,000 orders of 10,000 users.
-func compareScale(d driver, bin, dir string, duration time.Duration) error {
+// orders in all, then with 100 orders each of 10,000 users on SQLite, of
+// 100,000 users on PostgreSQL.
+func compareScale(d driver, bin string, duration time.Duration) error {
+	big := 10000
+	if d.target.kind == "postgres" {
+		big = 100000
+	}
 	var p50s []time.Duration
-	for _, size := range []struct{ users, each int }{{100, 100}, {10000, 100}} {
-		p50, err := measureList(d, bin, filepath.Join(dir, fmt.Sprintf("scale-%d.db", size.users)), size.users, size.each, duration)
+	for _, users := range []int{100, big} {
+		p50, err := measureList(d, bin, fmt.Sprintf("scale_%d", users), users, 100, duration)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("list with %d orders of %d users: p50 %s\n", size.users*size.each, size.users, p50)
+		fmt.Printf("list with %d orders of %d users: p50 %s\n", users*100, users, p50)
 		p50s = append(p50s, p50)
 	}
-	fmt.Printf("ratio of p50 (1M orders / 10k orders): %.2f\n", float64(p50s[1])/float64(p50s[0]))
+	fmt.Printf("ratio of p50 (%d orders / 10k orders): %.2f\n", big*100, float64(p50s[1])/float64(p50s[0]))
 	return nil
 }
 
 // measureList seeds a database of users × each orders, serves it, and
 // returns the p50 latency of lists of 20 orders of 100 of its users.
-func measureList(d driver, bin, dbPath string, users, each int, duration time.Duration) (time.Duration, error) {
+func measureList(d driver, bin, name string, users, each int, duration time.Duration) (time.Duration, error) {
 	issuerAddr, err := freeAddr()
 	if err != nil {
 		return 0, err
 	}
 	issuer := "http://" + issuerAddr
-	if _, err := seed(dbPath, issuer, users, each); err != nil {
+	db, err := d.target.open(name)
+	if err != nil {
 		return 0, err
 	}
-	srv, base, err := startServer(bin, dbPath, issuerAddr)
+	defer db.drop()
+	if _, err := db.seed(issuer, users, each); err != nil {
+		return 0, err
+	}
+	srv, base, err := startServer(bin, db.url, issuerAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -333,10 +352,11 @@ func stop(srv *exec.Cmd) {
 // driver sends a scenario's calls to the server at base from conns
 // connections.
 type driver struct {
-	conns int
-	wrk   bool // wrk is installed
-	base  string
-	dir   string // for wrk's scripts
+	conns  int
+	wrk    bool // wrk is installed
+	base   string
+	dir    string // for wrk's scripts
+	target target
 }
 
 func (d driver) name() string {
@@ -495,57 +515,6 @@ func newReq(method, u, token, body string) *http.Request {
 	return req
 }
 
-// seed fills a new database with users × each orders of subjects user-N at
-// issuer, directly through the repository's schema, and returns the ids of
-// the first 100 users' orders. The orders arrive as traffic would bring
-// them, each round of users one order newer, not one user's after another,
-// which would be the best case for a table kept in owner order.
-func seed(path, issuer string, users, each int) ([][]string, error) {
-	db, err := repository.Open("sqlite:"+path, repository.Pool{MaxOpenConns: 1})
-	if err != nil {
-		return nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	defer sqlDB.Close()
-	if err := migrations.Up(context.Background(), sqlDB, migrations.SQLite); err != nil {
-		return nil, err
-	}
-	ids := make([][]string, min(users, 100))
-	owners := make([]string, users)
-	for u := range owners {
-		owners[u] = string(models.NewOwnerID(issuer, fmt.Sprintf("user-%d", u)))
-	}
-	const items = `[{"product":"cappuccino","size":"big","quantity":2}]`
-	created := time.Now().Add(-time.Hour).UnixMicro()
-	err = db.Transaction(func(tx *gorm.DB) error {
-		rows := make([]map[string]any, 0, 500)
-		for i := range each {
-			for u, owner := range owners {
-				id, err := models.NewOrderID()
-				if err != nil {
-					return err
-				}
-				if u < len(ids) {
-					ids[u] = append(ids[u], string(id))
-				}
-				created++
-				rows = append(rows, map[string]any{"id": string(id), "owner": owner, "created": created, "status": "created", "items": items})
-				if len(rows) == cap(rows) || (i == each-1 && u == users-1) {
-					if err := tx.Table("orders").Create(rows).Error; err != nil {
-						return err
-					}
-					rows = rows[:0]
-				}
-			}
-		}
-		return nil
-	})
-	return ids, err
-}
-
 // pinned returns the command line that runs args on CPU cpu with taskset,
 // when there is more than one CPU and taskset is installed; args otherwise.
 func pinned(cpu int, args ...string) []string {
@@ -555,11 +524,11 @@ func pinned(cpu int, args ...string) []string {
 	return args
 }
 
-func startServer(bin, dbPath, issuerAddr string) (*exec.Cmd, string, error) {
+func startServer(bin, databaseURL, issuerAddr string) (*exec.Cmd, string, error) {
 	args := pinned(0, bin, "serve", "--dev")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "ORDERS_ADDR=127.0.0.1:0", "ORDERS_DEV_ISSUER_ADDR="+issuerAddr,
-		"ORDERS_DATABASE_URL=sqlite:"+dbPath, "GOMAXPROCS=1")
+		"ORDERS_DATABASE_URL="+databaseURL, "GOMAXPROCS=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err
