@@ -23,9 +23,16 @@ type Orders struct {
 	// needs the owner set in each transaction.
 	rowSecurity bool
 	// pool, set on PostgreSQL when db is a connection pool (not a
-	// transaction), is that pool: every call runs on
-	// its pgx connections in one round trip (see pipelined).
-	pool *sql.DB
+	// transaction), gives that pool's connections, waiting for one no
+	// longer than Open's bound: every call runs on its pgx connections in
+	// one round trip (see pipelined).
+	pool connSource
+}
+
+// connSource gives connections of a pool: an *sql.DB, or the boundedPool
+// of Open, which waits for one no longer than its bound.
+type connSource interface {
+	Conn(ctx context.Context) (*sql.Conn, error)
 }
 
 // NewOrders returns a store on db, whose schema migrations.Up has made.
@@ -37,8 +44,20 @@ func NewOrders(db *gorm.DB) *Orders {
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
 	if pool, err := db.DB(); r.rowSecurity && !inTx && err == nil {
 		r.pool = pool
+		if bounded, ok := unprepared(db.Statement.ConnPool).(boundedPool); ok {
+			r.pool = bounded
+		}
 	}
 	return r
+}
+
+// unprepared returns the pool under gorm's cache of prepared statements,
+// or p itself when there is none.
+func unprepared(p gorm.ConnPool) gorm.ConnPool {
+	if ps, ok := p.(*gorm.PreparedStmtDB); ok {
+		return ps.ConnPool
+	}
+	return p
 }
 
 // scoped runs fn with a handle on the database scoped to owner. On

@@ -53,16 +53,22 @@ type boundedPool struct {
 	wait time.Duration
 }
 
-// BeginTx starts a transaction on a connection of its own, which it waits
-// for at most p.wait; the transaction then runs under ctx alone.
-func (p boundedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+// Conn takes a connection of the pool, waiting for one at most p.wait.
+func (p boundedPool) Conn(ctx context.Context) (*sql.Conn, error) {
 	wait, cancel := context.WithTimeout(ctx, p.wait)
 	conn, err := p.DB.Conn(wait)
 	cancel()
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("no database connection within %s: %w", p.wait, err)
+	}
+	return conn, err
+}
+
+// BeginTx starts a transaction on a connection of its own, which it waits
+// for at most p.wait; the transaction then runs under ctx alone.
+func (p boundedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+	conn, err := p.Conn(ctx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("no database connection within %s: %w", p.wait, err)
-		}
 		return nil, err
 	}
 	tx, err := conn.BeginTx(ctx, opts)
