@@ -8,8 +8,8 @@
 package dpop
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
