@@ -80,6 +80,19 @@ type Config struct {
 	DPoP DPoPConfig
 }
 
+// DPoPAlgorithms lists the algorithms DPoP proofs may be signed with.
+func DPoPAlgorithms() []string { return dpop.Algorithms() }
+
+// DefaultDPoPAlgorithms are the proof algorithms accepted unless configured
+// otherwise.
+func DefaultDPoPAlgorithms() []string { return dpop.DefaultAlgorithms() }
+
+// The default and bound of DPoPConfig.MaxAge.
+const (
+	DefaultDPoPMaxAge = dpop.DefaultMaxAge
+	MaxDPoPMaxAge     = dpop.MaxMaxAge
+)
+
 // DPoPMode says which schemes a Verifier accepts tokens with.
 type DPoPMode string
 
