@@ -127,6 +127,13 @@ func TestDPoP(t *testing.T) {
 				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, dpopChallenge+`, error="invalid_dpop_proof"`) {
 					t.Errorf("replay: WWW-Authenticate = %q", got)
 				}
+				// A bound reader is told which scope it lacks, in a DPoP challenge.
+				reader := e.boundToken(t, client, "alice-"+alg, "orders:read")
+				r = e.dpopCall(t, client, http.MethodPost, "/orders/"+o.ID+"/cancel", reader)
+				r.wantProblem(t, http.StatusForbidden)
+				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, dpopChallenge+`, error="insufficient_scope", scope="orders:write"`) {
+					t.Errorf("403: WWW-Authenticate = %q", got)
+				}
 				// A thief with the token but not the key gets nothing.
 				thief := dpoptest.NewClient(t, alg)
 				e.dpopCall(t, thief, http.MethodGet, "/orders/"+o.ID, tok).wantProblem(t, http.StatusUnauthorized)

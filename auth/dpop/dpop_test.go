@@ -159,3 +159,25 @@ func TestMemoryStoreBounded(t *testing.T) {
 		t.Errorf("live id used again = %v; want ErrReplay", err)
 	}
 }
+
+// FuzzCheck: no input makes Check panic, and a proof it accepts has a
+// thumbprint, an id and a time.
+func FuzzCheck(f *testing.F) {
+	client := dpoptest.NewClient(f, "ES256")
+	const url = "https://api.example.com/orders"
+	f.Add(client.Proof(f, "GET", url, "t"))
+	f.Add(client.Proof(f, "GET", url, "t", dpoptest.Change{Header: map[string]any{"jwk": client.PrivateJWK}}))
+	for _, s := range []string{"", "..", "a.b.c", "eyJ9.eyJ9.", strings.Repeat(".", 100)} {
+		f.Add(s)
+	}
+	v, err := dpop.New(dpop.Options{Replay: dpop.NewMemoryStore(0, nil)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, proof string) {
+		p, err := v.Check(proof, dpop.Request{Method: "GET", URL: url, AccessToken: "t"})
+		if err == nil && (p.Thumbprint == "" || p.ID == "" || p.IssuedAt.IsZero()) {
+			t.Errorf("Check accepted %q as %+v", proof, p)
+		}
+	})
+}
