@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -90,6 +92,11 @@ func dpopAttacks(t *testing.T, e *env, hers string) []attack {
 		badProof("DPoP proof unsigned with alg none", bound, unsigned),
 		badProof("DPoP proof with alg HS256", bound, proof(header(map[string]any{"alg": "HS256"}))),
 		badProof("DPoP proof by a key other than the bound one", bound, other.Proof(t, http.MethodPost, url, bound)),
+		// A thief's jwk with the bound key's members and its own under
+		// names that differ in case only: a case-insensitive JSON decoder
+		// reads the thief's key, the thumbprint the bound one's.
+		badProof("DPoP jwk with the bound key's members and the thief's in other case", bound, otherES.Proof(t, http.MethodPost, url, bound, header(map[string]any{
+			"jwk": json.RawMessage(fmt.Sprintf(`{"kty":"EC","crv":"P-256","x":%q,"y":%q,"X":%q,"Y":%q}`, es.JWK["x"], es.JWK["y"], otherES.JWK["x"], otherES.JWK["y"]))}))),
 		badProof("DPoP proof signed by another key than its jwk", bound, proof(dpoptest.Change{Signer: otherES.Signer})),
 		badProof("DPoP proof not a JWT", bound, "not-a-proof"),
 		badProof("two DPoP headers", bound, proof(), proof()),

@@ -211,7 +211,7 @@ func (v *Verifier) checkHeader(h map[string]json.RawMessage) (proofKey, string, 
 	if !key.Fits(alg) {
 		return proofKey{}, "", fmt.Errorf("%w: the key does not fit the alg", ErrKey)
 	}
-	tp, err := Thumbprint(raw)
+	tp, err := keyThumbprint(raw, key.Public)
 	if err != nil {
 		return proofKey{}, "", fmt.Errorf("%w: %w", ErrKey, err)
 	}

@@ -2,7 +2,9 @@ package dpop_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +62,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	es, ed, other := dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "EdDSA"), dpoptest.NewClient(t, "ES256")
-	es384 := dpoptest.NewClient(t, "ES256")
+	es384, otherES := dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "ES256")
 	claims := func(c map[string]any) dpoptest.Change { return dpoptest.Change{Claims: c} }
 	header := func(h map[string]any) dpoptest.Change { return dpoptest.Change{Header: h} }
 	tests := []struct {
@@ -81,6 +83,10 @@ func TestCheck(t *testing.T) {
 		{"no jwk", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": dpoptest.Omit})), dpop.ErrKey},
 		{"private jwk", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": es.PrivateJWK})), dpop.ErrKey},
 		{"symmetric jwk", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}})), dpop.ErrKey},
+		{"jwk with the bound key's members and its own in other case", otherES.Proof(t, "GET", url, token, header(map[string]any{"jwk": json.RawMessage(fmt.Sprintf(
+			`{"kty":"EC","crv":"P-256","x":%q,"y":%q,"X":%q,"Y":%q}`, es.JWK["x"], es.JWK["y"], otherES.JWK["x"], otherES.JWK["y"]))})), dpop.ErrKey},
+		{"jwk with a leading zero in x", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": map[string]any{
+			"kty": "EC", "crv": "P-256", "x": "AA" + es.JWK["x"].(string), "y": es.JWK["y"]}})), dpop.ErrKey},
 		{"jwk of another type than alg", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": ed.JWK})), dpop.ErrKey},
 		{"crit", es.Proof(t, "GET", url, token, header(map[string]any{"crit": []string{"x"}})), dpop.ErrMalformed},
 		{"signed by another key than its jwk", es.Proof(t, "GET", url, token, dpoptest.Change{Signer: other.Signer}), dpop.ErrSignature},
