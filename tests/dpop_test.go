@@ -226,3 +226,20 @@ func TestDPoPPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// TestDPoPReplayStoreFullFailsClosed: while the store of used proofs is
+// full of live ones, a new proof is refused with 503 and Retry-After, not
+// let through unrecorded; a bearer token is not affected.
+func TestDPoPReplayStoreFullFailsClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnvFor(t, nil, func(c *envConfig) { c.auth.DPoP.Replay = dpop.NewMemoryStore(1, nil) })
+	client := dpoptest.NewClient(t, "ES256")
+	tok := e.boundToken(t, client, "alice", rw)
+	e.dpopCall(t, client, http.MethodGet, "/orders", tok).wantStatus(t, http.StatusOK)
+	r := e.dpopCall(t, client, http.MethodGet, "/orders", tok)
+	r.wantProblem(t, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
+}
