@@ -170,8 +170,10 @@ func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	case err != nil:
 		return Proof{}, fmt.Errorf("%w: %w", ErrSignature, err)
 	}
-	p := Proof{Thumbprint: key.thumbprint, ID: c.jti, IssuedAt: c.iat}
-	return p, v.checkClaims(&c, r)
+	if err := v.checkClaims(&c, r); err != nil {
+		return Proof{}, err
+	}
+	return Proof{Thumbprint: key.thumbprint, ID: c.jti, IssuedAt: c.iat}, nil
 }
 
 // Use records p as used, and fails with ErrReplay if it was used before
