@@ -54,6 +54,23 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("algorithms (-want +got):\n%s", diff)
 			}
 		}, ""},
+		{"dpop defaults", hosted, nil, func(t *testing.T, c config) {
+			d := c.auth.DPoP
+			if d.Mode != auth.DPoPAllowed || d.MaxAge != time.Minute || d.PublicURL != "" || !cmp.Equal(d.Algorithms, []string{"ES256", "EdDSA", "PS256", "RS256"}) {
+				t.Errorf("dpop = %+v; want allowed, 1m, ES256 EdDSA PS256 RS256, no public URL", d)
+			}
+		}, ""},
+		{"dpop settings", merge(hosted, map[string]string{"ORDERS_AUTH_DPOP": "required", "ORDERS_AUTH_DPOP_ALGORITHMS": "ES256",
+			"ORDERS_AUTH_DPOP_MAX_AGE": "30s", "ORDERS_PUBLIC_URL": "https://orders.example.com/api"}), nil, func(t *testing.T, c config) {
+			d := c.auth.DPoP
+			if d.Mode != auth.DPoPRequired || d.MaxAge != 30*time.Second || d.PublicURL != "https://orders.example.com/api" || !cmp.Equal(d.Algorithms, []string{"ES256"}) {
+				t.Errorf("dpop = %+v", d)
+			}
+		}, ""},
+		{"dpop mode misspelt", merge(hosted, map[string]string{"ORDERS_AUTH_DPOP": "on"}), nil, nil, "ORDERS_AUTH_DPOP"},
+		{"dpop symmetric algorithm", merge(hosted, map[string]string{"ORDERS_AUTH_DPOP_ALGORITHMS": "HS256"}), nil, nil, "dpop algorithm"},
+		{"dpop max age too long", merge(hosted, map[string]string{"ORDERS_AUTH_DPOP_MAX_AGE": "1h"}), nil, nil, "ORDERS_AUTH_DPOP_MAX_AGE"},
+		{"public url with a query", merge(hosted, map[string]string{"ORDERS_PUBLIC_URL": "https://orders.example.com/?x=1"}), nil, nil, "public url"},
 		{"require at+jwt", merge(hosted, map[string]string{"ORDERS_AUTH_REQUIRE_AT_JWT": "true"}), nil, func(t *testing.T, c config) {
 			if diff := cmp.Diff([]string{"at+jwt"}, c.auth.Issuers[0].Types); diff != "" {
 				t.Errorf("types (-want +got):\n%s", diff)

@@ -76,6 +76,14 @@ func serverSettings() []setting {
 		{env: "ORDERS_AUTH_LEEWAY", flag: "auth-leeway", def: auth.DefaultLeeway.String(), doc: "clock skew allowed on exp, nbf and iat, at most " + auth.MaxLeeway.String(),
 			key: "auth.leeway", file: func(f *fileConfig) string { return f.Auth.Leeway },
 			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.Leeway }, 0, auth.MaxLeeway, "30s")},
+		{env: "ORDERS_AUTH_DPOP", flag: "auth-dpop", def: string(auth.DPoPAllowed), doc: "DPoP-bound tokens (RFC 9449): off (Bearer only), allowed (both schemes) or required (DPoP only); a token bound to a key is never accepted as Bearer",
+			apply: dpopMode(func(v *values) *auth.DPoPMode { return &v.cfg.auth.DPoP.Mode })},
+		{env: "ORDERS_AUTH_DPOP_ALGORITHMS", flag: "auth-dpop-algorithms", def: strings.Join(auth.DefaultDPoPAlgorithms(), ","), doc: "comma-separated algorithms DPoP proofs may use, of " + strings.Join(auth.DPoPAlgorithms(), ","),
+			apply: list(func(v *values) *[]string { return &v.cfg.auth.DPoP.Algorithms })},
+		{env: "ORDERS_AUTH_DPOP_MAX_AGE", flag: "auth-dpop-max-age", def: auth.DefaultDPoPMaxAge.String(), doc: "how far a DPoP proof's iat may be from now, either way, at most " + auth.MaxDPoPMaxAge.String(),
+			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.DPoP.MaxAge }, time.Nanosecond, auth.MaxDPoPMaxAge, "60s")},
+		{env: "ORDERS_PUBLIC_URL", flag: "public-url", doc: "URL clients call the API at, which DPoP proofs name (htu); required behind a proxy; default: each request's scheme and Host",
+			apply: text(func(v *values) *string { return &v.cfg.auth.DPoP.PublicURL })},
 		{env: "ORDERS_CORS_ORIGINS", flag: "cors-origins", doc: "comma-separated origins browsers may call from; none by default",
 			key: "cors_origins", file: func(f *fileConfig) string { return strings.Join(f.CORSOrigins, ",") },
 			apply: list(func(v *values) *[]string { return &v.cfg.api.CORSOrigins })},
@@ -139,6 +147,18 @@ func only(flags ...string) []setting {
 		}
 	}
 	return out
+}
+
+// dpopMode stores off, allowed or required.
+func dpopMode(field func(*values) *auth.DPoPMode) func(*values, string) error {
+	return func(v *values, s string) error {
+		switch m := auth.DPoPMode(s); m {
+		case auth.DPoPOff, auth.DPoPAllowed, auth.DPoPRequired:
+			*field(v) = m
+			return nil
+		}
+		return errors.New("is not off, allowed or required")
+	}
 }
 
 // text stores a value as it is.

@@ -39,7 +39,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, auth.ErrInsufficientScope):
 		return http.StatusForbidden
-	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken):
+	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidProof):
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
 		return http.StatusBadRequest

@@ -28,6 +28,11 @@ type Principal struct {
 	// Scopes are the scopes the token grants, from its scope, scp and
 	// permissions claims.
 	Scopes []Scope
+	// JKT is the RFC 7638 thumbprint of the key the token is bound to, its
+	// cnf.jkt (RFC 9449), or "" for a bearer token. A principal with one
+	// was authenticated with a DPoP proof signed by that key: a bound token
+	// is never accepted as a bearer token.
+	JKT string
 }
 
 // Has reports whether p holds scope s.
@@ -57,6 +62,9 @@ var (
 	// ErrInvalidToken means a bearer token was sent and is not acceptable
 	// (401, error="invalid_token").
 	ErrInvalidToken = errors.New("invalid token")
+	// ErrInvalidProof means a DPoP proof is missing or not acceptable
+	// (401, error="invalid_dpop_proof").
+	ErrInvalidProof = errors.New("invalid DPoP proof")
 	// ErrInvalidRequest means the request's credentials are ambiguous or
 	// malformed (400, error="invalid_request").
 	ErrInvalidRequest = errors.New("invalid request")
@@ -64,8 +72,9 @@ var (
 	// operation needs (403, error="insufficient_scope").
 	ErrInsufficientScope = errors.New("insufficient scope")
 	// ErrUnavailable means no signing key could be had from the issuer yet,
-	// so no token can be verified (503, with Retry-After).
-	ErrUnavailable = errors.New("signing keys unavailable")
+	// or the store of used DPoP proofs cannot tell whether a proof is new,
+	// so the request cannot be verified (503, with Retry-After).
+	ErrUnavailable = errors.New("verification unavailable")
 )
 
 // Error is an authentication or authorization failure: a Reason, and for

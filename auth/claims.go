@@ -103,6 +103,30 @@ func (c *claims) stringClaim(name string) (string, error) {
 	return s, nil
 }
 
+// confirmationKey returns the token's cnf.jkt, the thumbprint of the key
+// it is bound to (RFC 9449, section 6.1), or "" when it has none. A cnf
+// that is not an object, or a jkt that is not a non-empty string, makes the
+// claims malformed.
+func (c *claims) confirmationKey() (string, error) {
+	v, ok := c.members["cnf"]
+	if !ok {
+		return "", nil
+	}
+	cnf, err := uniqueMembers(v)
+	if err != nil {
+		return "", fmt.Errorf("%w: claim \"cnf\": %w", errClaims, err)
+	}
+	raw, ok := cnf["jkt"]
+	if !ok {
+		return "", nil
+	}
+	var jkt string
+	if err := decodeString(raw, &jkt); err != nil || jkt == "" {
+		return "", fmt.Errorf("%w: claim \"cnf.jkt\" must be a non-empty string", errClaims)
+	}
+	return jkt, nil
+}
+
 // audienceIn returns the values of the audience claim name: aud as a string
 // or an array, client_id as a string.
 func (c *claims) audienceIn(name string) ([]string, error) {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
@@ -74,6 +76,54 @@ type Config struct {
 	// Now tells the time that exp, nbf and iat are checked against; nil
 	// means time.Now. Tests set it to move time without waiting.
 	Now func() time.Time
+	// DPoP says whether and how sender-constrained tokens are accepted.
+	DPoP DPoPConfig
+}
+
+// DPoPAlgorithms lists the algorithms DPoP proofs may be signed with.
+func DPoPAlgorithms() []string { return dpop.Algorithms() }
+
+// DefaultDPoPAlgorithms are the proof algorithms accepted unless configured
+// otherwise.
+func DefaultDPoPAlgorithms() []string { return dpop.DefaultAlgorithms() }
+
+// The default and bound of DPoPConfig.MaxAge.
+const (
+	DefaultDPoPMaxAge = dpop.DefaultMaxAge
+	MaxDPoPMaxAge     = dpop.MaxMaxAge
+)
+
+// DPoPMode says which schemes a Verifier accepts tokens with.
+type DPoPMode string
+
+// The DPoP modes. In every mode a token bound to a key (cnf.jkt) is
+// refused without a proof by that key.
+const (
+	// DPoPOff accepts bearer tokens only, and refuses the DPoP scheme.
+	DPoPOff DPoPMode = "off"
+	// DPoPAllowed accepts bearer tokens and DPoP-bound tokens with proofs.
+	DPoPAllowed DPoPMode = "allowed"
+	// DPoPRequired accepts DPoP-bound tokens with proofs only.
+	DPoPRequired DPoPMode = "required"
+)
+
+// DPoPConfig configures DPoP (RFC 9449).
+type DPoPConfig struct {
+	// Mode is DPoPOff, DPoPAllowed or DPoPRequired; "" means DPoPAllowed.
+	Mode DPoPMode
+	// Algorithms are the algorithms proofs may be signed with, a subset of
+	// dpop.Algorithms(); empty means dpop.DefaultAlgorithms().
+	Algorithms []string
+	// MaxAge is how far a proof's iat may be from now, either way, at most
+	// dpop.MaxMaxAge; 0 means dpop.DefaultMaxAge.
+	MaxAge time.Duration
+	// PublicURL is the URL clients call the API at (scheme, host and any
+	// path prefix), which a proof's htu must name with the request's path.
+	// Behind a proxy it is required, as the request's own scheme and Host
+	// are then the proxy's. "" means the request's scheme and Host.
+	PublicURL string
+	// Replay remembers used proofs; nil means one in this process's memory.
+	Replay dpop.ReplayStore
 }
 
 // Issuer is one trusted issuer and how to read its tokens.
@@ -151,6 +201,42 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))
+	}
+	if err := c.DPoP.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks d and fills in its defaults.
+func (d *DPoPConfig) validate() error {
+	var errs []error
+	switch d.Mode {
+	case "":
+		d.Mode = DPoPAllowed
+	case DPoPOff, DPoPAllowed, DPoPRequired:
+	default:
+		errs = append(errs, fmt.Errorf("dpop mode %q is not off, allowed or required", d.Mode))
+	}
+	if len(d.Algorithms) == 0 {
+		d.Algorithms = dpop.DefaultAlgorithms()
+	}
+	for _, a := range d.Algorithms {
+		if !slices.Contains(dpop.Algorithms(), a) {
+			errs = append(errs, fmt.Errorf("dpop algorithm %q is not allowed; choose from %s", a, strings.Join(dpop.Algorithms(), ", ")))
+		}
+	}
+	if d.MaxAge == 0 {
+		d.MaxAge = dpop.DefaultMaxAge
+	}
+	if d.MaxAge < 0 || d.MaxAge > dpop.MaxMaxAge {
+		errs = append(errs, fmt.Errorf("dpop max age must be more than 0s, up to %s", dpop.MaxMaxAge))
+	}
+	if d.PublicURL != "" {
+		u, err := url.Parse(d.PublicURL)
+		if _, nerr := dpop.NormalizeURL(d.PublicURL); err != nil || nerr != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			errs = append(errs, errors.New("public url must be an absolute http or https URL without user, query or fragment"))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 )
 
 // WriteError writes an error response. The middlewares set the
@@ -22,26 +24,126 @@ type WriteError func(c *gin.Context, err error)
 // are not available.
 const retryAfterSeconds = "5"
 
-// Authenticate requires a valid bearer token from the Authorization header
+// Authenticate requires a valid access token from the Authorization header
 // and stores its Principal in the request's context (see FromContext).
 // Tokens are read from that header only, never from the query or the body.
-// Failures follow RFC 6750, section 3: 401 with a Bearer challenge, 400 for
-// an ambiguous request, and 503 while the issuer's keys are unavailable.
+// A bearer token comes with the Bearer scheme (RFC 6750); a token bound to a
+// key (cnf.jkt) comes with the DPoP scheme and a proof by that key in the
+// one DPoP header (RFC 9449), as the Verifier's DPoP mode allows. Failures
+// are 401 with a Bearer or DPoP challenge, 400 for an ambiguous request, and
+// 503 while the issuer's keys or the store of used proofs are unavailable.
 func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		token, err := bearerToken(c.Request)
+		p, dpopScheme, err := v.authenticate(c.Request)
 		if err == nil {
-			var p Principal
-			if p, err = v.Verify(c.Request.Context(), token); err == nil {
-				c.Request = c.Request.WithContext(NewContext(c.Request.Context(), p))
-				c.Next()
-				return
-			}
+			c.Request = c.Request.WithContext(NewContext(c.Request.Context(), p))
+			c.Next()
+			return
 		}
-		challenge(c, v.Realm(), err)
+		v.challenge(c, dpopScheme, err)
 		writeError(c, err)
 		c.Abort()
 	}
+}
+
+// authenticate returns the principal of r's credentials, and whether a
+// refusal is to be answered with a DPoP challenge.
+func (v *Verifier) authenticate(r *http.Request) (Principal, bool, error) {
+	token, dpopScheme, err := credentials(r)
+	switch {
+	case err != nil:
+		return Principal{}, false, err
+	case dpopScheme && v.cfg.DPoP.Mode == DPoPOff:
+		return Principal{}, false, fail(ReasonDPoPOff, nil)
+	case dpopScheme:
+		p, err := v.authenticateDPoP(r, token)
+		return p, true, err
+	case v.cfg.DPoP.Mode == DPoPRequired:
+		return Principal{}, true, fail(ReasonDPoPRequired, nil)
+	}
+	p, err := v.Verify(r.Context(), token)
+	if err == nil && p.JKT != "" {
+		// The binding is the token's whole point: a thief has no key.
+		return Principal{}, true, fail(ReasonBoundAsBearer, nil)
+	}
+	return p, false, err
+}
+
+// authenticateDPoP checks r's one DPoP proof, then token, then that the
+// token is bound to the proof's key, and last records the proof as used:
+// so only the holder of a valid bound token and its key can fill the
+// replay store. The proof is checked on every request; only the token's
+// verification may come from the cache.
+func (v *Verifier) authenticateDPoP(r *http.Request, token string) (Principal, error) {
+	proofs := r.Header.Values("DPoP")
+	switch {
+	case len(proofs) == 0:
+		return Principal{}, fail(ReasonDPoPNoProof, nil)
+	case len(proofs) > 1:
+		return Principal{}, fail(ReasonDPoPProofs, fmt.Errorf("%d DPoP headers", len(proofs)))
+	}
+	proof, err := v.proofs.Check(proofs[0], dpop.Request{Method: r.Method, URL: v.requestURL(r), AccessToken: token})
+	if err != nil {
+		return Principal{}, proofFailure(err)
+	}
+	p, err := v.Verify(r.Context(), token)
+	switch {
+	case err != nil:
+		return Principal{}, err
+	case p.JKT == "":
+		return Principal{}, fail(ReasonDPoPUnbound, nil)
+	case p.JKT != proof.Thumbprint:
+		return Principal{}, fail(ReasonDPoPKeyMismatch, nil)
+	}
+	if err := v.proofs.Use(r.Context(), proof); err != nil {
+		return Principal{}, proofFailure(err)
+	}
+	return p, nil
+}
+
+// requestURL is the URL r was sent to, as its proof's htu must name it:
+// the configured public URL, else r's scheme and Host, and r's path as
+// sent.
+func (v *Verifier) requestURL(r *http.Request) string {
+	base := strings.TrimSuffix(v.cfg.DPoP.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + r.URL.EscapedPath()
+}
+
+// proofReasons maps each refusal of package dpop to its reason.
+var proofReasons = []struct {
+	err    error
+	reason Reason
+}{
+	{dpop.ErrMalformed, ReasonDPoPMalformed},
+	{dpop.ErrType, ReasonDPoPType},
+	{dpop.ErrAlgorithm, ReasonDPoPAlgorithm},
+	{dpop.ErrKey, ReasonDPoPKey},
+	{dpop.ErrSignature, ReasonDPoPSignature},
+	{dpop.ErrMethod, ReasonDPoPMethod},
+	{dpop.ErrURL, ReasonDPoPURL},
+	{dpop.ErrIssuedAt, ReasonDPoPIssuedAt},
+	{dpop.ErrID, ReasonDPoPID},
+	{dpop.ErrTokenHash, ReasonDPoPTokenHash},
+	{dpop.ErrReplay, ReasonDPoPReplay},
+}
+
+// proofFailure turns an error of package dpop into an *Error. What the
+// replay store cannot tell is ErrUnavailable: the proof is refused, never
+// let through unchecked.
+func proofFailure(err error) *Error {
+	for _, pr := range proofReasons {
+		if errors.Is(err, pr.err) {
+			return fail(pr.reason, err)
+		}
+	}
+	return fail(ReasonDPoPStoreUnavailable, err)
 }
 
 // RequireScope lets the request through only if the authenticated principal
@@ -59,25 +161,29 @@ func RequireScope(s Scope, v *Verifier, writeError WriteError) gin.HandlerFunc {
 		if !ok {
 			err = fail(ReasonAuthRequired, nil)
 		}
-		challenge(c, v.Realm(), err)
+		v.challenge(c, p.JKT != "", err)
 		writeError(c, err)
 		c.Abort()
 	}
 }
 
-// challenge sets the response header that goes with err.
-func challenge(c *gin.Context, realm string, err error) {
+// challenge sets the response headers that go with err: a DPoP challenge
+// (naming the algorithms proofs may use) when dpopScheme, else a Bearer
+// one; both, as the DPoP mode allows, when no credentials were sent.
+func (v *Verifier) challenge(c *gin.Context, dpopScheme bool, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = fail(ReasonMalformed, err)
 	}
-	params := []string{fmt.Sprintf("realm=%q", realm)}
+	params := []string{fmt.Sprintf("realm=%q", v.Realm())}
 	switch {
 	case errors.Is(e, ErrUnavailable):
 		c.Header("Retry-After", retryAfterSeconds)
 		return
 	case errors.Is(e, ErrInvalidToken):
 		params = append(params, `error="invalid_token"`)
+	case errors.Is(e, ErrInvalidProof):
+		params = append(params, `error="invalid_dpop_proof"`)
 	case errors.Is(e, ErrInvalidRequest):
 		params = append(params, `error="invalid_request"`)
 	case errors.Is(e, ErrInsufficientScope):
@@ -86,27 +192,46 @@ func challenge(c *gin.Context, realm string, err error) {
 	if !errors.Is(e, ErrNoToken) {
 		params = append(params, fmt.Sprintf("error_description=%q", e.Description()))
 	}
-	c.Header("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	dpopChallenge := fmt.Sprintf("DPoP algs=%q, ", strings.Join(v.proofs.Algorithms(), " ")) + strings.Join(params, ", ")
+	switch mode := v.cfg.DPoP.Mode; {
+	case errors.Is(e, ErrNoToken):
+		if mode != DPoPRequired {
+			c.Writer.Header().Add("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+		}
+		if mode != DPoPOff {
+			c.Writer.Header().Add("WWW-Authenticate", dpopChallenge)
+		}
+	case dpopScheme:
+		c.Header("WWW-Authenticate", dpopChallenge)
+	default:
+		c.Header("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	}
 }
 
-// bearerToken returns the token of the request's one Authorization header.
+// credentials returns the token of the request's one Authorization header,
+// and whether it came with the DPoP scheme rather than Bearer.
 // Two Authorization headers, or a header beside an access_token query or
 // form-body parameter (RFC 6750, section 2), are ErrInvalidRequest: which
 // credential counts would be a guess. Tokens in the query or body are never
 // used.
-func bearerToken(r *http.Request) (string, error) {
+func credentials(r *http.Request) (string, bool, error) {
 	values := r.Header.Values("Authorization")
 	switch {
 	case len(values) == 0:
-		return "", fail(ReasonMissing, nil)
+		return "", false, fail(ReasonMissing, nil)
 	case len(values) > 1:
-		return "", fail(ReasonAmbiguous, errors.New("two Authorization headers"))
+		return "", false, fail(ReasonAmbiguous, errors.New("two Authorization headers"))
 	case r.URL.RawQuery != "" && r.URL.Query().Has("access_token"):
-		return "", fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the query"))
+		return "", false, fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the query"))
 	case formHasToken(r):
-		return "", fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the body"))
+		return "", false, fail(ReasonAmbiguous, errors.New("a token in the Authorization header and in the body"))
 	}
-	return parseBearer(values[0])
+	if scheme, rest, _ := strings.Cut(values[0], " "); strings.EqualFold(scheme, "DPoP") {
+		token, err := parseToken(rest)
+		return token, true, err
+	}
+	token, err := parseBearer(values[0])
+	return token, false, err
 }
 
 // maxFormBytes bounds how much of a form body is read to look for a token.
@@ -141,6 +266,12 @@ func parseBearer(header string) (string, error) {
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", fail(ReasonNotBearer, nil)
 	}
+	return parseToken(rest)
+}
+
+// parseToken reads the token after an Authorization header's scheme: one
+// b64token (RFC 6750, section 2.1; RFC 9449, section 7.1) after spaces.
+func parseToken(rest string) (string, error) {
 	token := strings.TrimLeft(rest, " ")
 	if token == "" {
 		return "", fail(ReasonEmpty, nil)

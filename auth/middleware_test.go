@@ -68,9 +68,9 @@ func TestBearerTokenRefusesAmbiguity(t *testing.T) {
 			for _, h := range tt.headers {
 				r.Header.Add("Authorization", h)
 			}
-			_, err = bearerToken(r)
+			_, _, err = credentials(r)
 			if !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
-				t.Errorf("bearerToken = %v; want %v", err, tt.wantErr)
+				t.Errorf("credentials = %v; want %v", err, tt.wantErr)
 			}
 		})
 	}

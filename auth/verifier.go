@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
@@ -26,6 +27,8 @@ type Verifier struct {
 	issuers map[string]*issuer
 	// cache remembers verified tokens; nil when off.
 	cache *tokenCache
+	// proofs verifies DPoP proofs; never nil after NewVerifier.
+	proofs *dpop.Verifier
 }
 
 // issuer is a trusted issuer with its keys.
@@ -70,6 +73,15 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
 		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway, cfg.Now),
 	}
+	replay := cfg.DPoP.Replay
+	if replay == nil {
+		replay = dpop.NewMemoryStore(0, cfg.Now)
+	}
+	proofs, err := dpop.New(dpop.Options{Algorithms: cfg.DPoP.Algorithms, MaxAge: cfg.DPoP.MaxAge, Now: cfg.Now, Replay: replay})
+	if err != nil {
+		return nil, fmt.Errorf("auth config: %w", err)
+	}
+	v.proofs = proofs
 	for _, iss := range cfg.Issuers {
 		var onLoad func([]string)
 		if v.cache != nil {
@@ -226,7 +238,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes}
+	jkt, err := c.confirmationKey()
+	if err != nil {
+		return Principal{}, describe(err)
+	}
+	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes, JKT: jkt}
 	// Cached only while every key that may have verified the token is
 	// still in hand: a refresh that removed one since the check has swept
 	// the cache, or will sweep it after this put.

@@ -306,6 +306,9 @@ func TestReasons(t *testing.T) {
 		{"empty sub", idp.Token(t, authtest.Claims{Extra: map[string]any{"sub": ""}}), auth.ReasonBadSubject},
 		{"sub a number", idp.Token(t, authtest.Claims{Extra: map[string]any{"sub": 1}}), auth.ReasonMalformedClaims},
 		{"id token", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"token_use": "id"}}), auth.ReasonNotAccessToken},
+		{"cnf a string", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": "k"}}), auth.ReasonMalformedClaims},
+		{"cnf.jkt a number", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"jkt": 1}}}), auth.ReasonMalformedClaims},
+		{"cnf.jkt empty", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"jkt": ""}}}), auth.ReasonMalformedClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,6 +396,31 @@ func TestRefusalsQuoteNoClaims(t *testing.T) {
 			_, err := v.Verify(t.Context(), authtest.SignBytes(t, rs, header, []byte(payload)))
 			if !errors.Is(err, auth.ErrInvalidToken) || strings.Contains(err.Error(), "secret") {
 				t.Errorf("Verify(%s) = %v; want ErrInvalidToken quoting none of the claims", payload, err)
+			}
+		})
+	}
+}
+
+// TestVerifyReadsTheBinding: Principal.JKT is the token's cnf.jkt, and ""
+// for a token without one or with another confirmation method only.
+func TestVerifyReadsTheBinding(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := idp.NewVerifier(t)
+	tests := []struct {
+		name string
+		cnf  any
+		want string
+	}{
+		{"bound", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+		{"unbound", authtest.Omit, ""},
+		{"certificate-bound only", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": tt.cnf}}))
+			if err != nil || p.JKT != tt.want {
+				t.Errorf("Verify = %+v, %v; want JKT %q", p, err, tt.want)
 			}
 		})
 	}

@@ -37,6 +37,10 @@ type attack struct {
 	// ("" for a bare challenge).
 	status int
 	code   string
+	// dpop is the DPoP header values; scheme is that of the challenge,
+	// "" for Bearer.
+	dpop   []string
+	scheme string
 }
 
 func bearer(tok string) []string { return []string{"Bearer " + tok} }
@@ -271,16 +275,25 @@ func TestAttacks(t *testing.T) {
 			{name: "token in a form body only", body: "access_token=" + alice, contentType: "application/x-www-form-urlencoded", status: 401},
 			{name: "Bearer without a token", auth: []string{"Bearer"}, status: 401, code: "invalid_token"},
 		}
+		attacks = append(attacks, dpopAttacks(t, e, hers.ID)...)
 		if len(attacks) < 80 {
 			t.Fatalf("%d attacks; the suite promises at least 80", len(attacks))
 		}
 		for _, a := range attacks {
 			t.Run(a.name, func(t *testing.T) {
 				start := time.Now()
+				header := http.Header{"Authorization": a.auth}
+				if a.dpop != nil {
+					header = e.dpopHeader(strings.TrimPrefix(a.auth[0], "DPoP "), a.dpop...)
+					header["Authorization"] = a.auth
+				}
 				r := e.do(t, request{method: http.MethodPost, path: "/orders/" + hers.ID + "/cancel" + a.query,
-					body: a.body, contentType: a.contentType, header: http.Header{"Authorization": a.auth}})
+					body: a.body, contentType: a.contentType, header: header})
 				r.wantProblem(t, a.status)
 				want := `Bearer realm="orders"`
+				if a.scheme == "DPoP" {
+					want = dpopChallenge
+				}
 				if a.code != "" {
 					want += `, error="` + a.code + `"`
 				}

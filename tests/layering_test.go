@@ -16,8 +16,10 @@ func TestImportsPointOneWay(t *testing.T) {
 	allowed := map[string][]string{
 		"":                    {"api", "auth", "internal/devissuer", "repository", "migrations", "models"},
 		"api":                 {"auth", "models"},
-		"auth":                {"auth/jwks"},
+		"auth":                {"auth/jwks", "auth/dpop"},
 		"auth/jwks":           nil,
+		"auth/dpop":           {"auth/jwks"},
+		"auth/dpop/dpoptest":  {"auth/dpop"},
 		"internal/devissuer":  nil,
 		"auth/authtest":       {"auth", "internal/devissuer"},
 		"repository/repotest": {"repository", "migrations"},
