@@ -68,11 +68,15 @@ type fileConfig struct {
 	DocsClientID         string   `yaml:"docs_client_id"`
 	AdminAddr            string   `yaml:"admin_addr"`
 	PprofAddr            string   `yaml:"pprof_addr"`
+	PublicURL            string   `yaml:"public_url"`
 	Auth                 struct {
-		Leeway    string           `yaml:"leeway"`
-		CacheSize string           `yaml:"cache_size"`
-		CacheTTL  string           `yaml:"cache_ttl"`
-		Issuers   []issuerSettings `yaml:"issuers"`
+		Leeway         string           `yaml:"leeway"`
+		CacheSize      string           `yaml:"cache_size"`
+		CacheTTL       string           `yaml:"cache_ttl"`
+		DPoP           string           `yaml:"dpop"`
+		DPoPAlgorithms []string         `yaml:"dpop_algorithms"`
+		DPoPMaxAge     string           `yaml:"dpop_max_age"`
+		Issuers        []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 

@@ -328,3 +328,23 @@ func TestSettingsDeclarations(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoPSettingsFromTheFile: the DPoP settings and the public URL come
+// from the configuration file too, under the environment.
+func TestDPoPSettingsFromTheFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "orders.yaml", "public_url: https://orders.example.com\nauth:\n  dpop: required\n  dpop_algorithms: [ES256, EdDSA]\n  dpop_max_age: 30s\n")
+	env := map[string]string{"ORDERS_CONFIG": path, "ORDERS_AUTH_ISSUER": "https://issuer.example.com/", "ORDERS_AUTH_AUDIENCE": "orders"}
+	cfg, err := loadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.auth.DPoP
+	if d.Mode != auth.DPoPRequired || strings.Join(d.Algorithms, ",") != "ES256,EdDSA" || d.MaxAge != 30*time.Second || d.PublicURL != "https://orders.example.com" {
+		t.Errorf("DPoP settings from the file = %+v", d)
+	}
+	env["ORDERS_AUTH_DPOP"] = "off"
+	if cfg, err = loadConfig(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.auth.DPoP.Mode != auth.DPoPOff {
+		t.Errorf("the environment over the file: %+v, %v; want off", cfg.auth.DPoP, err)
+	}
+}

@@ -144,7 +144,7 @@ func headAsGet(h http.Handler) http.Handler {
 func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:     []string{"Authorization", "Content-Type"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP"},
 		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After"},
 		AllowCredentials: false,
 		MaxAge:           10 * time.Minute,
