@@ -51,11 +51,17 @@ func NewClient(tb testing.TB, alg string) *Client {
 	case "ES256":
 		var k *ecdsa.PrivateKey
 		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		var point, scalar []byte
+		if err == nil {
+			point, err = k.PublicKey.Bytes() // 04 || x || y
+		}
+		if err == nil {
+			scalar, err = k.Bytes()
+		}
 		if err == nil {
 			c.Signer = k
-			c.JWK = map[string]any{"kty": "EC", "crv": "P-256",
-				"x": enc.EncodeToString(k.X.FillBytes(make([]byte, 32))), "y": enc.EncodeToString(k.Y.FillBytes(make([]byte, 32)))}
-			c.PrivateJWK = with(c.JWK, "d", enc.EncodeToString(k.D.FillBytes(make([]byte, 32))))
+			c.JWK = map[string]any{"kty": "EC", "crv": "P-256", "x": enc.EncodeToString(point[1:33]), "y": enc.EncodeToString(point[33:])}
+			c.PrivateJWK = with(c.JWK, "d", enc.EncodeToString(scalar))
 		}
 	case "EdDSA":
 		var pub ed25519.PublicKey
