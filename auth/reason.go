@@ -56,6 +56,8 @@ const (
 	ReasonDPoPKeyMismatch
 	ReasonDPoPReplay
 	ReasonDPoPStoreUnavailable
+	ReasonCertMissing
+	ReasonCertMismatch
 	ReasonAuthRequired
 	ReasonInsufficientScope
 )
@@ -116,6 +118,8 @@ var reasons = [...]struct {
 	ReasonDPoPKeyMismatch:      {ErrInvalidProof, "dpop_key_mismatch", "the DPoP proof is signed by another key than the one the token is bound to", ""},
 	ReasonDPoPReplay:           {ErrInvalidProof, "dpop_replay", "the DPoP proof has been used before; sign a new one for every request", ""},
 	ReasonDPoPStoreUnavailable: {ErrUnavailable, "dpop_store_unavailable", "used DPoP proofs cannot be checked now; retry later", "the replay store is full of live proofs or down"},
+	ReasonCertMissing:          {ErrInvalidToken, "cert_missing", "the token is bound to a client certificate (cnf x5t#S256); send it over a TLS connection with that certificate", ""},
+	ReasonCertMismatch:         {ErrInvalidToken, "cert_mismatch", "the connection's client certificate is not the one the token is bound to", ""},
 	ReasonAuthRequired:         {ErrNoToken, "auth_required", "authentication is required", ""},
 	ReasonInsufficientScope:    {ErrInsufficientScope, "insufficient_scope", "the token lacks the scope", ""},
 }
