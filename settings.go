@@ -38,7 +38,26 @@ type values struct {
 
 // settings declares every setting, in the order of the documentation.
 func settings() []setting {
-	return append(serverSettings(), issuerSettingsDecl()...)
+	return append(append(serverSettings(), tlsSettingsDecl()...), issuerSettingsDecl()...)
+}
+
+// tlsSettingsDecl are the settings of TLS and client certificates, which
+// loadConfig then checks together (tlsSettings.load).
+func tlsSettingsDecl() []setting {
+	return []setting{
+		{env: "ORDERS_TLS_CERT_FILE", flag: "tls-cert-file", doc: "PEM certificate (chain) serve presents; with ORDERS_TLS_KEY_FILE, serve speaks HTTPS (TLS 1.2 or later) instead of HTTP",
+			key: "tls.cert_file", file: func(f *fileConfig) string { return f.TLS.CertFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.certFile })},
+		{env: "ORDERS_TLS_KEY_FILE", flag: "tls-key-file", doc: "PEM private key of ORDERS_TLS_CERT_FILE",
+			key: "tls.key_file", file: func(f *fileConfig) string { return f.TLS.KeyFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.keyFile })},
+		{env: "ORDERS_TLS_CLIENT_AUTH", flag: "tls-client-auth", def: clientAuthNone, doc: "client certificates: none, optional (verified if given) or required; certificate-bound tokens need one",
+			key: "tls.client_auth", file: func(f *fileConfig) string { return f.TLS.ClientAuth },
+			apply: oneOf(func(v *values) *string { return &v.cfg.tls.clientAuth }, clientAuthNone, clientAuthOptional, clientAuthRequired)},
+		{env: "ORDERS_TLS_CLIENT_CA_FILE", flag: "tls-client-ca-file", doc: "PEM certificates of the CAs client certificates are verified against; required unless ORDERS_TLS_CLIENT_AUTH is none",
+			key: "tls.client_ca_file", file: func(f *fileConfig) string { return f.TLS.ClientCAFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.clientCAFile })},
+	}
 }
 
 // serverSettings are the settings of the server itself.
