@@ -71,12 +71,14 @@ type fileConfig struct {
 	PprofAddr            string   `yaml:"pprof_addr"`
 	PublicURL            string   `yaml:"public_url"`
 	TLS                  struct {
-		CertFile     string `yaml:"cert_file"`
-		KeyFile      string `yaml:"key_file"`
-		ClientAuth   string `yaml:"client_auth"`
-		ClientCAFile string `yaml:"client_ca_file"`
+		CertFile         string `yaml:"cert_file"`
+		KeyFile          string `yaml:"key_file"`
+		ClientAuth       string `yaml:"client_auth"`
+		ClientCAFile     string `yaml:"client_ca_file"`
+		ClientCertHeader string `yaml:"client_cert_header"`
 	} `yaml:"tls"`
-	Auth struct {
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Auth           struct {
 		Leeway         string           `yaml:"leeway"`
 		CacheSize      string           `yaml:"cache_size"`
 		CacheTTL       string           `yaml:"cache_ttl"`

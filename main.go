@@ -345,6 +345,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"tls_cert_file", cfg.tls.certFile,
 		"tls_client_auth", cfg.tls.clientAuth,
 		"tls_client_ca_file", cfg.tls.clientCAFile,
+		"tls_client_cert_header", cfg.auth.ClientCerts.Header,
+		"trusted_proxies", cfg.auth.ClientCerts.TrustedProxies,
 		"dev", cfg.dev,
 		"config_file", cfg.configFile,
 	)

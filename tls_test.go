@@ -77,3 +77,46 @@ func environFunc(environ []string) func(string) string {
 		return ""
 	}
 }
+
+// TestClientCertHeaderSettings: the proxy's certificate header needs the
+// networks of the proxies to trust, given as CIDRs.
+func TestClientCertHeaderSettings(t *testing.T) {
+	t.Parallel()
+	hosted := []string{"ORDERS_AUTH_ISSUER=https://issuer.example.com/", "ORDERS_AUTH_AUDIENCE=orders"}
+	tests := []struct {
+		name    string
+		environ []string
+		want    []string // the trusted networks, with wantErr ""
+		wantErr string
+	}{
+		{"none", nil, nil, ""},
+		{"header and proxies", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Amzn-Mtls-Clientcert", "ORDERS_TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1/32,::1/128"}, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128"}, ""},
+		{"host bits are masked", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Client-Cert", "ORDERS_TRUSTED_PROXIES=10.1.2.3/8"}, []string{"10.0.0.0/8"}, ""},
+		{"header without proxies", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Client-Cert"}, nil, "needs the trusted proxies"},
+		{"a bare address", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Client-Cert", "ORDERS_TRUSTED_PROXIES=10.0.0.1"}, nil, `"10.0.0.1", which is not a network`},
+		{"an empty entry", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Client-Cert", "ORDERS_TRUSTED_PROXIES=10.0.0.0/8,"}, nil, `"", which is not a network`},
+		{"a header name with a colon", []string{"ORDERS_TLS_CLIENT_CERT_HEADER=X-Client-Cert:", "ORDERS_TRUSTED_PROXIES=10.0.0.0/8"}, nil, "is not a header name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadConfig(nil, environFunc(append(append([]string{}, hosted...), tt.environ...)), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("loadConfig = %v; want an error saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			var got []string
+			for _, p := range cfg.auth.ClientCerts.TrustedProxies {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("trusted proxies = %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
