@@ -98,3 +98,42 @@ func TestServeCertificateBoundTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestMintCertificateBoundToken: token mint --cnf-cert gets a token bound
+// to a certificate from a running serve --dev, which serves TLS and asks
+// for client certificates; the token works with that certificate only.
+func TestMintCertificateBoundToken(t *testing.T) {
+	t.Parallel()
+	ca := authtest.NewCA(t)
+	mine, other := ca.Client(t, "mine"), ca.Client(t, "other")
+	env := map[string]string{"ORDERS_TLS_CLIENT_AUTH": "optional", "ORDERS_TLS_CLIENT_CA_FILE": ca.WriteFile(t)}
+	env["ORDERS_TLS_CERT_FILE"], env["ORDERS_TLS_KEY_FILE"] = ca.Server(t).WriteFiles(t)
+	_, base, tokenURL := startDev(t, env)
+	base = strings.Replace(base, "http://", "https://", 1)
+	issuerAddr := strings.TrimSuffix(strings.TrimPrefix(tokenURL, "http://"), "/token")
+	certFile, _ := mine.WriteFiles(t)
+	out, code := runBinary(t, nil, "", "token", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--scope", "orders:read", "--cnf-cert", certFile)
+	tok := strings.TrimSpace(out)
+	if code != 0 || strings.Count(tok, ".") != 2 {
+		t.Fatalf("mint --cnf-cert: %d %s", code, out)
+	}
+	tests := []struct {
+		name string
+		cert *authtest.Cert
+		want int
+	}{
+		{"with its certificate", mine, http.StatusOK},
+		{"with another certificate", other, http.StatusUnauthorized},
+		{"without a certificate", nil, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, _, err := getWith(t, tlsClient(ca, tt.cert), base+"/orders", tok); err != nil || status != tt.want {
+				t.Errorf("GET /orders = %d, %v; want %d", status, err, tt.want)
+			}
+		})
+	}
+	if out, code := runBinary(t, nil, "", "token", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--cnf-cert", "/nonexistent.pem"); code == 0 || !strings.Contains(out, "--cnf-cert /nonexistent.pem") {
+		t.Errorf("mint with a missing certificate file: %d %s; want an error naming it", code, out)
+	}
+}
