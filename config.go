@@ -45,6 +45,7 @@ type config struct {
 	docsClientID         string
 	adminAddr            string
 	pprofAddr            string
+	tls                  tlsSettings
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -69,7 +70,15 @@ type fileConfig struct {
 	AdminAddr            string   `yaml:"admin_addr"`
 	PprofAddr            string   `yaml:"pprof_addr"`
 	PublicURL            string   `yaml:"public_url"`
-	Auth                 struct {
+	TLS                  struct {
+		CertFile         string `yaml:"cert_file"`
+		KeyFile          string `yaml:"key_file"`
+		ClientAuth       string `yaml:"client_auth"`
+		ClientCAFile     string `yaml:"client_ca_file"`
+		ClientCertHeader string `yaml:"client_cert_header"`
+	} `yaml:"tls"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Auth           struct {
 		Leeway         string           `yaml:"leeway"`
 		CacheSize      string           `yaml:"cache_size"`
 		CacheTTL       string           `yaml:"cache_ttl"`
@@ -106,7 +115,7 @@ var devHints = map[string]string{
 // loadConfig reads serve's configuration: the file that ORDERS_CONFIG (or
 // --config) names, then the environment (getenv), then args, each
 // overriding the one before. It fetches nothing and opens nothing but that
-// file, and reports every problem it finds at once, one per line. Asked for
+// file and the TLS files it names, and reports every problem it finds at once, one per line. Asked for
 // help, it writes it to help and returns flag.ErrHelp.
 func loadConfig(args []string, getenv func(string) string, help io.Writer) (config, error) {
 	cfg, rest, err := loadConfigFor("serve", args, getenv, help)
@@ -142,6 +151,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 	if err := v.cfg.api.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, v.cfg.tls.load()...)
 	return v.cfg, fs.Args(), errors.Join(errs...)
 }
 

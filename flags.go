@@ -36,7 +36,7 @@ input when it is - or absent. Exit status 1 when the API would refuse it.
 
 flags:
 `,
-	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h]
+	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem]
 
 Get a token from the issuer of a running serve --dev.
 

@@ -160,8 +160,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
-	return serveUntilDone(ctx, "api", newServer(handler, log), ln, log)
+	srv := newServer(handler, log)
+	srv.TLSConfig = cfg.tls.config
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
+	return serveUntilDone(ctx, "api", srv, ln, log)
 }
 
 // newHandler builds the API's handler, with its metrics, readiness check
@@ -262,10 +264,17 @@ func gcSettingsFor(getenv func(string) string) gcSettings {
 }
 
 // serveUntilDone serves on ln until ctx ends, then lets in-flight requests
-// finish within shutdownTimeout.
+// finish within shutdownTimeout. It speaks TLS when srv has a TLSConfig,
+// whose Certificates it presents.
 func serveUntilDone(ctx context.Context, name string, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -333,6 +342,11 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"cors_origins", cfg.api.CORSOrigins,
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,
+		"tls_cert_file", cfg.tls.certFile,
+		"tls_client_auth", cfg.tls.clientAuth,
+		"tls_client_ca_file", cfg.tls.clientCAFile,
+		"tls_client_cert_header", cfg.auth.ClientCerts.Header,
+		"trusted_proxies", cfg.auth.ClientCerts.TrustedProxies,
 		"dev", cfg.dev,
 		"config_file", cfg.configFile,
 	)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,48 @@ type values struct {
 
 // settings declares every setting, in the order of the documentation.
 func settings() []setting {
-	return append(serverSettings(), issuerSettingsDecl()...)
+	return append(append(serverSettings(), tlsSettingsDecl()...), issuerSettingsDecl()...)
+}
+
+// tlsSettingsDecl are the settings of TLS and client certificates, which
+// loadConfig then checks together (tlsSettings.load).
+func tlsSettingsDecl() []setting {
+	return []setting{
+		{env: "ORDERS_TLS_CERT_FILE", flag: "tls-cert-file", doc: "PEM certificate (chain) serve presents; with ORDERS_TLS_KEY_FILE, serve speaks HTTPS (TLS 1.2 or later) instead of HTTP",
+			key: "tls.cert_file", file: func(f *fileConfig) string { return f.TLS.CertFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.certFile })},
+		{env: "ORDERS_TLS_KEY_FILE", flag: "tls-key-file", doc: "PEM private key of ORDERS_TLS_CERT_FILE",
+			key: "tls.key_file", file: func(f *fileConfig) string { return f.TLS.KeyFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.keyFile })},
+		{env: "ORDERS_TLS_CLIENT_AUTH", flag: "tls-client-auth", def: clientAuthNone, doc: "client certificates: none, optional (verified if given) or required; certificate-bound tokens need one",
+			key: "tls.client_auth", file: func(f *fileConfig) string { return f.TLS.ClientAuth },
+			apply: oneOf(func(v *values) *string { return &v.cfg.tls.clientAuth }, clientAuthNone, clientAuthOptional, clientAuthRequired)},
+		{env: "ORDERS_TLS_CLIENT_CA_FILE", flag: "tls-client-ca-file", doc: "PEM certificates of the CAs client certificates are verified against; required unless ORDERS_TLS_CLIENT_AUTH is none",
+			key: "tls.client_ca_file", file: func(f *fileConfig) string { return f.TLS.ClientCAFile },
+			apply: text(func(v *values) *string { return &v.cfg.tls.clientCAFile })},
+		{env: "ORDERS_TLS_CLIENT_CERT_HEADER", flag: "tls-client-cert-header", doc: "header in which a TLS-terminating proxy sends the client certificate it verified, URL-encoded PEM (nginx $ssl_client_escaped_cert, AWS ALB X-Amzn-Mtls-Clientcert); read only from ORDERS_TRUSTED_PROXIES",
+			key: "tls.client_cert_header", file: func(f *fileConfig) string { return f.TLS.ClientCertHeader },
+			apply: text(func(v *values) *string { return &v.cfg.auth.ClientCerts.Header })},
+		{env: "ORDERS_TRUSTED_PROXIES", flag: "trusted-proxies", doc: "comma-separated networks (CIDR, such as 10.0.0.0/8 or 127.0.0.1/32) of the proxies whose ORDERS_TLS_CLIENT_CERT_HEADER is believed; none by default",
+			key: "trusted_proxies", file: func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
+			apply: prefixes(func(v *values) *[]netip.Prefix { return &v.cfg.auth.ClientCerts.TrustedProxies })},
+	}
+}
+
+// prefixes stores a comma-separated list of networks in CIDR notation.
+func prefixes(field func(*values) *[]netip.Prefix) func(*values, string) error {
+	return func(v *values, s string) error {
+		var out []netip.Prefix
+		for _, cidr := range splitList(s) {
+			p, err := netip.ParsePrefix(cidr)
+			if err != nil {
+				return fmt.Errorf("holds %q, which is not a network like 10.0.0.0/8", cidr)
+			}
+			out = append(out, p.Masked())
+		}
+		*field(v) = out
+		return nil
+	}
 }
 
 // serverSettings are the settings of the server itself.

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +26,8 @@ import (
 
 const tokenUsage = `usage:
   orders token inspect [serve's flags] [TOKEN|-]         decode a token and say whether this API accepts it
-  orders token mint --sub S [--scope "..."] [--ttl 1h]   a token from the running --dev issuer
+  orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem]
+                                                         a token from the running --dev issuer
 
 Run "orders token inspect -h" or "orders token mint -h" for the flags.
 `
@@ -232,6 +236,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	sub := fs.String("sub", "", "the token's subject (required)")
 	scope := fs.String("scope", "", "space-separated scopes; default: all the dev issuer offers")
 	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
+	cnfCert := fs.String("cnf-cert", "", "PEM client certificate the token is bound to (cnf x5t#S256, RFC 8705); default: none")
 	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}
@@ -245,10 +250,39 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err := checkMintTTL(*ttl); err != nil {
 		errs = append(errs, err)
 	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {*sub}, "ttl": {ttl.String()}}
+	if *scope != "" {
+		form.Set("scope", *scope)
+	}
+	if *cnfCert != "" {
+		x5t, err := certThumbprint(*cnfCert)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--cnf-cert %s: %w", *cnfCert, err))
+		}
+		form.Set(devissuer.CertThumbprintParam, x5t)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return requestToken(ctx, v.cfg.devIssuerAddr, *sub, *scope, *ttl, stdout)
+	return requestToken(ctx, v.cfg.devIssuerAddr, form, stdout)
+}
+
+// certThumbprint returns the RFC 8705 thumbprint of the first certificate
+// of the PEM file path.
+func certThumbprint(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", errors.New("holds no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", err
+	}
+	return auth.CertificateThumbprint(cert), nil
 }
 
 // checkMintTTL says what is wrong with a lifetime token mint cannot ask for,
@@ -266,13 +300,9 @@ func checkMintTTL(ttl time.Duration) error {
 	return nil
 }
 
-// requestToken gets a token for sub from the dev issuer at issuerAddr and
-// prints it.
-func requestToken(ctx context.Context, issuerAddr, sub, scope string, ttl time.Duration, stdout io.Writer) error {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sub}, "ttl": {ttl.String()}}
-	if scope != "" {
-		form.Set("scope", scope)
-	}
+// requestToken sends the token request form to the dev issuer at
+// issuerAddr and prints the token it answers.
+func requestToken(ctx context.Context, issuerAddr string, form url.Values, stdout io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err

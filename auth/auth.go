@@ -33,6 +33,11 @@ type Principal struct {
 	// was authenticated with a DPoP proof signed by that key: a bound token
 	// is never accepted as a bearer token.
 	JKT string
+	// X5T is the SHA-256 thumbprint of the client certificate the token is
+	// bound to, its cnf["x5t#S256"] (RFC 8705), or "" for a token not bound
+	// to one. A principal with one was authenticated over a connection
+	// whose client certificate has that thumbprint (see Authenticate).
+	X5T string
 }
 
 // Has reports whether p holds scope s.

@@ -103,28 +103,41 @@ func (c *claims) stringClaim(name string) (string, error) {
 	return s, nil
 }
 
-// confirmationKey returns the token's cnf.jkt, the thumbprint of the key
-// it is bound to (RFC 9449, section 6.1), or "" when it has none. A cnf
-// that is not an object, or a jkt that is not a non-empty string, makes the
-// claims malformed.
-func (c *claims) confirmationKey() (string, error) {
+// confirmation returns the token's cnf.jkt, the thumbprint of the key it
+// is bound to (RFC 9449, section 6.1), and its cnf["x5t#S256"], the
+// thumbprint of the client certificate it is bound to (RFC 8705, section
+// 3.1); each is "" when the token has none. A cnf that is not an object, or
+// a member of either name that is not a non-empty string, makes the claims
+// malformed.
+func (c *claims) confirmation() (jkt, x5t string, err error) {
 	v, ok := c.members["cnf"]
 	if !ok {
-		return "", nil
+		return "", "", nil
 	}
 	cnf, err := uniqueMembers(v)
 	if err != nil {
-		return "", fmt.Errorf("%w: claim \"cnf\": %w", errClaims, err)
+		return "", "", fmt.Errorf("%w: claim \"cnf\": %w", errClaims, err)
 	}
-	raw, ok := cnf["jkt"]
+	if jkt, err = confirmationMember(cnf, "jkt"); err != nil {
+		return "", "", err
+	}
+	if x5t, err = confirmationMember(cnf, "x5t#S256"); err != nil {
+		return "", "", err
+	}
+	return jkt, x5t, nil
+}
+
+// confirmationMember returns the member name of cnf, "" when absent.
+func confirmationMember(cnf map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := cnf[name]
 	if !ok {
 		return "", nil
 	}
-	var jkt string
-	if err := decodeString(raw, &jkt); err != nil || jkt == "" {
-		return "", fmt.Errorf("%w: claim \"cnf.jkt\" must be a non-empty string", errClaims)
+	var s string
+	if err := decodeString(raw, &s); err != nil || s == "" {
+		return "", fmt.Errorf("%w: claim \"cnf.%s\" must be a non-empty string", errClaims, name)
 	}
-	return jkt, nil
+	return s, nil
 }
 
 // audienceIn returns the values of the audience claim name: aud as a string

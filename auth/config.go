@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -78,6 +79,35 @@ type Config struct {
 	Now func() time.Time
 	// DPoP says whether and how sender-constrained tokens are accepted.
 	DPoP DPoPConfig
+	// ClientCerts says where the client certificates that
+	// certificate-bound tokens (RFC 8705) are checked against come from,
+	// besides the connection's own TLS.
+	ClientCerts ClientCertConfig
+}
+
+// ClientCertConfig lets a TLS-terminating proxy pass on the client
+// certificate it verified. The zero value reads the connection's own
+// verified certificate only.
+type ClientCertConfig struct {
+	// Header names the request header in which the proxy sends the client
+	// certificate as URL-encoded PEM (nginx's $ssl_client_escaped_cert,
+	// AWS ALB's X-Amzn-Mtls-Clientcert); "" for none.
+	Header string
+	// TrustedProxies are the networks of the proxies whose Header is
+	// believed. From any other peer the header is ignored, since anyone can
+	// send it. Required with Header.
+	TrustedProxies []netip.Prefix
+}
+
+// validate checks that a header comes with proxies to trust.
+func (c ClientCertConfig) validate() error {
+	switch {
+	case c.Header != "" && len(c.TrustedProxies) == 0:
+		return errors.New("a client certificate header needs the trusted proxies that send it")
+	case strings.ContainsAny(c.Header, " \t\r\n:,\"()/;<=>?@[]{}"):
+		return fmt.Errorf("client certificate header %q is not a header name", c.Header)
+	}
+	return nil
 }
 
 // DPoPAlgorithms lists the algorithms DPoP proofs may be signed with.
@@ -203,6 +233,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("realm must not hold quotes, backslashes or line breaks"))
 	}
 	if err := c.DPoP.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ClientCerts.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -29,7 +29,9 @@ const retryAfterSeconds = "5"
 // Tokens are read from that header only, never from the query or the body.
 // A bearer token comes with the Bearer scheme (RFC 6750); a token bound to a
 // key (cnf.jkt) comes with the DPoP scheme and a proof by that key in the
-// one DPoP header (RFC 9449), as the Verifier's DPoP mode allows. Failures
+// one DPoP header (RFC 9449), as the Verifier's DPoP mode allows; a token
+// bound to a client certificate (cnf x5t#S256) comes over a connection
+// with that certificate (RFC 8705), whatever its scheme. Failures
 // are 401 with a Bearer or DPoP challenge, 400 for an ambiguous request, and
 // 503 while the issuer's keys or the store of used proofs are unavailable.
 func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
@@ -47,8 +49,24 @@ func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
 }
 
 // authenticate returns the principal of r's credentials, and whether a
-// refusal is to be answered with a DPoP challenge.
+// refusal is to be answered with a DPoP challenge. Under either scheme, a
+// token bound to a client certificate must come over a connection with
+// that certificate.
 func (v *Verifier) authenticate(r *http.Request) (Principal, bool, error) {
+	p, dpopScheme, err := v.authenticateScheme(r)
+	if err == nil {
+		err = v.checkCertificate(r, p)
+	}
+	if err != nil {
+		return Principal{}, dpopScheme, err
+	}
+	return p, dpopScheme, nil
+}
+
+// authenticateScheme returns the principal of r's token, checked as its
+// scheme and the Verifier's DPoP mode require, and whether a refusal is to
+// be answered with a DPoP challenge.
+func (v *Verifier) authenticateScheme(r *http.Request) (Principal, bool, error) {
 	token, dpopScheme, err := credentials(r)
 	switch {
 	case err != nil:

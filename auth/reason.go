@@ -56,6 +56,9 @@ const (
 	ReasonDPoPKeyMismatch
 	ReasonDPoPReplay
 	ReasonDPoPStoreUnavailable
+	ReasonCertMissing
+	ReasonCertMismatch
+	ReasonCertHeader
 	ReasonAuthRequired
 	ReasonInsufficientScope
 )
@@ -116,6 +119,9 @@ var reasons = [...]struct {
 	ReasonDPoPKeyMismatch:      {ErrInvalidProof, "dpop_key_mismatch", "the DPoP proof is signed by another key than the one the token is bound to", ""},
 	ReasonDPoPReplay:           {ErrInvalidProof, "dpop_replay", "the DPoP proof has been used before; sign a new one for every request", ""},
 	ReasonDPoPStoreUnavailable: {ErrUnavailable, "dpop_store_unavailable", "used DPoP proofs cannot be checked now; retry later", "the replay store is full of live proofs or down"},
+	ReasonCertMissing:          {ErrInvalidToken, "cert_missing", "the token is bound to a client certificate (cnf x5t#S256); send it over a TLS connection with that certificate", "the API must verify client certificates (ORDERS_TLS_CLIENT_AUTH), or trust the proxy that does (ORDERS_TLS_CLIENT_CERT_HEADER, ORDERS_TRUSTED_PROXIES)"},
+	ReasonCertMismatch:         {ErrInvalidToken, "cert_mismatch", "the connection's client certificate is not the one the token is bound to", ""},
+	ReasonCertHeader:           {ErrInvalidToken, "cert_header", "the client certificate the proxy forwarded is not one URL-encoded PEM certificate", "the proxy must send its verified client certificate URL-encoded, as nginx's $ssl_client_escaped_cert"},
 	ReasonAuthRequired:         {ErrNoToken, "auth_required", "authentication is required", ""},
 	ReasonInsufficientScope:    {ErrInsufficientScope, "insufficient_scope", "the token lacks the scope", ""},
 }

@@ -238,11 +238,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	jkt, err := c.confirmationKey()
+	jkt, x5t, err := c.confirmation()
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes, JKT: jkt}
+	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes, JKT: jkt, X5T: x5t}
 	// Cached only while every key that may have verified the token is
 	// still in hand: a refresh that removed one since the check has swept
 	// the cache, or will sweep it after this put.

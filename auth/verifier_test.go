@@ -309,6 +309,10 @@ func TestReasons(t *testing.T) {
 		{"cnf a string", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": "k"}}), auth.ReasonMalformedClaims},
 		{"cnf.jkt a number", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"jkt": 1}}}), auth.ReasonMalformedClaims},
 		{"cnf.jkt empty", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"jkt": ""}}}), auth.ReasonMalformedClaims},
+		{"cnf an array", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": []string{"x5t#S256"}}}), auth.ReasonMalformedClaims},
+		{"cnf.x5t#S256 a number", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"x5t#S256": 1}}}), auth.ReasonMalformedClaims},
+		{"cnf.x5t#S256 an object", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"x5t#S256": map[string]any{}}}}), auth.ReasonMalformedClaims},
+		{"cnf.x5t#S256 empty", idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": map[string]any{"x5t#S256": ""}}}), auth.ReasonMalformedClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,26 +405,28 @@ func TestRefusalsQuoteNoClaims(t *testing.T) {
 	}
 }
 
-// TestVerifyReadsTheBinding: Principal.JKT is the token's cnf.jkt, and ""
-// for a token without one or with another confirmation method only.
+// TestVerifyReadsTheBinding: Principal.JKT is the token's cnf.jkt and
+// Principal.X5T its cnf["x5t#S256"], each "" for a token without one.
 func TestVerifyReadsTheBinding(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
 	v := idp.NewVerifier(t)
 	tests := []struct {
-		name string
-		cnf  any
-		want string
+		name    string
+		cnf     any
+		wantJKT string
+		wantX5T string
 	}{
-		{"bound", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
-		{"unbound", authtest.Omit, ""},
-		{"certificate-bound only", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, ""},
+		{"bound", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""},
+		{"unbound", authtest.Omit, "", ""},
+		{"certificate-bound only", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "", "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+		{"both", map[string]any{"jkt": "k", "x5t#S256": "c"}, "k", "c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "a", Extra: map[string]any{"cnf": tt.cnf}}))
-			if err != nil || p.JKT != tt.want {
-				t.Errorf("Verify = %+v, %v; want JKT %q", p, err, tt.want)
+			if err != nil || p.JKT != tt.wantJKT || p.X5T != tt.wantX5T {
+				t.Errorf("Verify = %+v, %v; want JKT %q, X5T %q", p, err, tt.wantJKT, tt.wantX5T)
 			}
 		})
 	}

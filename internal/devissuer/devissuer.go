@@ -143,6 +143,11 @@ func Sign(key Key, header map[string]any, claims jwt.Claims) (string, error) {
 // Mint returns an access token for subject with the given scopes, valid for
 // ttl, signed with the current key.
 func (i *Issuer) Mint(subject string, scopes []string, ttl time.Duration) (string, error) {
+	return i.mint(subject, scopes, ttl, nil)
+}
+
+// mint is Mint with the confirmation claim cnf, unless nil.
+func (i *Issuer) mint(subject string, scopes []string, ttl time.Duration, cnf map[string]any) (string, error) {
 	now := time.Now()
 	claims := jwt.MapClaims{
 		"iss":   i.url,
@@ -152,6 +157,9 @@ func (i *Issuer) Mint(subject string, scopes []string, ttl time.Duration) (strin
 		"nbf":   now.Unix(),
 		"exp":   now.Add(ttl).Unix(),
 		"scope": strings.Join(scopes, " "),
+	}
+	if cnf != nil {
+		claims["cnf"] = cnf
 	}
 	return Sign(i.Keys()[0], nil, claims)
 }

@@ -171,3 +171,61 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		t.Errorf("a page of another origin may read tokens: Allow-Origin %q", got)
 	}
 }
+
+// TestTokenEndpointBindsToCertificate: a token request from loopback may
+// ask for a token bound to a certificate's thumbprint; from elsewhere, or
+// with something that is no SHA-256 thumbprint, it is refused.
+func TestTokenEndpointBindsToCertificate(t *testing.T) {
+	t.Parallel()
+	iss, err := devissuer.New("http://127.0.0.1:8001", "orders-api", []string{"orders:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("a certificate"))
+	x5t := base64.RawURLEncoding.EncodeToString(sum[:])
+	tests := []struct {
+		name   string
+		remote string
+		x5t    string
+		status int
+	}{
+		{"from IPv4 loopback", "127.0.0.1:5000", x5t, 200},
+		{"from IPv6 loopback", "[::1]:5000", x5t, 200},
+		{"from another host", "192.0.2.1:5000", x5t, 400},
+		{"not base64url", "127.0.0.1:5000", "a+b/", 400},
+		{"padded", "127.0.0.1:5000", x5t + "=", 400},
+		{"SHA-1 long", "127.0.0.1:5000", base64.RawURLEncoding.EncodeToString(sum[:20]), 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}, devissuer.CertThumbprintParam: {tt.x5t}}
+			req := httptest.NewRequest(http.MethodPost, devissuer.TokenPath, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.RemoteAddr = tt.remote
+			rec := httptest.NewRecorder()
+			iss.Handler().ServeHTTP(rec, req)
+			var body struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != tt.status {
+				t.Fatalf("status %d %s; want %d", rec.Code, rec.Body, tt.status)
+			}
+			if tt.status != 200 {
+				return
+			}
+			_, payload, _ := strings.Cut(body.AccessToken, ".")
+			payload, _, _ = strings.Cut(payload, ".")
+			raw, err := base64.RawURLEncoding.DecodeString(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claims struct {
+				Cnf map[string]string `json:"cnf"`
+			}
+			if err := json.Unmarshal(raw, &claims); err != nil || claims.Cnf["x5t#S256"] != x5t {
+				t.Errorf("claims %s; want cnf x5t#S256 %s", raw, x5t)
+			}
+		})
+	}
+}

@@ -1,8 +1,11 @@
 package devissuer
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -117,7 +120,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, used, expired, or not for this client, redirect_uri or code_verifier")
 			return
 		}
-		i.issue(w, g.subject, g.scopes)
+		i.issueFor(w, g.subject, g.scopes, TokenTTL, nil)
 		return
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
@@ -142,19 +145,45 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = d
 	}
-	i.issueFor(w, id, scopes, ttl)
+	cnf, ok := certBinding(r)
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_request", CertThumbprintParam+" must be a SHA-256 thumbprint, base64url without padding, sent from loopback")
+		return
+	}
+	i.issueFor(w, id, scopes, ttl, cnf)
+}
+
+// CertThumbprintParam is the token request's form parameter that asks for
+// a token bound to the client certificate of that SHA-256 thumbprint
+// (RFC 8705, section 3.1): the token's cnf["x5t#S256"]. Since the issuer
+// checks no certificate, it takes the parameter only from loopback, from
+// the developer's own machine.
+const CertThumbprintParam = "cnf_x5t_s256"
+
+// certBinding returns the cnf claim the token request r asks for, nil for
+// none, and false when the request may not ask for it or names no
+// thumbprint.
+func certBinding(r *http.Request) (map[string]any, bool) {
+	x5t := r.PostForm.Get(CertThumbprintParam)
+	if x5t == "" {
+		return nil, true
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	sum, derr := base64.RawURLEncoding.DecodeString(x5t)
+	if err != nil || !peer.Addr().Unmap().IsLoopback() || derr != nil || len(sum) != sha256.Size {
+		return nil, false
+	}
+	return map[string]any{"x5t#S256": x5t}, true
 }
 
 // maxTTL bounds the lifetime a dev client may ask for.
 const maxTTL = 24 * time.Hour
 
 // issue answers a token request with a token for subject and scopes.
-func (i *Issuer) issue(w http.ResponseWriter, subject string, scopes []string) {
-	i.issueFor(w, subject, scopes, TokenTTL)
-}
-
-func (i *Issuer) issueFor(w http.ResponseWriter, subject string, scopes []string, ttl time.Duration) {
-	token, err := i.Mint(subject, scopes, ttl)
+// issueFor answers with a token for subject with scopes, valid for ttl,
+// with the confirmation claim cnf unless nil.
+func (i *Issuer) issueFor(w http.ResponseWriter, subject string, scopes []string, ttl time.Duration, cnf map[string]any) {
+	token, err := i.mint(subject, scopes, ttl, cnf)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
 		return
