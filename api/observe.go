@@ -108,7 +108,7 @@ func observe(log *slog.Logger, m *metrics) gin.HandlerFunc {
 		}
 		p, authenticated := auth.FromContext(c.Request.Context())
 		if authenticated {
-			attrs = append(attrs, "issuer", p.Issuer, "subject", p.Subject, "dpop", p.JKT != "")
+			attrs = append(attrs, "issuer", p.Issuer, "subject", p.Subject, "dpop", p.JKT != "", "cert_bound", p.X5T != "")
 		}
 		log.InfoContext(c.Request.Context(), "request", attrs...)
 		if m != nil {
