@@ -45,6 +45,9 @@ type config struct {
 	docsClientID         string
 	adminAddr            string
 	pprofAddr            string
+	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
+	// shared by every replica.
+	redisURL string
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -69,6 +72,7 @@ type fileConfig struct {
 	AdminAddr            string   `yaml:"admin_addr"`
 	PprofAddr            string   `yaml:"pprof_addr"`
 	PublicURL            string   `yaml:"public_url"`
+	RedisURL             string   `yaml:"redis_url"`
 	Auth                 struct {
 		Leeway         string           `yaml:"leeway"`
 		CacheSize      string           `yaml:"cache_size"`
