@@ -74,13 +74,15 @@ type fileConfig struct {
 	PublicURL            string   `yaml:"public_url"`
 	RedisURL             string   `yaml:"redis_url"`
 	Auth                 struct {
-		Leeway         string           `yaml:"leeway"`
-		CacheSize      string           `yaml:"cache_size"`
-		CacheTTL       string           `yaml:"cache_ttl"`
-		DPoP           string           `yaml:"dpop"`
-		DPoPAlgorithms []string         `yaml:"dpop_algorithms"`
-		DPoPMaxAge     string           `yaml:"dpop_max_age"`
-		Issuers        []issuerSettings `yaml:"issuers"`
+		Leeway          string           `yaml:"leeway"`
+		CacheSize       string           `yaml:"cache_size"`
+		CacheTTL        string           `yaml:"cache_ttl"`
+		DPoP            string           `yaml:"dpop"`
+		DPoPAlgorithms  []string         `yaml:"dpop_algorithms"`
+		DPoPMaxAge      string           `yaml:"dpop_max_age"`
+		DPoPNonce       string           `yaml:"dpop_nonce"`
+		DPoPNonceSecret string           `yaml:"dpop_nonce_secret"`
+		Issuers         []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 
@@ -190,6 +192,9 @@ func (src sources) apply(decls []setting, v *values) []error {
 	for _, s := range decls {
 		value, from := src.lookup(s)
 		if err := s.apply(v, value); err != nil {
+			if s.secret {
+				value = "(hidden)"
+			}
 			errs = append(errs, fmt.Errorf("%s: %q %w", from, value, err))
 		}
 	}

@@ -336,6 +336,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"auth_dpop", cfg.auth.DPoP.Mode,
 		"auth_dpop_algorithms", cfg.auth.DPoP.Algorithms,
 		"auth_dpop_max_age", cfg.auth.DPoP.MaxAge.String(),
+		"auth_dpop_nonce", cfg.auth.DPoP.Nonce,
+		"auth_dpop_nonce_secret_set", cfg.auth.DPoP.NonceSecret != nil,
 		"public_url", cfg.auth.DPoP.PublicURL,
 		"redis_url", redactURL(cfg.redisURL),
 		"cors_origins", cfg.api.CORSOrigins,
