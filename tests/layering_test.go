@@ -21,7 +21,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"auth/dpop":            {"auth/jwks"},
 		"auth/dpop/dpoptest":   {"auth/dpop"},
 		"auth/dpop/redisstore": {"auth/dpop"},
-		"internal/devissuer":   nil,
+		"internal/devissuer":   {"auth/dpop"},
 		"auth/authtest":        {"auth", "internal/devissuer"},
 		"repository/repotest":  {"repository", "migrations"},
 		"models":               nil,

@@ -129,7 +129,8 @@ type Request struct {
 	// URL is the request's absolute URL as the client addressed it; its
 	// query and fragment are ignored.
 	URL string
-	// AccessToken is the token that came with the proof.
+	// AccessToken is the token that came with the proof; "" for a request
+	// to a token endpoint, whose proof must then carry no ath.
 	AccessToken string
 }
 
@@ -243,7 +244,11 @@ func (v *Verifier) checkClaims(c *claims, r Request) error {
 	if c.jti == "" || len(c.jti) > MaxIDLength {
 		return ErrID
 	}
-	if c.ath != TokenHash(r.AccessToken) {
+	var ath string // none for a token request
+	if r.AccessToken != "" {
+		ath = TokenHash(r.AccessToken)
+	}
+	if c.ath != ath {
 		return ErrTokenHash
 	}
 	if v.opts.Nonces != nil && !v.opts.Nonces.Valid(c.nonce) {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 )
 
 // Key is a signing key with its kid and the algorithm it signs with.
@@ -76,6 +78,9 @@ type Issuer struct {
 	audience string
 	scopes   []string
 
+	// proofs checks the DPoP proofs of token requests.
+	proofs *dpop.Verifier
+
 	mu    sync.RWMutex
 	keys  []Key            // keys[0] signs; all are published
 	codes map[string]grant // authorization codes not yet exchanged
@@ -88,7 +93,11 @@ func New(url, audience string, scopes []string) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{url: url, audience: audience, scopes: scopes, keys: []Key{k}, codes: map[string]grant{}}, nil
+	proofs, err := dpop.New(dpop.Options{Replay: dpop.NewMemoryStore(0, nil)})
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{url: url, audience: audience, scopes: scopes, proofs: proofs, keys: []Key{k}, codes: map[string]grant{}}, nil
 }
 
 // URL is the issuer identifier, the iss of its tokens.
@@ -143,6 +152,12 @@ func Sign(key Key, header map[string]any, claims jwt.Claims) (string, error) {
 // Mint returns an access token for subject with the given scopes, valid for
 // ttl, signed with the current key.
 func (i *Issuer) Mint(subject string, scopes []string, ttl time.Duration) (string, error) {
+	return i.MintBound(subject, scopes, ttl, "")
+}
+
+// MintBound is Mint for a token bound to the DPoP key whose RFC 7638
+// thumbprint is jkt (its cnf.jkt claim); "" means an unbound token.
+func (i *Issuer) MintBound(subject string, scopes []string, ttl time.Duration, jkt string) (string, error) {
 	now := time.Now()
 	claims := jwt.MapClaims{
 		"iss":   i.url,
@@ -152,6 +167,9 @@ func (i *Issuer) Mint(subject string, scopes []string, ttl time.Duration) (strin
 		"nbf":   now.Unix(),
 		"exp":   now.Add(ttl).Unix(),
 		"scope": strings.Join(scopes, " "),
+	}
+	if jkt != "" {
+		claims["cnf"] = map[string]any{"jkt": jkt}
 	}
 	return Sign(i.Keys()[0], nil, claims)
 }
