@@ -24,6 +24,8 @@ import (
 const tokenUsage = `usage:
   orders token inspect [serve's flags] [TOKEN|-]         decode a token and say whether this API accepts it
   orders token mint --sub S [--scope "..."] [--ttl 1h]   a token from the running --dev issuer
+  orders token dpop-key > KEY.jwk                        a new key for DPoP proofs
+  orders token dpop --key KEY.jwk --url U [--token T]    a DPoP proof for one request
 
 Run "orders token inspect -h" or "orders token mint -h" for the flags.
 `
@@ -43,6 +45,10 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return inspect(ctx, args[1:], getenv, stdin, stdout)
 	case args[0] == "mint":
 		return mint(ctx, args[1:], getenv, stdout)
+	case args[0] == "dpop-key":
+		return newDPoPKey(args[1:], stdout)
+	case args[0] == "dpop":
+		return printDPoPProof(args[1:], stdout)
 	case isHelp(args[0]):
 		fmt.Fprint(stdout, tokenUsage)
 		return flag.ErrHelp
@@ -232,6 +238,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	sub := fs.String("sub", "", "the token's subject (required)")
 	scope := fs.String("scope", "", "space-separated scopes; default: all the dev issuer offers")
 	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
+	keyFile := fs.String("dpop-key", "", "a private JWK from token dpop-key: the token is bound to it (DPoP)")
 	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}
@@ -245,10 +252,16 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err := checkMintTTL(*ttl); err != nil {
 		errs = append(errs, err)
 	}
+	var key *dpopKey
+	if *keyFile != "" {
+		k, err := readDPoPKey(*keyFile)
+		errs = append(errs, err)
+		key = &k
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return requestToken(ctx, v.cfg.devIssuerAddr, *sub, *scope, *ttl, stdout)
+	return requestToken(ctx, v.cfg.devIssuerAddr, tokenRequest{sub: *sub, scope: *scope, ttl: *ttl, key: key}, stdout)
 }
 
 // checkMintTTL says what is wrong with a lifetime token mint cannot ask for,
@@ -266,18 +279,34 @@ func checkMintTTL(ttl time.Duration) error {
 	return nil
 }
 
-// requestToken gets a token for sub from the dev issuer at issuerAddr and
+// tokenRequest is what token mint asks the dev issuer for.
+type tokenRequest struct {
+	sub, scope string
+	ttl        time.Duration
+	// key, when set, signs a DPoP proof, so the token is bound to it.
+	key *dpopKey
+}
+
+// requestToken gets the token of tr from the dev issuer at issuerAddr and
 // prints it.
-func requestToken(ctx context.Context, issuerAddr, sub, scope string, ttl time.Duration, stdout io.Writer) error {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sub}, "ttl": {ttl.String()}}
-	if scope != "" {
-		form.Set("scope", scope)
+func requestToken(ctx context.Context, issuerAddr string, tr tokenRequest, stdout io.Writer) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {tr.sub}, "ttl": {tr.ttl.String()}}
+	if tr.scope != "" {
+		form.Set("scope", tr.scope)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
+	tokenURL := "http://" + issuerAddr + devissuer.TokenPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if tr.key != nil {
+		proof, err := tr.key.proof(http.MethodPost, tokenURL, "", "")
+		if err != nil {
+			return err
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("is serve --dev running? %w", err)
