@@ -55,7 +55,9 @@ func NewClient(tb testing.TB, alg string) *Client {
 			c.Signer = k
 			c.JWK = map[string]any{"kty": "EC", "crv": "P-256",
 				"x": enc.EncodeToString(k.X.FillBytes(make([]byte, 32))), "y": enc.EncodeToString(k.Y.FillBytes(make([]byte, 32)))}
-			c.PrivateJWK = with(c.JWK, "d", enc.EncodeToString(k.D.FillBytes(make([]byte, 32))))
+			var d []byte
+			d, err = k.Bytes()
+			c.PrivateJWK = with(c.JWK, "d", enc.EncodeToString(d))
 		}
 	case "EdDSA":
 		var pub ed25519.PublicKey
