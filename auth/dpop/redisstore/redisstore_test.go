@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"crypto/rand"
 	"errors"
+	"net"
 	"os"
 	"strconv"
 	"testing"
@@ -99,5 +100,44 @@ func BenchmarkStore(b *testing.B) {
 		if err := store.Use(b.Context(), prefix+strconv.Itoa(i), expires); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStoreSilent: a Redis that accepts connections and never answers is
+// dpop.ErrStoreFault within a few timeouts, not a request held for long.
+func TestStoreSilent(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var held []net.Conn // open and silent until the listener closes
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	store, client, err := redisstore.Open("redis://" + ln.Addr().String() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	start := time.Now()
+	err = store.Use(t.Context(), "id", time.Now().Add(time.Minute))
+	if !errors.Is(err, dpop.ErrStoreFault) || time.Since(start) > 4*redisstore.IOTimeout+redisstore.DialTimeout {
+		t.Errorf("Use on a silent Redis: %v after %s; want dpop.ErrStoreFault within a few timeouts", err, time.Since(start))
 	}
 }
