@@ -46,6 +46,9 @@ type config struct {
 	adminAddr            string
 	pprofAddr            string
 	tls                  tlsSettings
+	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
+	// shared by every replica.
+	redisURL string
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -78,14 +81,17 @@ type fileConfig struct {
 		ClientCertHeader string `yaml:"client_cert_header"`
 	} `yaml:"tls"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	RedisURL       string   `yaml:"redis_url"`
 	Auth           struct {
-		Leeway         string           `yaml:"leeway"`
-		CacheSize      string           `yaml:"cache_size"`
-		CacheTTL       string           `yaml:"cache_ttl"`
-		DPoP           string           `yaml:"dpop"`
-		DPoPAlgorithms []string         `yaml:"dpop_algorithms"`
-		DPoPMaxAge     string           `yaml:"dpop_max_age"`
-		Issuers        []issuerSettings `yaml:"issuers"`
+		Leeway          string           `yaml:"leeway"`
+		CacheSize       string           `yaml:"cache_size"`
+		CacheTTL        string           `yaml:"cache_ttl"`
+		DPoP            string           `yaml:"dpop"`
+		DPoPAlgorithms  []string         `yaml:"dpop_algorithms"`
+		DPoPMaxAge      string           `yaml:"dpop_max_age"`
+		DPoPNonce       string           `yaml:"dpop_nonce"`
+		DPoPNonceSecret string           `yaml:"dpop_nonce_secret"`
+		Issuers         []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 
@@ -196,6 +202,9 @@ func (src sources) apply(decls []setting, v *values) []error {
 	for _, s := range decls {
 		value, from := src.lookup(s)
 		if err := s.apply(v, value); err != nil {
+			if s.secret {
+				value = "(hidden)"
+			}
 			errs = append(errs, fmt.Errorf("%s: %q %w", from, value, err))
 		}
 	}

@@ -190,6 +190,11 @@ func TestAllErrorsInOnePass(t *testing.T) {
 				`ORDERS_ADDR (addr in PATH): "8000" is not host:port`,
 				`ORDERS_DATABASE_MAX_CONNS (--database-max-conns): "0" is not a positive number`,
 			}},
+		{"a short nonce secret is not quoted, a bad nonce switch is", "",
+			merge(issuer, map[string]string{"ORDERS_AUTH_DPOP_NONCE_SECRET": "hunter2", "ORDERS_AUTH_DPOP_NONCE": "yes"}), nil, []string{
+				`ORDERS_AUTH_DPOP_NONCE: "yes" is not on or off`,
+				`ORDERS_AUTH_DPOP_NONCE_SECRET: "(hidden)" is shorter than 32 bytes`,
+			}},
 		{"a file that is not YAML is the only error", "auth: [", nil, nil, []string{
 			`ORDERS_CONFIG PATH: [1:7] sequence end token ']' not found`,
 		}},
@@ -346,5 +351,35 @@ func TestDPoPSettingsFromTheFile(t *testing.T) {
 	env["ORDERS_AUTH_DPOP"] = "off"
 	if cfg, err = loadConfig(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.auth.DPoP.Mode != auth.DPoPOff {
 		t.Errorf("the environment over the file: %+v, %v; want off", cfg.auth.DPoP, err)
+	}
+}
+
+// TestDPoPStoreAndNonceSettings: the Redis URL and the nonce settings reach
+// the configuration from the environment, flags and file.
+func TestDPoPStoreAndNonceSettings(t *testing.T) {
+	t.Parallel()
+	hosted := map[string]string{"ORDERS_AUTH_ISSUER": "https://i.example.com/", "ORDERS_AUTH_AUDIENCE": "orders"}
+	secret := strings.Repeat("k", 32)
+	tests := []struct {
+		name        string
+		env         map[string]string
+		args        []string
+		redis       string
+		nonce       bool
+		nonceSecret string
+	}{
+		{"defaults", hosted, nil, "", false, ""},
+		{"environment", merge(hosted, map[string]string{"ORDERS_REDIS_URL": "redis://r:6379/0", "ORDERS_AUTH_DPOP_NONCE": "on", "ORDERS_AUTH_DPOP_NONCE_SECRET": secret}), nil,
+			"redis://r:6379/0", true, secret},
+		{"flags", hosted, []string{"--redis-url", "redis://f:6379/1", "--auth-dpop-nonce", "on"}, "redis://f:6379/1", true, ""},
+	}
+	for _, tt := range tests {
+		c, err := loadConfig(tt.args, env(tt.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if c.redisURL != tt.redis || c.auth.DPoP.Nonce != tt.nonce || string(c.auth.DPoP.NonceSecret) != tt.nonceSecret {
+			t.Errorf("%s: redis %q, nonce %v, secret set %v; want %q, %v, %v", tt.name, c.redisURL, c.auth.DPoP.Nonce, c.auth.DPoP.NonceSecret != nil, tt.redis, tt.nonce, tt.nonceSecret != "")
+		}
 	}
 }

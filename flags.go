@@ -36,9 +36,25 @@ input when it is - or absent. Exit status 1 when the API would refuse it.
 
 flags:
 `,
-	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem]
+	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem] [--dpop-key KEY.jwk]
 
-Get a token from the issuer of a running serve --dev.
+Get a token from the issuer of a running serve --dev; with --dpop-key, a
+DPoP-bound token (token_type DPoP, cnf.jkt that key's thumbprint).
+
+flags:
+`,
+	"token dpop-key": `usage: orders token dpop-key [--alg ES256] > KEY.jwk
+
+Print a new private key as a JWK, for token dpop and token mint --dpop-key.
+Keep it as you would a password: whoever holds it can spend its tokens.
+
+flags:
+`,
+	"token dpop": `usage: orders token dpop --key KEY.jwk --url U [--method GET] [--token T] [--nonce N]
+
+Print a DPoP proof (RFC 9449) signed with KEY.jwk for one request: send it
+in the DPoP header, with Authorization: DPoP T. A proof is good once, for
+one minute.
 
 flags:
 `,

@@ -146,7 +146,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 		}
 		cfg.auth.Issuers[0].URL = issuerURL
 	}
+	replay, replayName, closeReplay, err := replayStore(cfg, db)
+	if err != nil {
+		return err
+	}
+	defer closeReplay()
+	cfg.auth.DPoP.Replay = replay
 	logConfig(ctx, log, cfg)
+	log.InfoContext(ctx, "DPoP replay store", "store", replayName)
 	verifier, err := auth.NewVerifier(cfg.auth, log)
 	if err != nil {
 		return err
@@ -338,7 +345,10 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"auth_dpop", cfg.auth.DPoP.Mode,
 		"auth_dpop_algorithms", cfg.auth.DPoP.Algorithms,
 		"auth_dpop_max_age", cfg.auth.DPoP.MaxAge.String(),
+		"auth_dpop_nonce", cfg.auth.DPoP.Nonce,
+		"auth_dpop_nonce_secret_set", cfg.auth.DPoP.NonceSecret != nil,
 		"public_url", cfg.auth.DPoP.PublicURL,
+		"redis_url", redactURL(cfg.redisURL),
 		"cors_origins", cfg.api.CORSOrigins,
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,

@@ -19,6 +19,8 @@ import (
 // over the default; the empty string counts as not given.
 type setting struct {
 	env, flag, def, doc string
+	// secret keeps the value out of error messages.
+	secret bool
 	// key names the value in the configuration file, for messages; within
 	// an entry of auth.issuers for the issuer settings; "" when the file has
 	// no such key.
@@ -127,9 +129,18 @@ func serverSettings() []setting {
 		{env: "ORDERS_AUTH_DPOP_MAX_AGE", flag: "auth-dpop-max-age", def: auth.DefaultDPoPMaxAge.String(), doc: "how far a DPoP proof's iat may be from now, either way, at most " + auth.MaxDPoPMaxAge.String(),
 			key: "auth.dpop_max_age", file: func(f *fileConfig) string { return f.Auth.DPoPMaxAge },
 			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.DPoP.MaxAge }, time.Nanosecond, auth.MaxDPoPMaxAge, "60s")},
+		{env: "ORDERS_AUTH_DPOP_NONCE", flag: "auth-dpop-nonce", def: "off", doc: "on makes DPoP proofs carry a server nonce (RFC 9449, section 9) from the DPoP-Nonce header, rotated every max age",
+			key: "auth.dpop_nonce", file: func(f *fileConfig) string { return f.Auth.DPoPNonce },
+			apply: onOff(func(v *values) *bool { return &v.cfg.auth.DPoP.Nonce })},
+		{env: "ORDERS_AUTH_DPOP_NONCE_SECRET", flag: "auth-dpop-nonce-secret", secret: true, doc: "secret of at least 32 bytes the DPoP nonces derive from, the same on every replica so that each accepts the others' nonces; default: random per process",
+			key: "auth.dpop_nonce_secret", file: func(f *fileConfig) string { return f.Auth.DPoPNonceSecret },
+			apply: secret(func(v *values) *[]byte { return &v.cfg.auth.DPoP.NonceSecret })},
 		{env: "ORDERS_PUBLIC_URL", flag: "public-url", doc: "URL clients call the API at, which DPoP proofs name (htu); required behind a proxy; default: each request's scheme and Host",
 			key: "public_url", file: func(f *fileConfig) string { return f.PublicURL },
 			apply: text(func(v *values) *string { return &v.cfg.auth.DPoP.PublicURL })},
+		{env: "ORDERS_REDIS_URL", flag: "redis-url", doc: "Redis (redis:// or rediss://) that keeps the DPoP proofs used, shared by replicas; default: the PostgreSQL database, or this process's memory on SQLite",
+			key: "redis_url", file: func(f *fileConfig) string { return f.RedisURL },
+			apply: text(func(v *values) *string { return &v.cfg.redisURL })},
 		{env: "ORDERS_CORS_ORIGINS", flag: "cors-origins", doc: "comma-separated origins browsers may call from; none by default",
 			key: "cors_origins", file: func(f *fileConfig) string { return strings.Join(f.CORSOrigins, ",") },
 			apply: list(func(v *values) *[]string { return &v.cfg.api.CORSOrigins })},
@@ -204,6 +215,37 @@ func dpopMode(field func(*values) *auth.DPoPMode) func(*values, string) error {
 			return nil
 		}
 		return errors.New("is not off, allowed or required")
+	}
+}
+
+// onOff stores on as true and off (or nothing) as false.
+func onOff(field func(*values) *bool) func(*values, string) error {
+	return func(v *values, s string) error {
+		switch s {
+		case "", "off":
+			*field(v) = false
+		case "on":
+			*field(v) = true
+		default:
+			return errors.New("is not on or off")
+		}
+		return nil
+	}
+}
+
+// secret stores a secret of at least 32 bytes, or nil for none; errors
+// never quote it.
+func secret(field func(*values) *[]byte) func(*values, string) error {
+	return func(v *values, s string) error {
+		switch {
+		case s == "":
+			*field(v) = nil
+			return nil
+		case len(s) < 32:
+			return errors.New("is shorter than 32 bytes")
+		}
+		*field(v) = []byte(s)
+		return nil
 	}
 }
 

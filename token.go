@@ -28,6 +28,8 @@ const tokenUsage = `usage:
   orders token inspect [serve's flags] [TOKEN|-]         decode a token and say whether this API accepts it
   orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem]
                                                          a token from the running --dev issuer
+  orders token dpop-key > KEY.jwk                        a new key for DPoP proofs
+  orders token dpop --key KEY.jwk --url U [--token T]    a DPoP proof for one request
 
 Run "orders token inspect -h" or "orders token mint -h" for the flags.
 `
@@ -47,6 +49,10 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 		return inspect(ctx, args[1:], getenv, stdin, stdout)
 	case args[0] == "mint":
 		return mint(ctx, args[1:], getenv, stdout)
+	case args[0] == "dpop-key":
+		return newDPoPKey(args[1:], stdout)
+	case args[0] == "dpop":
+		return printDPoPProof(args[1:], stdout)
 	case isHelp(args[0]):
 		fmt.Fprint(stdout, tokenUsage)
 		return flag.ErrHelp
@@ -237,6 +243,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	scope := fs.String("scope", "", "space-separated scopes; default: all the dev issuer offers")
 	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
 	cnfCert := fs.String("cnf-cert", "", "PEM client certificate the token is bound to (cnf x5t#S256, RFC 8705); default: none")
+	keyFile := fs.String("dpop-key", "", "a private JWK from token dpop-key: the token is bound to it (DPoP)")
 	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}
@@ -250,21 +257,23 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err := checkMintTTL(*ttl); err != nil {
 		errs = append(errs, err)
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {*sub}, "ttl": {ttl.String()}}
-	if *scope != "" {
-		form.Set("scope", *scope)
+	var key *dpopKey
+	if *keyFile != "" {
+		k, err := readDPoPKey(*keyFile)
+		errs = append(errs, err)
+		key = &k
 	}
+	x5t := ""
 	if *cnfCert != "" {
-		x5t, err := certThumbprint(*cnfCert)
-		if err != nil {
+		var err error
+		if x5t, err = certThumbprint(*cnfCert); err != nil {
 			errs = append(errs, fmt.Errorf("--cnf-cert %s: %w", *cnfCert, err))
 		}
-		form.Set(devissuer.CertThumbprintParam, x5t)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return requestToken(ctx, v.cfg.devIssuerAddr, form, stdout)
+	return requestToken(ctx, v.cfg.devIssuerAddr, tokenRequest{sub: *sub, scope: *scope, ttl: *ttl, key: key, x5t: x5t}, stdout)
 }
 
 // certThumbprint returns the RFC 8705 thumbprint of the first certificate
@@ -300,14 +309,40 @@ func checkMintTTL(ttl time.Duration) error {
 	return nil
 }
 
-// requestToken sends the token request form to the dev issuer at
-// issuerAddr and prints the token it answers.
-func requestToken(ctx context.Context, issuerAddr string, form url.Values, stdout io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+issuerAddr+devissuer.TokenPath, strings.NewReader(form.Encode()))
+// tokenRequest is what token mint asks the dev issuer for.
+type tokenRequest struct {
+	sub, scope string
+	ttl        time.Duration
+	// key, when set, signs a DPoP proof, so the token is bound to it.
+	key *dpopKey
+	// x5t, when set, binds the token to the client certificate of that
+	// SHA-256 thumbprint (RFC 8705).
+	x5t string
+}
+
+// requestToken gets the token of tr from the dev issuer at issuerAddr and
+// prints it.
+func requestToken(ctx context.Context, issuerAddr string, tr tokenRequest, stdout io.Writer) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {tr.sub}, "ttl": {tr.ttl.String()}}
+	if tr.scope != "" {
+		form.Set("scope", tr.scope)
+	}
+	if tr.x5t != "" {
+		form.Set(devissuer.CertThumbprintParam, tr.x5t)
+	}
+	tokenURL := "http://" + issuerAddr + devissuer.TokenPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if tr.key != nil {
+		proof, err := tr.key.proof(http.MethodPost, tokenURL, "", "")
+		if err != nil {
+			return err
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("is serve --dev running? %w", err)

@@ -154,6 +154,13 @@ type DPoPConfig struct {
 	PublicURL string
 	// Replay remembers used proofs; nil means one in this process's memory.
 	Replay dpop.ReplayStore
+	// Nonce makes proofs carry a server nonce (RFC 9449, section 9), sent in
+	// the DPoP-Nonce header and rotated every MaxAge.
+	Nonce bool
+	// NonceSecret, at least dpop.MinNonceSecretLength bytes, derives the
+	// nonces; replicas that share it accept each other's. nil means a
+	// random one per process.
+	NonceSecret []byte
 }
 
 // Issuer is one trusted issuer and how to read its tokens.
@@ -264,6 +271,9 @@ func (d *DPoPConfig) validate() error {
 	}
 	if d.MaxAge < 0 || d.MaxAge > dpop.MaxMaxAge {
 		errs = append(errs, fmt.Errorf("dpop max age must be more than 0s, up to %s", dpop.MaxMaxAge))
+	}
+	if d.NonceSecret != nil && len(d.NonceSecret) < dpop.MinNonceSecretLength {
+		errs = append(errs, fmt.Errorf("dpop nonce secret must be at least %d bytes", dpop.MinNonceSecretLength))
 	}
 	if d.PublicURL != "" {
 		u, err := url.Parse(d.PublicURL)

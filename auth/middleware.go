@@ -37,6 +37,9 @@ const retryAfterSeconds = "5"
 func Authenticate(v *Verifier, writeError WriteError) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, dpopScheme, err := v.authenticate(c.Request)
+		if nonce := v.proofs.Nonce(); nonce != "" && dpopScheme {
+			c.Header("DPoP-Nonce", nonce)
+		}
 		if err == nil {
 			c.Request = c.Request.WithContext(NewContext(c.Request.Context(), p))
 			c.Next()
@@ -149,6 +152,7 @@ var proofReasons = []struct {
 	{dpop.ErrIssuedAt, ReasonDPoPIssuedAt},
 	{dpop.ErrID, ReasonDPoPID},
 	{dpop.ErrTokenHash, ReasonDPoPTokenHash},
+	{dpop.ErrNonce, ReasonDPoPNonce},
 	{dpop.ErrReplay, ReasonDPoPReplay},
 }
 
@@ -200,6 +204,8 @@ func (v *Verifier) challenge(c *gin.Context, dpopScheme bool, err error) {
 		return
 	case errors.Is(e, ErrInvalidToken):
 		params = append(params, `error="invalid_token"`)
+	case e.Reason == ReasonDPoPNonce:
+		params = append(params, `error="use_dpop_nonce"`)
 	case errors.Is(e, ErrInvalidProof):
 		params = append(params, `error="invalid_dpop_proof"`)
 	case errors.Is(e, ErrInvalidRequest):
@@ -218,6 +224,9 @@ func (v *Verifier) challenge(c *gin.Context, dpopScheme bool, err error) {
 		}
 		if mode != DPoPOff {
 			c.Writer.Header().Add("WWW-Authenticate", dpopChallenge)
+			if nonce := v.proofs.Nonce(); nonce != "" {
+				c.Header("DPoP-Nonce", nonce)
+			}
 		}
 	case dpopScheme:
 		c.Header("WWW-Authenticate", dpopChallenge)

@@ -52,6 +52,7 @@ const (
 	ReasonDPoPIssuedAt
 	ReasonDPoPID
 	ReasonDPoPTokenHash
+	ReasonDPoPNonce
 	ReasonDPoPUnbound
 	ReasonDPoPKeyMismatch
 	ReasonDPoPReplay
@@ -115,6 +116,7 @@ var reasons = [...]struct {
 	ReasonDPoPIssuedAt:         {ErrInvalidProof, "dpop_issued_at", "the DPoP proof's iat is missing or too far from now", "ORDERS_AUTH_DPOP_MAX_AGE bounds it either way; are the clocks right?"},
 	ReasonDPoPID:               {ErrInvalidProof, "dpop_id", "the DPoP proof's jti is missing or too long", ""},
 	ReasonDPoPTokenHash:        {ErrInvalidProof, "dpop_token_hash", "the DPoP proof's ath is missing or not the hash of the access token", ""},
+	ReasonDPoPNonce:            {ErrInvalidProof, "dpop_nonce", "the DPoP proof must carry the server nonce of the DPoP-Nonce header", ""},
 	ReasonDPoPUnbound:          {ErrInvalidToken, "dpop_unbound", "the token is not bound to a key (no cnf.jkt); it cannot be sent with the DPoP scheme", ""},
 	ReasonDPoPKeyMismatch:      {ErrInvalidProof, "dpop_key_mismatch", "the DPoP proof is signed by another key than the one the token is bound to", ""},
 	ReasonDPoPReplay:           {ErrInvalidProof, "dpop_replay", "the DPoP proof has been used before; sign a new one for every request", ""},

@@ -77,7 +77,15 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 	if replay == nil {
 		replay = dpop.NewMemoryStore(0, cfg.Now)
 	}
-	proofs, err := dpop.New(dpop.Options{Algorithms: cfg.DPoP.Algorithms, MaxAge: cfg.DPoP.MaxAge, Now: cfg.Now, Replay: replay})
+	var nonces *dpop.Nonces
+	if cfg.DPoP.Nonce {
+		n, err := dpop.NewNonces(cfg.DPoP.NonceSecret, cfg.DPoP.MaxAge, cfg.Now)
+		if err != nil {
+			return nil, fmt.Errorf("auth config: %w", err)
+		}
+		nonces = n
+	}
+	proofs, err := dpop.New(dpop.Options{Algorithms: cfg.DPoP.Algorithms, MaxAge: cfg.DPoP.MaxAge, Now: cfg.Now, Replay: replay, Nonces: nonces})
 	if err != nil {
 		return nil, fmt.Errorf("auth config: %w", err)
 	}

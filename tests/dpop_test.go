@@ -243,3 +243,49 @@ func TestDPoPReplayStoreFullFailsClosed(t *testing.T) {
 	}
 	e.do(t, request{method: http.MethodGet, path: "/orders", token: e.token(t, "alice", rw)}).wantStatus(t, http.StatusOK)
 }
+
+// TestDPoPNonce: with server nonces on, a proof without the current nonce
+// is refused with use_dpop_nonce and the nonce to use, and the retry with
+// it passes; every answer to a DPoP request, and the challenge of a request
+// without credentials, carries the nonce. With nonces off there is no
+// DPoP-Nonce header, and a nonce in a proof is ignored.
+func TestDPoPNonce(t *testing.T) {
+	t.Parallel()
+	withNonce := func(n string) dpoptest.Change { return dpoptest.Change{Claims: map[string]any{"nonce": n}} }
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("nonce ", on), func(t *testing.T) {
+			t.Parallel()
+			e := newEnvFor(t, nil, func(c *envConfig) { c.auth.DPoP.Nonce = on })
+			client := dpoptest.NewClient(t, "ES256")
+			tok := e.boundToken(t, client, "alice", rw)
+			call := func(changes ...dpoptest.Change) response {
+				return e.do(t, request{method: http.MethodGet, path: "/orders", header: e.dpopHeader(tok, client.Proof(t, http.MethodGet, e.url+"/orders", tok, changes...))})
+			}
+			bare := e.do(t, request{method: http.MethodGet, path: "/orders"})
+			first := call()
+			if !on {
+				first.wantStatus(t, http.StatusOK)
+				call(withNonce("anything")).wantStatus(t, http.StatusOK)
+				for _, r := range []response{bare, first} {
+					if n := r.header.Get("DPoP-Nonce"); n != "" {
+						t.Errorf("DPoP-Nonce %q with nonces off", n)
+					}
+				}
+				return
+			}
+			nonce := first.header.Get("DPoP-Nonce")
+			if first.status != http.StatusUnauthorized || nonce == "" || !strings.Contains(first.header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+				t.Fatalf("proof without nonce: %d, DPoP-Nonce %q, %q; want 401 use_dpop_nonce with a nonce", first.status, nonce, first.header.Get("WWW-Authenticate"))
+			}
+			if bare.header.Get("DPoP-Nonce") != nonce {
+				t.Errorf("no-credentials challenge: DPoP-Nonce %q; want %q", bare.header.Get("DPoP-Nonce"), nonce)
+			}
+			call(withNonce("made-up")).wantStatus(t, http.StatusUnauthorized)
+			ok := call(withNonce(nonce))
+			ok.wantStatus(t, http.StatusOK)
+			if ok.header.Get("DPoP-Nonce") == "" {
+				t.Error("200 to a DPoP request without DPoP-Nonce")
+			}
+		})
+	}
+}

@@ -19,8 +19,8 @@ var errClaims = errors.New("malformed claims")
 // claims are the claims of a proof, decoded strictly: by exact name, each
 // once, each of its JSON type.
 type claims struct {
-	jti, htm, htu, ath string
-	iat                time.Time
+	jti, htm, htu, ath, nonce string
+	iat                       time.Time
 }
 
 var _ jwt.Claims = (*claims)(nil)
@@ -40,7 +40,7 @@ func (c *claims) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: not a JSON object whose names appear once", errClaims)
 	}
-	for name, dst := range map[string]*string{"jti": &c.jti, "htm": &c.htm, "htu": &c.htu, "ath": &c.ath} {
+	for name, dst := range map[string]*string{"jti": &c.jti, "htm": &c.htm, "htu": &c.htu, "ath": &c.ath, "nonce": &c.nonce} {
 		if v, ok := m[name]; ok && decodeString(v, dst) != nil {
 			return fmt.Errorf("%w: claim %q must be a string", errClaims, name)
 		}

@@ -64,6 +64,7 @@ var (
 	ErrIssuedAt   = errors.New("the proof's iat is missing or too far from now")
 	ErrID         = errors.New("the proof's jti is missing or too long")
 	ErrTokenHash  = errors.New("the proof's ath is missing or not the hash of the access token")
+	ErrNonce      = errors.New("the proof's nonce is missing or not a current server nonce")
 	ErrReplay     = errors.New("the proof has been used before")
 	ErrStoreFault = errors.New("the store of used proofs is unavailable")
 )
@@ -80,6 +81,9 @@ type Options struct {
 	Now func() time.Time
 	// Replay remembers used proofs. Required.
 	Replay ReplayStore
+	// Nonces, when set, are the server nonces a proof's nonce claim must
+	// hold one of; nil means proofs need no nonce.
+	Nonces *Nonces
 }
 
 // Verifier checks proofs. It is safe for concurrent use.
@@ -125,7 +129,8 @@ type Request struct {
 	// URL is the request's absolute URL as the client addressed it; its
 	// query and fragment are ignored.
 	URL string
-	// AccessToken is the token that came with the proof.
+	// AccessToken is the token that came with the proof; "" for a request
+	// to a token endpoint, whose proof must then carry no ath.
 	AccessToken string
 }
 
@@ -144,7 +149,7 @@ type Proof struct {
 // one well-formed JWT; typ dpop+jwt; an accepted asymmetric alg; a jwk that
 // is a strong public key and nothing more; the signature by that key; htm
 // and htu those of r; iat within MaxAge of now; a jti; ath the hash of r's
-// token. It does not record the proof: Use does, once the caller has
+// token; with Nonces, a current server nonce. It does not record the proof: Use does, once the caller has
 // checked the token it came with.
 func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	if len(proof) > MaxProofLength || strings.Count(proof, ".") != 2 {
@@ -239,10 +244,26 @@ func (v *Verifier) checkClaims(c *claims, r Request) error {
 	if c.jti == "" || len(c.jti) > MaxIDLength {
 		return ErrID
 	}
-	if c.ath != TokenHash(r.AccessToken) {
+	var ath string // none for a token request
+	if r.AccessToken != "" {
+		ath = TokenHash(r.AccessToken)
+	}
+	if c.ath != ath {
 		return ErrTokenHash
 	}
+	if v.opts.Nonces != nil && !v.opts.Nonces.Valid(c.nonce) {
+		return ErrNonce
+	}
 	return nil
+}
+
+// Nonce is the server nonce clients must put in their next proofs, or ""
+// when proofs need none.
+func (v *Verifier) Nonce() string {
+	if v.opts.Nonces == nil {
+		return ""
+	}
+	return v.opts.Nonces.Current()
 }
 
 // TokenHash is the ath of a proof for token: the base64url SHA-256 of its

@@ -104,6 +104,19 @@ func TestCheck(t *testing.T) {
 		{"ath missing", es.Proof(t, "GET", url, ""), dpop.ErrTokenHash},
 		{"ath of another token", es.Proof(t, "GET", url, "x.y.z"), dpop.ErrTokenHash},
 	}
+	noToken := []struct {
+		name  string
+		proof string
+		want  error
+	}{
+		{"token request without ath", es.Proof(t, "GET", url, ""), nil},
+		{"token request with ath", es.Proof(t, "GET", url, token), dpop.ErrTokenHash},
+	}
+	for _, tt := range noToken {
+		if _, err := v.Check(tt.proof, dpop.Request{Method: "GET", URL: url}); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s: Check = %v; want %v", tt.name, err, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := v.Check(tt.proof, dpop.Request{Method: "GET", URL: url + "?q=1", AccessToken: token})

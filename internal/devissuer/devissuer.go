@@ -23,6 +23,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 )
 
 // Key is a signing key with its kid and the algorithm it signs with.
@@ -76,6 +78,9 @@ type Issuer struct {
 	audience string
 	scopes   []string
 
+	// proofs checks the DPoP proofs of token requests.
+	proofs *dpop.Verifier
+
 	mu    sync.RWMutex
 	keys  []Key            // keys[0] signs; all are published
 	codes map[string]grant // authorization codes not yet exchanged
@@ -88,7 +93,11 @@ func New(url, audience string, scopes []string) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{url: url, audience: audience, scopes: scopes, keys: []Key{k}, codes: map[string]grant{}}, nil
+	proofs, err := dpop.New(dpop.Options{Replay: dpop.NewMemoryStore(0, nil)})
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{url: url, audience: audience, scopes: scopes, proofs: proofs, keys: []Key{k}, codes: map[string]grant{}}, nil
 }
 
 // URL is the issuer identifier, the iss of its tokens.

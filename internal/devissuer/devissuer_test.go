@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffeemesh/orders/auth/dpop/dpoptest"
 	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
@@ -227,5 +228,73 @@ func TestTokenEndpointBindsToCertificate(t *testing.T) {
 				t.Errorf("claims %s; want cnf x5t#S256 %s", raw, x5t)
 			}
 		})
+	}
+}
+
+// TestTokenEndpointDPoP: a token request with a DPoP proof gets a DPoP
+// token bound to the proof's key; a bad, replayed or doubled proof gets
+// invalid_dpop_proof, never a token.
+func TestTokenEndpointDPoP(t *testing.T) {
+	t.Parallel()
+	const tokenURL = "http://127.0.0.1:8001" + devissuer.TokenPath
+	iss, err := devissuer.New("http://127.0.0.1:8001", "orders-api", []string{"orders:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := iss.Handler()
+	client := dpoptest.NewClient(t, "ES256")
+	used := client.Proof(t, http.MethodPost, tokenURL, "")
+	tests := []struct {
+		name   string
+		proofs []string
+		status int
+		typ    string
+	}{
+		{"no proof", nil, 200, "Bearer"},
+		{"a proof", []string{used}, 200, "DPoP"},
+		{"the same proof again", []string{used}, 400, ""},
+		{"a proof for another URL", []string{client.Proof(t, http.MethodPost, "http://127.0.0.1:8001/other", "")}, 400, ""},
+		{"a proof with ath", []string{client.Proof(t, http.MethodPost, tokenURL, "a.b.c")}, 400, ""},
+		{"two proofs", []string{client.Proof(t, http.MethodPost, tokenURL, ""), client.Proof(t, http.MethodPost, tokenURL, "")}, 400, ""},
+	}
+	for _, tt := range tests {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}}
+		req := httptest.NewRequest(http.MethodPost, devissuer.TokenPath, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, p := range tt.proofs {
+			req.Header.Add("DPoP", p)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+			Error       string `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != tt.status || body.TokenType != tt.typ || (tt.status == 400 && body.Error != "invalid_dpop_proof") {
+			t.Errorf("%s: %d %+v; want %d token_type %q", tt.name, rec.Code, body, tt.status, tt.typ)
+			continue
+		}
+		if tt.status != 200 {
+			continue
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(body.AccessToken, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			CNF struct {
+				JKT string `json:"jkt"`
+			} `json:"cnf"`
+		}
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"Bearer": "", "DPoP": client.Thumbprint}[tt.typ]; claims.CNF.JKT != want {
+			t.Errorf("%s: cnf.jkt %q; want %q", tt.name, claims.CNF.JKT, want)
+		}
 	}
 }

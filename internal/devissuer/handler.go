@@ -4,12 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 )
 
 // Paths the issuer serves, below its URL.
@@ -33,8 +37,11 @@ var clientID = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 // runs on loopback only and its keys die with the process. The token's sub is
 // the client id, and its scopes those asked for (all by default). It also
 // redeems codes of the authorization code flow with PKCE, whose login page
-// lets the developer pick the subject and the scopes. Browsers may call the
-// token endpoint from any origin, as the /docs page does.
+// lets the developer pick the subject and the scopes. A token request with a
+// DPoP proof (RFC 9449, section 5) gets a token bound to the proof's key
+// (cnf.jkt) and token_type DPoP; a request with a bad proof gets
+// invalid_dpop_proof. Browsers may call the token endpoint from any
+// loopback origin, as the /docs page does.
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+DiscoveryPath, i.serveDiscovery)
@@ -59,7 +66,7 @@ func allowOrigin(w http.ResponseWriter, r *http.Request) {
 func allowBrowsers(w http.ResponseWriter, r *http.Request) {
 	allowOrigin(w, r)
 	w.Header().Set("Access-Control-Allow-Methods", "POST")
-	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Requested-With")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Requested-With, DPoP")
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -78,6 +85,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.Keys()[0].Alg},
+		"dpop_signing_alg_values_supported":     dpop.DefaultAlgorithms(),
 	})
 }
 
@@ -112,6 +120,11 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client_id must be 1 to 64 letters, digits or ._@-")
 		return
 	}
+	jkt, err := i.proofKey(r)
+	if err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", err.Error())
+		return
+	}
 	switch r.PostForm.Get("grant_type") {
 	case "client_credentials":
 	case "authorization_code":
@@ -120,7 +133,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, used, expired, or not for this client, redirect_uri or code_verifier")
 			return
 		}
-		i.issueFor(w, g.subject, g.scopes, TokenTTL, nil)
+		i.issueFor(w, g.subject, g.scopes, TokenTTL, withJKT(nil, jkt))
 		return
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
@@ -150,7 +163,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", CertThumbprintParam+" must be a SHA-256 thumbprint, base64url without padding, sent from loopback")
 		return
 	}
-	i.issueFor(w, id, scopes, ttl, cnf)
+	i.issueFor(w, id, scopes, ttl, withJKT(cnf, jkt))
 }
 
 // CertThumbprintParam is the token request's form parameter that asks for
@@ -176,22 +189,59 @@ func certBinding(r *http.Request) (map[string]any, bool) {
 	return map[string]any{"x5t#S256": x5t}, true
 }
 
+// withJKT adds to the confirmation claim cnf (nil for none) the DPoP key
+// thumbprint jkt, unless it is "".
+func withJKT(cnf map[string]any, jkt string) map[string]any {
+	if jkt == "" {
+		return cnf
+	}
+	if cnf == nil {
+		cnf = map[string]any{}
+	}
+	cnf["jkt"] = jkt
+	return cnf
+}
+
 // maxTTL bounds the lifetime a dev client may ask for.
 const maxTTL = 24 * time.Hour
 
-// issue answers a token request with a token for subject and scopes.
-// issueFor answers with a token for subject with scopes, valid for ttl,
-// with the confirmation claim cnf unless nil.
+// proofKey checks the DPoP proof of token request r, if it has one (RFC
+// 9449, section 5), and returns the thumbprint of its key, which the token
+// is then bound to; "" when r has no proof.
+func (i *Issuer) proofKey(r *http.Request) (string, error) {
+	proofs := r.Header.Values("DPoP")
+	switch {
+	case len(proofs) == 0:
+		return "", nil
+	case len(proofs) > 1:
+		return "", errors.New("a token request carries at most one DPoP header")
+	}
+	p, err := i.proofs.Check(proofs[0], dpop.Request{Method: r.Method, URL: strings.TrimSuffix(i.url, "/") + TokenPath})
+	if err == nil {
+		err = i.proofs.Use(r.Context(), p)
+	}
+	if err != nil {
+		return "", fmt.Errorf("the DPoP proof is refused: %w", err)
+	}
+	return p.Thumbprint, nil
+}
+
+// issueFor answers a token request with a token for subject with scopes,
+// valid for ttl, with the confirmation claim cnf unless nil.
 func (i *Issuer) issueFor(w http.ResponseWriter, subject string, scopes []string, ttl time.Duration, cnf map[string]any) {
 	token, err := i.mint(subject, scopes, ttl, cnf)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "cannot sign the token")
 		return
 	}
+	tokenType := "Bearer"
+	if _, bound := cnf["jkt"]; bound {
+		tokenType = "DPoP"
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": token,
-		"token_type":   "Bearer",
+		"token_type":   tokenType,
 		"expires_in":   int(ttl.Seconds()),
 		"scope":        strings.Join(scopes, " "),
 	})

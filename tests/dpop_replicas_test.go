@@ -1,0 +1,128 @@
+package tests
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/dpop/dpoptest"
+	"github.com/coffeemesh/orders/repository/repotest"
+)
+
+// testRedisURL is the Redis the tests share, ORDERS_TEST_REDIS_URL or the
+// machine's own; the test is skipped without one, except under CI=true,
+// where it fails.
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("ORDERS_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	if err := client.Ping(t.Context()).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s: %v (CI=true: Redis tests must run)", u, err)
+		}
+		t.Skipf("Redis not reachable at %s (%v); set ORDERS_TEST_REDIS_URL to run this test", u, err)
+	}
+	return u
+}
+
+// dpopGet sends GET /orders to base with token and proof.
+func dpopGet(t *testing.T, base, token, proof string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "DPoP "+token)
+	req.Header.Set("DPoP", proof)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestDPoPReplayAcrossReplicas: two servers that share a replay store, one
+// PostgreSQL database or one Redis, each refuse a proof the other accepted.
+// They are told one public URL, as replicas behind one proxy are, so that
+// one proof names either.
+func TestDPoPReplayAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		store string
+		env   func(t *testing.T) func() map[string]string
+	}{
+		{"postgres", "postgres", func(t *testing.T) func() map[string]string {
+			db := repotest.Postgres(t)
+			return func() map[string]string { return map[string]string{"ORDERS_DATABASE_URL": db.URL} }
+		}},
+		{"redis", "redis", func(t *testing.T) func() map[string]string {
+			u := testRedisURL(t)
+			return func() map[string]string { return map[string]string{"ORDERS_REDIS_URL": u} }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := authtest.NewIdP(t)
+			replicaEnv := tt.env(t)
+			var bases []string
+			for range 2 {
+				env := serverEnv(t, idp)
+				env["ORDERS_PUBLIC_URL"] = "https://orders.example"
+				for k, v := range replicaEnv() {
+					env[k] = v
+				}
+				p := start(t, env, "serve")
+				if got := p.waitFor(t, "DPoP replay store")["store"]; got != tt.store {
+					t.Fatalf("replay store %v; want %s", got, tt.store)
+				}
+				bases = append(bases, "http://"+p.waitFor(t, "listening")["addr"].(string))
+			}
+			client := dpoptest.NewClient(t, "ES256")
+			tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"cnf": map[string]any{"jkt": client.Thumbprint}}})
+			proof := client.Proof(t, http.MethodGet, "https://orders.example/orders", tok)
+			if r := dpopGet(t, bases[0], tok, proof); r.StatusCode != http.StatusOK {
+				t.Fatalf("first use on replica one: %d; want 200", r.StatusCode)
+			}
+			r := dpopGet(t, bases[1], tok, proof)
+			if want := `error="invalid_dpop_proof"`; r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), want) {
+				t.Errorf("replay on replica two: %d %q; want 401 with %s", r.StatusCode, r.Header.Get("WWW-Authenticate"), want)
+			}
+		})
+	}
+}
+
+// TestDPoPReplayStoreDownFailsClosed: with its Redis down, a server
+// answers DPoP requests 503 with Retry-After, and bearer requests as usual.
+func TestDPoPReplayStoreDownFailsClosed(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	env := serverEnv(t, idp)
+	env["ORDERS_REDIS_URL"] = fmt.Sprintf("redis://127.0.0.1:%d/0", unusedPort(t))
+	p := start(t, env, "serve")
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	client := dpoptest.NewClient(t, "ES256")
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"cnf": map[string]any{"jkt": client.Thumbprint}}})
+	r := dpopGet(t, base, tok, client.Proof(t, http.MethodGet, base+"/orders", tok))
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Errorf("DPoP request with the store down: %d, Retry-After %q; want 503 with Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if status, _ := call(t, http.MethodGet, base+"/orders", idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw}), ""); status != http.StatusOK {
+		t.Errorf("bearer request with the store down: %d; want 200", status)
+	}
+}
