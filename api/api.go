@@ -145,7 +145,7 @@ func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP"},
-		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After"},
+		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce"},
 		AllowCredentials: false,
 		MaxAge:           10 * time.Minute,
 	}
