@@ -10,7 +10,16 @@
 // with wrk when it is installed (apt-get install wrk), and with a Go load
 // generator otherwise.
 //
-//	go run ./tests/load [-db sqlite|postgres] [-database-url URL] [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale]
+//	go run ./tests/load [-db sqlite|postgres] [-database-url URL] [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale] [-dpop-alg ES256|EdDSA]
+//
+// Beside the bearer point read, it measures one with DPoP: tokens bound to
+// a key of -dpop-alg, issued by the dev issuer to token requests with a
+// proof, and a fresh proof on every request, each sent once. The Go driver
+// signs each before its request; with wrk, the proofs of a slice are
+// signed before it starts (1.5 times what the last slice's rate would
+// send), outside its time. The server keeps used proofs in memory on
+// SQLite, in PostgreSQL with -db postgres, and in Redis when
+// ORDERS_REDIS_URL is set in the environment.
 //
 // Each endpoint's duration is cut into slices run in turn with the other
 // endpoints', so that a noisy neighbour slows every endpoint alike. At the
@@ -52,13 +61,18 @@ func main() {
 	rounds := flag.Int("rounds", 1, "times to drive every endpoint, printing the server's resident set after each, to see whether it grows")
 	kind := flag.String("db", "sqlite", `the database the server runs on: "sqlite" or "postgres"`)
 	adminURL := flag.String("database-url", defaultPostgresURL, "with -db postgres, the server, as a role that may create roles and schemas")
+	dpopAlg := flag.String("dpop-alg", "ES256", `the algorithm of the DPoP proofs: "ES256" or "EdDSA"`)
 	flag.Parse()
+	if *dpopAlg != "ES256" && *dpopAlg != "EdDSA" {
+		fmt.Fprintf(os.Stderr, "load: -dpop-alg %q: want ES256 or EdDSA\n", *dpopAlg)
+		os.Exit(2)
+	}
 	if *kind != "sqlite" && *kind != "postgres" {
 		fmt.Fprintf(os.Stderr, "load: -db %q: want sqlite or postgres\n", *kind)
 		os.Exit(2)
 	}
 	_, err := exec.LookPath("wrk")
-	d := driver{conns: *conns, wrk: err == nil, target: target{kind: *kind, adminURL: *adminURL}}
+	d := driver{conns: *conns, wrk: err == nil, target: target{kind: *kind, adminURL: *adminURL}, rates: map[string]float64{}, dpopAlg: *dpopAlg}
 	if err := run(d, *duration, *nslices, *rounds, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -78,6 +92,9 @@ type scenario struct {
 	// record keeps the Location of every 201, to read the orders back at
 	// the end.
 	record bool
+	// prover, when set, signs a fresh DPoP proof for every request, whose
+	// token is then sent with the DPoP scheme.
+	prover *prover
 }
 
 // slice is what one run of a scenario measured.
@@ -165,7 +182,16 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	if err != nil {
 		return err
 	}
+	p, err := newProver(d.dpopAlg)
+	if err != nil {
+		return err
+	}
+	bound, err := p.mintBound(issuer, users)
+	if err != nil {
+		return err
+	}
 	scenarios := newScenarios(ids, tokens, users, each)
+	scenarios = slices.Insert(scenarios, 2, dpopScenario(p, ids, bound, users, each))
 	results, acknowledged, served, err := d.measure(scenarios, duration, nslices, rounds, srv.Process.Pid)
 	if err != nil {
 		return err
@@ -190,11 +216,14 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 	return nil
 }
 
+// healthzName names the scenario of GET /healthz, the ceiling.
+const healthzName = "GET /healthz"
+
 // newScenarios are the endpoints measured: /healthz, the ceiling, then a
 // point read, a list of 20 and a create of 3 items, spread over users.
 func newScenarios(ids [][]string, tokens []string, users, each int) []scenario {
 	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
-	healthz := scenario{name: "GET /healthz", want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
+	healthz := scenario{name: healthzName, want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
 	get := scenario{name: "GET /orders/{id}", want: 200}
 	list := scenario{name: "GET /orders (20)", want: 200}
 	post := scenario{name: "POST /orders (3 items)", want: 201, record: true}
@@ -357,6 +386,11 @@ type driver struct {
 	base   string
 	dir    string // for wrk's scripts
 	target target
+	// rates are the requests per second of each scenario's last slice,
+	// by name, to size the next slice's DPoP proofs.
+	rates map[string]float64
+	// dpopAlg signs the DPoP proofs: ES256 or EdDSA.
+	dpopAlg string
 }
 
 func (d driver) name() string {
@@ -369,16 +403,66 @@ func (d driver) name() string {
 // drive sends s's calls, in turn, for duration, with wrk when it is
 // installed and with Go's HTTP client otherwise.
 func (d driver) drive(s scenario, duration time.Duration) (slice, error) {
+	var sl slice
+	var err error
 	if d.wrk {
-		return d.runWrk(s, duration)
+		sl, err = d.runWrk(s, duration)
+	} else {
+		sl = d.goClient(s, duration)
 	}
-	return d.goClient(s, duration), nil
+	if sl.duration > 0 {
+		d.rates[s.name] = float64(sl.requests) / sl.duration.Seconds()
+	}
+	return sl, err
 }
 
-// wrk drives s with wrk, on CPU 1 like this process, through a Lua script
-// that cycles through s's calls and reports wrk's summary on one line.
+// runWrk drives s with wrk, on CPU 1 like this process, through a Lua
+// script that cycles through s's calls (for a DPoP scenario, sends each of
+// the proofs signed before the slice once) and reports wrk's summary on
+// one line.
 func (d driver) runWrk(s scenario, duration time.Duration) (slice, error) {
-	// The requests are formatted in init, once wrk knows the Host header.
+	secs := max(1, int(duration.Round(time.Second)/time.Second))
+	lua := bearerScript(s)
+	if s.prover != nil {
+		var err error
+		if lua, err = d.dpopScript(s, secs); err != nil {
+			return slice{}, err
+		}
+	}
+	script := filepath.Join(d.dir, "load.lua")
+	if err := os.WriteFile(script, []byte(lua+doneScript(s.record)), 0o600); err != nil {
+		return slice{}, err
+	}
+	args := pinned(1, "wrk", "-t1", fmt.Sprintf("-c%d", d.conns), fmt.Sprintf("-d%ds", secs), "--timeout", "10s", "-s", script, d.base)
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return slice{}, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	_, line, ok := strings.Cut(string(out), "wrk-result ")
+	var sl slice
+	var us, p50, p99 int64
+	if !ok {
+		return slice{}, fmt.Errorf("wrk printed no result:\n%s", out)
+	}
+	if _, err := fmt.Sscan(line, &sl.requests, &sl.errors, &us, &p50, &p99); err != nil {
+		return slice{}, fmt.Errorf("wrk's result %q: %v", line, err)
+	}
+	sl.duration, sl.p50, sl.p99 = time.Duration(us)*time.Microsecond, time.Duration(p50)*time.Microsecond, time.Duration(p99)*time.Microsecond
+	for _, l := range strings.Split(string(out), "\n") {
+		if loc, ok := strings.CutPrefix(l, "wrk-created "); ok {
+			sl.created = append(sl.created, loc)
+		}
+	}
+	if strings.Contains(string(out), "wrk-exhausted") {
+		fmt.Fprintf(os.Stderr, "load: %s: every proof was sent before the slice's end, which was cut short\n", s.name)
+	}
+	return sl, nil
+}
+
+// bearerScript is the start of the Lua script of a scenario of bearer
+// tokens: its requests are formatted in init, once wrk knows the Host
+// header, and request cycles through them.
+func bearerScript(s scenario) string {
 	var lua strings.Builder
 	lua.WriteString("local calls = {}\ninit = function(args)\n")
 	for _, c := range s.calls {
@@ -402,17 +486,29 @@ request = function()
   i = i % #calls + 1
   return calls[i]
 end
-local threads = {}
+`)
+	return lua.String()
+}
+
+// doneScript ends a Lua script: done prints wrk's summary and, when record
+// is set, the Location of every 201.
+func doneScript(record bool) string {
+	lua := `local threads = {}
 setup = function(thread) threads[#threads+1] = thread end
 done = function(s, latency, requests)
   local e = s.errors
   io.write(string.format("wrk-result %d %d %d %d %d\n", s.requests, e.connect + e.read + e.write + e.status + e.timeout,
     s.duration, latency:percentile(50), latency:percentile(99)))
-`)
-	if s.record {
-		// Each thread keeps the Location of every 201; done, which runs
-		// apart from the threads, prints them.
-		lua.WriteString(`  for _, t in ipairs(threads) do
+  for _, t in ipairs(threads) do
+    if t:get("exhausted") then io.write("wrk-exhausted\n") end
+  end
+`
+	if !record {
+		return lua + "end\n"
+	}
+	// Each thread keeps the Location of every 201; done, which runs apart
+	// from the threads, prints them.
+	return lua + `  for _, t in ipairs(threads) do
     for _, l in ipairs(t:get("created")) do io.write("wrk-created ", l, "\n") end
   end
 end
@@ -420,36 +516,7 @@ created = {}
 response = function(status, headers, body)
   if status == 201 then created[#created+1] = headers["Location"] end
 end
-`)
-	} else {
-		lua.WriteString("end\n")
-	}
-	script := filepath.Join(d.dir, "load.lua")
-	if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
-		return slice{}, err
-	}
-	secs := max(1, int(duration.Round(time.Second)/time.Second))
-	args := pinned(1, "wrk", "-t1", fmt.Sprintf("-c%d", d.conns), fmt.Sprintf("-d%ds", secs), "--timeout", "10s", "-s", script, d.base)
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return slice{}, fmt.Errorf("wrk: %v\n%s", err, out)
-	}
-	_, line, ok := strings.Cut(string(out), "wrk-result ")
-	var sl slice
-	var us, p50, p99 int64
-	if !ok {
-		return slice{}, fmt.Errorf("wrk printed no result:\n%s", out)
-	}
-	if _, err := fmt.Sscan(line, &sl.requests, &sl.errors, &us, &p50, &p99); err != nil {
-		return slice{}, fmt.Errorf("wrk's result %q: %v", line, err)
-	}
-	sl.duration, sl.p50, sl.p99 = time.Duration(us)*time.Microsecond, time.Duration(p50)*time.Microsecond, time.Duration(p99)*time.Microsecond
-	for _, l := range strings.Split(string(out), "\n") {
-		if loc, ok := strings.CutPrefix(l, "wrk-created "); ok {
-			sl.created = append(sl.created, loc)
-		}
-	}
-	return sl, nil
+`
 }
 
 // goClient drives s from conns goroutines of Go's HTTP client.
@@ -472,7 +539,18 @@ func (d driver) goClient(s scenario, duration time.Duration) slice {
 			for time.Now().Before(deadline) {
 				c := s.calls[int(next.Add(1))%len(s.calls)]
 				sent := time.Now()
-				resp, err := client.Do(newReq(c.method, d.base+c.path, c.token, c.body))
+				req := newReq(c.method, d.base+c.path, c.token, c.body)
+				var err error
+				if s.prover != nil {
+					req.Header.Set("Authorization", "DPoP "+c.token)
+					var proof string
+					proof, err = s.prover.proof(c.method, d.base+c.path, c.token)
+					req.Header.Set("DPoP", proof)
+				}
+				var resp *http.Response
+				if err == nil {
+					resp, err = client.Do(req)
+				}
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
