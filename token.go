@@ -108,6 +108,12 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 		scopes[i] = string(s)
 	}
 	fmt.Fprintf(stdout, "\nACCEPTED: %s at %s, with scopes [%s]\n", p.Subject, p.Issuer, strings.Join(scopes, " "))
+	if p.JKT != "" {
+		fmt.Fprintln(stdout, "bound to a DPoP key (cnf.jkt): the API also wants the DPoP scheme and, on every call, a fresh proof signed by that key")
+	}
+	if p.X5T != "" {
+		fmt.Fprintln(stdout, "bound to a client certificate (cnf x5t#S256): the API also wants a connection that presents that certificate")
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -212,6 +213,21 @@ func TestTokenTools(t *testing.T) {
 	}
 	if strings.Contains(out, tok[strings.LastIndexByte(tok, '.')+1:]) {
 		t.Error("inspect printed the signature")
+	}
+	if strings.Contains(out, "bound to") {
+		t.Errorf("inspect calls an unbound token bound:\n%s", out)
+	}
+	key, code := run(nil, "", "dpop-key")
+	keyFile := filepath.Join(t.TempDir(), "key.jwk")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); code != 0 || err != nil {
+		t.Fatalf("dpop-key: exit %d, %v", code, err)
+	}
+	bound, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--dpop-key", keyFile)
+	if code != 0 {
+		t.Fatalf("mint --dpop-key: exit %d\n%s", code, bound)
+	}
+	if out, code = run(devEnv, strings.TrimSpace(bound), "inspect", "--dev", "-"); code != 0 || !strings.Contains(out, "bound to a DPoP key (cnf.jkt)") {
+		t.Errorf("inspect a DPoP-bound token: exit %d\n%s", code, out)
 	}
 
 	idp := authtest.NewIdP(t)
