@@ -19,12 +19,10 @@ import (
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 
-// BenchmarkServe measures what the server does for one request, without the
-// network: the request id, the log line and the metrics, a warm token, the
-// scope check, the repository on a SQLite file holding 100 orders of the
-// caller, and the JSON answer. Run it with -cpu 1, as the load script runs
-// the server.
-func BenchmarkServe(b *testing.B) {
+// newBenchServer returns an IdP and the API's handler trusting it, with
+// metrics, a log that goes nowhere and a fresh SQLite store.
+func newBenchServer(b *testing.B) (*authtest.IdP, http.Handler) {
+	b.Helper()
 	idp := authtest.NewIdP(b)
 	v, err := auth.NewVerifier(idp.Config(), authtest.Discard())
 	if err != nil {
@@ -37,6 +35,16 @@ func BenchmarkServe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return idp, h
+}
+
+// BenchmarkServe measures what the server does for one request, without the
+// network: the request id, the log line and the metrics, a warm token, the
+// scope check, the repository on a SQLite file holding 100 orders of the
+// caller, and the JSON answer. Run it with -cpu 1, as the load script runs
+// the server.
+func BenchmarkServe(b *testing.B) {
+	idp, h := newBenchServer(b)
 	token := idp.Token(b, authtest.Claims{Subject: "alice", Scope: rw})
 	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
 	serve := func(b *testing.B, method, path, body string, want int) *httptest.ResponseRecorder {
@@ -84,18 +92,7 @@ func BenchmarkServe(b *testing.B) {
 // store's Use. Signing the proof is the client's work and is left out of
 // the time.
 func BenchmarkServeDPoP(b *testing.B) {
-	idp := authtest.NewIdP(b)
-	v, err := auth.NewVerifier(idp.Config(), authtest.Discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	go v.Run(b.Context())
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	store := repository.NewOrders(repotest.Open(b, repotest.SQLite(b)))
-	h, err := api.New(api.Config{Metrics: prometheus.NewRegistry()}, v, store, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	idp, h := newBenchServer(b)
 	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2}]}`
 	req := httptest.NewRequestWithContext(b.Context(), "POST", "/orders", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+idp.Token(b, authtest.Claims{Subject: "alice", Scope: rw}))
