@@ -105,15 +105,11 @@ func Postgres(tb testing.TB) Database {
 // Open opens db and migrates it, and closes it when the test ends.
 func Open(tb testing.TB, db Database) *gorm.DB {
 	tb.Helper()
-	g, err := repository.Open(db.URL, repository.Pool{MaxOpenConns: 16})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	g := OpenPool(tb, db, repository.Pool{MaxOpenConns: 16})
 	sqlDB, err := g.DB()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { sqlDB.Close() })
 	if err := migrations.Up(context.Background(), sqlDB, migrations.Dialect(g.Dialector.Name())); err != nil {
 		tb.Fatal(fmt.Errorf("migrate %s: %w", db.Name, err))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -88,6 +89,14 @@ func (t target) open(name string) (database, error) {
 }
 
 func migrate(databaseURL string, d migrations.Dialect) error {
+	return withOne(databaseURL, func(db *gorm.DB, sqlDB *sql.DB) error {
+		return migrations.Up(context.Background(), sqlDB, d)
+	})
+}
+
+// withOne runs fn on the database at databaseURL, opened with one
+// connection and closed afterwards.
+func withOne(databaseURL string, fn func(db *gorm.DB, sqlDB *sql.DB) error) error {
 	db, err := repository.Open(databaseURL, repository.Pool{MaxOpenConns: 1})
 	if err != nil {
 		return err
@@ -97,7 +106,7 @@ func migrate(databaseURL string, d migrations.Dialect) error {
 		return err
 	}
 	defer sqlDB.Close()
-	return migrations.Up(context.Background(), sqlDB, d)
+	return fn(db, sqlDB)
 }
 
 // orderSource yields the seeded orders, users × each of subjects user-N at
@@ -165,15 +174,12 @@ func (db database) seed(issuer string, users, each int) ([][]string, error) {
 }
 
 func seedSQLite(databaseURL string, src *orderSource) error {
-	db, err := repository.Open(databaseURL, repository.Pool{MaxOpenConns: 1})
-	if err != nil {
-		return err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
-	}
-	defer sqlDB.Close()
+	return withOne(databaseURL, func(db *gorm.DB, _ *sql.DB) error { return seedRows(db, src) })
+}
+
+// seedRows inserts src's orders into db in one transaction, 500 rows a
+// statement.
+func seedRows(db *gorm.DB, src *orderSource) error {
 	return db.Transaction(func(tx *gorm.DB) error {
 		rows := make([]map[string]any, 0, 500)
 		for {
