@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,33 @@ func TestMemoryStoreBounded(t *testing.T) {
 	}
 	if err := s.Use(ctx, "c", now.Add(time.Minute)); !errors.Is(err, dpop.ErrReplay) {
 		t.Errorf("live id used again = %v; want ErrReplay", err)
+	}
+}
+
+// TestMemoryStoreKeepsUp: the default store takes a steady 3,000 proofs a
+// second, each kept the 60 s of its window, for two minutes: entries leave
+// as they expire, the store never refuses a fresh proof, and it still
+// refuses each live one used again. (It once held 100,000 entries, fewer
+// than 60 s of this flow, and refused fresh proofs with ErrStoreFault.)
+func TestMemoryStoreKeepsUp(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	const rate, life, seconds = 3000, 60 * time.Second, 120
+	s := dpop.NewMemoryStore(0, func() time.Time { return now })
+	ctx := context.Background()
+	for i := range rate * seconds {
+		if i%rate == 0 {
+			now = now.Add(time.Second)
+		}
+		if err := s.Use(ctx, strconv.Itoa(i), now.Add(life)); err != nil {
+			t.Fatalf("proof %d, at second %d = %v; want nil", i, i/rate, err)
+		}
+	}
+	for _, back := range []int{1, rate * 59} {
+		id := strconv.Itoa(rate*seconds - back)
+		if err := s.Use(ctx, id, now.Add(life)); !errors.Is(err, dpop.ErrReplay) {
+			t.Errorf("live proof %s used again = %v; want ErrReplay", id, err)
+		}
 	}
 }
 
