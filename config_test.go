@@ -56,8 +56,8 @@ func TestLoadConfig(t *testing.T) {
 		}, ""},
 		{"dpop defaults", hosted, nil, func(t *testing.T, c config) {
 			d := c.auth.DPoP
-			if d.Mode != auth.DPoPAllowed || d.MaxAge != time.Minute || d.PublicURL != "" || !cmp.Equal(d.Algorithms, []string{"ES256", "EdDSA", "PS256", "RS256"}) {
-				t.Errorf("dpop = %+v; want allowed, 1m, ES256 EdDSA PS256 RS256, no public URL", d)
+			if d.Mode != auth.DPoPAllowed || d.MaxAge != time.Minute || d.PublicURL != "" || !cmp.Equal(d.Algorithms, []string{"ES256", "EdDSA", "Ed25519", "PS256", "RS256"}) {
+				t.Errorf("dpop = %+v; want allowed, 1m, ES256 EdDSA Ed25519 PS256 RS256, no public URL", d)
 			}
 		}, ""},
 		{"dpop settings", merge(hosted, map[string]string{"ORDERS_AUTH_DPOP": "required", "ORDERS_AUTH_DPOP_ALGORITHMS": "ES256",

@@ -27,16 +27,20 @@ type dpopKey struct {
 	public map[string]any
 }
 
+// dpopKeyAlgorithms are the algorithms token dpop-key makes keys for; an
+// Ed25519 key signs as EdDSA, the name every DPoP server knows.
+var dpopKeyAlgorithms = []string{"ES256", "EdDSA", "PS256", "RS256"}
+
 // newDPoPKey prints a new private JWK for alg, to sign DPoP proofs with.
 func newDPoPKey(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token dpop-key", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	alg := fs.String("alg", "ES256", "the key's algorithm, one of "+fmt.Sprint(dpop.DefaultAlgorithms()))
+	alg := fs.String("alg", "ES256", "the key's algorithm, one of "+fmt.Sprint(dpopKeyAlgorithms))
 	if err := parseFlags(fs, args, commandUsage["token dpop-key"], stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || !slices.Contains(dpop.DefaultAlgorithms(), *alg) {
-		return fmt.Errorf("token dpop-key takes only --alg, one of %v", dpop.DefaultAlgorithms())
+	if fs.NArg() > 0 || !slices.Contains(dpopKeyAlgorithms, *alg) {
+		return fmt.Errorf("token dpop-key takes only --alg, one of %v", dpopKeyAlgorithms)
 	}
 	key, err := devissuer.NewKey("", *alg)
 	if err != nil {
@@ -97,7 +101,7 @@ func (k dpopKey) proof(method, url, token, nonce string) (string, error) {
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
-	t := jwt.NewWithClaims(jwt.GetSigningMethod(k.alg), claims)
+	t := jwt.NewWithClaims(dpop.SigningMethod(k.alg), claims)
 	t.Header["typ"] = "dpop+jwt"
 	t.Header["jwk"] = k.public
 	return t.SignedString(k.signer)

@@ -14,9 +14,8 @@ import (
 // TestDPoPInteropPanva: proofs made by panva's dpop package from npm, a
 // client library nobody here wrote, get DPoP-bound tokens from the dev
 // issuer and are accepted by the API once, with server nonces on and off;
-// the same proof again is refused. Ed25519 is left out: the package names
-// it by RFC 9864's fully-specified alg "Ed25519", which this API does not
-// accept (it accepts "EdDSA"). .ci/run installs the package; elsewhere the
+// the same proof again is refused. The package names Ed25519 proofs by RFC
+// 9864's fully-specified alg "Ed25519". .ci/run installs the package; elsewhere the
 // test is skipped without node or `npm ci --prefix tests/dpopjs`, but never
 // under CI=true.
 func TestDPoPInteropPanva(t *testing.T) {
@@ -36,7 +35,7 @@ func TestDPoPInteropPanva(t *testing.T) {
 			_, base, tokenURL := startDev(t, map[string]string{"ORDERS_AUTH_DPOP_NONCE": nonce})
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			algs := []string{"ES256", "PS256", "RS256"}
+			algs := []string{"ES256", "Ed25519", "PS256", "RS256"}
 			cmd := exec.CommandContext(ctx, "node", append([]string{"interop.mjs", base, tokenURL}, algs...)...)
 			cmd.Dir = "dpopjs"
 			out, err := cmd.CombinedOutput()

@@ -18,7 +18,7 @@ import (
 
 // dpopChallenge is the start of every DPoP challenge with the default
 // algorithms.
-const dpopChallenge = `DPoP algs="ES256 EdDSA PS256 RS256", realm="orders"`
+const dpopChallenge = `DPoP algs="ES256 EdDSA Ed25519 PS256 RS256", realm="orders"`
 
 // boundToken mints a token for sub with scope, bound to client's key.
 func (e *env) boundToken(t *testing.T, client *dpoptest.Client, sub, scope string) string {

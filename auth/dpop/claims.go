@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z.
@@ -22,16 +20,6 @@ type claims struct {
 	jti, htm, htu, ath, nonce string
 	iat                       time.Time
 }
-
-var _ jwt.Claims = (*claims)(nil)
-
-// The proof's times are checked by checkClaims, not by golang-jwt.
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
-func (c *claims) GetIssuer() (string, error)                   { return "", nil }
-func (c *claims) GetSubject() (string, error)                  { return "", nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 // UnmarshalJSON decodes the claim set b; a claim of the wrong type is an
 // error, an absent one stays zero.

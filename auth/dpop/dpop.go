@@ -22,20 +22,23 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
 // Algorithms lists the signature algorithms a proof may use: asymmetric
-// ones only, as a proof's key is its client's public key.
+// ones only, as a proof's key is its client's public key. "Ed25519" is RFC
+// 9864's fully-specified name of "EdDSA" with an Ed25519 key, the one
+// clients such as panva's dpop now send.
 func Algorithms() []string {
-	return []string{"ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"}
+	return []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"}
 }
 
 // DefaultAlgorithms are the algorithms accepted unless configured
 // otherwise, those clients commonly sign proofs with.
 func DefaultAlgorithms() []string {
-	return []string{"ES256", "EdDSA", "PS256", "RS256"}
+	return []string{"ES256", "EdDSA", "Ed25519", "PS256", "RS256"}
 }
 
 // Defaults and bounds of Options.
@@ -49,6 +52,9 @@ const (
 	MaxProofLength = 8 << 10
 	// MaxIDLength bounds a proof's jti, which the ReplayStore keeps.
 	MaxIDLength = 256
+	// keyCacheSize bounds the proof keys a Verifier remembers; a client
+	// whose key has left parses it again.
+	keyCacheSize = 4096
 )
 
 // Why a proof is refused. Every error of Check matches one of them with
@@ -89,6 +95,9 @@ type Options struct {
 // Verifier checks proofs. It is safe for concurrent use.
 type Verifier struct {
 	opts Options
+	// keys are the keys of recent proofs by their jwk as sent: only
+	// acceptable ones, as a refused jwk is refused before it is kept.
+	keys *lru.Cache[string, proofKey]
 }
 
 // New returns a Verifier for o, with its defaults filled in, or says why o
@@ -114,7 +123,11 @@ func New(o Options) (*Verifier, error) {
 	if o.Replay == nil {
 		return nil, errors.New("dpop needs a replay store")
 	}
-	return &Verifier{opts: o}, nil
+	keys, err := lru.New[string, proofKey](keyCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{opts: o, keys: keys}, nil
 }
 
 // Algorithms are the algorithms v accepts, for challenges.
@@ -155,7 +168,9 @@ func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	if len(proof) > MaxProofLength || strings.Count(proof, ".") != 2 {
 		return Proof{}, ErrMalformed
 	}
-	header, err := segment(strings.SplitN(proof, ".", 2)[0])
+	head, rest, _ := strings.Cut(proof, ".")
+	body, sig, _ := strings.Cut(rest, ".")
+	header, err := segment(head)
 	if err != nil {
 		return Proof{}, err
 	}
@@ -163,17 +178,22 @@ func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	if err != nil {
 		return Proof{}, err
 	}
-	var c claims
-	_, err = jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithoutClaimsValidation()).
-		ParseWithClaims(proof, &c, func(t *jwt.Token) (any, error) {
-			t.Method = signingMethod(alg)
-			return key.Public, nil
-		})
-	switch {
-	case errors.Is(err, errClaims):
-		return Proof{}, fmt.Errorf("%w: %w", ErrMalformed, err)
-	case err != nil:
+	// golang-jwt's method verifies the signature; its parser is not used,
+	// as it would decode the header once more, by other rules.
+	signature, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: the signature is not base64url", ErrMalformed)
+	}
+	if err := SigningMethod(alg).Verify(proof[:len(head)+1+len(body)], signature, key.Public); err != nil {
 		return Proof{}, fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: the claims are not base64url", ErrMalformed)
+	}
+	var c claims
+	if err := c.UnmarshalJSON(payload); err != nil {
+		return Proof{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if err := v.checkClaims(&c, r); err != nil {
 		return Proof{}, err
@@ -211,18 +231,35 @@ func (v *Verifier) checkHeader(h map[string]json.RawMessage) (proofKey, string, 
 	if !ok {
 		return proofKey{}, "", fmt.Errorf("%w: no jwk", ErrKey)
 	}
-	key, err := jwks.ParseKey(raw)
+	key, err := v.proofKey(raw)
 	if err != nil {
-		return proofKey{}, "", fmt.Errorf("%w: %w", ErrKey, err)
+		return proofKey{}, "", err
 	}
 	if !key.Fits(alg) {
 		return proofKey{}, "", fmt.Errorf("%w: the key does not fit the alg", ErrKey)
 	}
+	return key, alg, nil
+}
+
+// proofKey parses a proof's jwk, checks it is a strong public key and
+// nothing more, and computes its thumbprint; or returns what it found for
+// the same jwk before. A client signs every proof with one key, so only its
+// first proof pays for this.
+func (v *Verifier) proofKey(raw json.RawMessage) (proofKey, error) {
+	if k, ok := v.keys.Get(string(raw)); ok {
+		return k, nil
+	}
+	key, err := jwks.ParseKey(raw)
+	if err != nil {
+		return proofKey{}, fmt.Errorf("%w: %w", ErrKey, err)
+	}
 	tp, err := keyThumbprint(raw, key.Public)
 	if err != nil {
-		return proofKey{}, "", fmt.Errorf("%w: %w", ErrKey, err)
+		return proofKey{}, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	return proofKey{Key: key, thumbprint: tp}, alg, nil
+	k := proofKey{Key: key, thumbprint: tp}
+	v.keys.Add(string(raw), k)
+	return k, nil
 }
 
 // checkClaims checks the claims of a proof whose signature verified.
@@ -305,12 +342,27 @@ func decodeString(v json.RawMessage, dst *string) error {
 	return json.Unmarshal(v, dst)
 }
 
-// signingMethod returns the method that verifies alg, RSASSA-PSS with the
-// salt as long as the hash (RFC 7518, section 3.5).
-func signingMethod(alg string) jwt.SigningMethod {
+// SigningMethod returns the golang-jwt method that signs and verifies
+// proofs of alg, one of Algorithms(), or nil for any other: RSASSA-PSS with
+// the salt as long as the hash (RFC 7518, section 3.5), and "Ed25519" by
+// golang-jwt's EdDSA, which takes Ed25519 keys only. The methods are made
+// here rather than registered in golang-jwt's global registry, which every
+// token parser in the process would then consult.
+func SigningMethod(alg string) jwt.SigningMethod {
+	if !slices.Contains(Algorithms(), alg) {
+		return nil
+	}
+	if alg == "Ed25519" {
+		return ed25519Method{jwt.SigningMethodEdDSA}
+	}
 	m := jwt.GetSigningMethod(alg)
 	if pss, ok := m.(*jwt.SigningMethodRSAPSS); ok {
 		return &jwt.SigningMethodRSAPSS{SigningMethodRSA: pss.SigningMethodRSA, Options: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}}
 	}
 	return m
 }
+
+// ed25519Method is EdDSA under its RFC 9864 name.
+type ed25519Method struct{ *jwt.SigningMethodEd25519 }
+
+func (ed25519Method) Alg() string { return "Ed25519" }

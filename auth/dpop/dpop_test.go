@@ -63,6 +63,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	es, ed, other := dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "EdDSA"), dpoptest.NewClient(t, "ES256")
+	ed9864 := dpoptest.NewClient(t, "Ed25519")
 	es384, otherES := dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "ES256")
 	claims := func(c map[string]any) dpoptest.Change { return dpoptest.Change{Claims: c} }
 	header := func(h map[string]any) dpoptest.Change { return dpoptest.Change{Header: h} }
@@ -73,6 +74,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"ES256 proof", es.Proof(t, "GET", url, token), nil},
 		{"EdDSA proof", ed.Proof(t, "GET", url, token), nil},
+		{"Ed25519 proof (RFC 9864's name)", ed9864.Proof(t, "GET", url, token), nil},
+		{"Ed25519 alg with an EC key", es.Proof(t, "GET", url, token, header(map[string]any{"alg": "Ed25519"})), dpop.ErrKey},
 		{"htu with query, port and case", es.Proof(t, "GET", "HTTPS://API.example.com:443/orders/1?x=y", token), nil},
 		{"not a JWT", "abc", dpop.ErrMalformed},
 		{"too long", es.Proof(t, "GET", url, token, claims(map[string]any{"pad": strings.Repeat("x", dpop.MaxProofLength)})), dpop.ErrMalformed},

@@ -51,7 +51,7 @@ func (k Key) Fits(alg string) bool {
 		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
 		return want != nil && pub.Curve == want
 	case ed25519.PublicKey:
-		return alg == "EdDSA"
+		return alg == "EdDSA" || alg == "Ed25519" // RFC 9864's name for it
 	}
 	return false
 }

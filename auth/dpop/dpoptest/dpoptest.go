@@ -41,7 +41,8 @@ type Client struct {
 	Thumbprint string
 }
 
-// NewClient generates a key for alg: ES256, EdDSA, PS256 or RS256.
+// NewClient generates a key for alg: ES256, EdDSA or Ed25519, PS256 or
+// RS256.
 func NewClient(tb testing.TB, alg string) *Client {
 	tb.Helper()
 	enc := base64.RawURLEncoding
@@ -63,7 +64,7 @@ func NewClient(tb testing.TB, alg string) *Client {
 			c.JWK = map[string]any{"kty": "EC", "crv": "P-256", "x": enc.EncodeToString(point[1:33]), "y": enc.EncodeToString(point[33:])}
 			c.PrivateJWK = with(c.JWK, "d", enc.EncodeToString(scalar))
 		}
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		var pub ed25519.PublicKey
 		var k ed25519.PrivateKey
 		pub, k, err = ed25519.GenerateKey(rand.Reader)
@@ -115,7 +116,7 @@ func (c *Client) Proof(tb testing.TB, method, url, token string, changes ...Chan
 	if token != "" {
 		claims["ath"] = dpop.TokenHash(token)
 	}
-	t := jwt.NewWithClaims(jwt.GetSigningMethod(c.Alg), claims)
+	t := jwt.NewWithClaims(dpop.SigningMethod(c.Alg), claims)
 	t.Header["typ"] = "dpop+jwt"
 	t.Header["jwk"] = c.JWK
 	signer := c.Signer
