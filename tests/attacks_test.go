@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
 	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/repository/repotest"
@@ -41,6 +43,10 @@ type attack struct {
 	// "" for Bearer.
 	dpop   []string
 	scheme string
+	// cert is the values of the client-certificate header a proxy sends.
+	cert []string
+	// via is the server the request goes to; nil for the suite's own.
+	via *env
 }
 
 func bearer(tok string) []string { return []string{"Bearer " + tok} }
@@ -51,12 +57,26 @@ func refused(name, tok string) attack {
 
 // TestAttacks is the adversarial suite: each token or request below claims
 // to be alice with every scope, tries to cancel her order, and must be
-// refused with the RFC 6750 answer, leaving the order as it was.
+// refused with the RFC 6750 answer, leaving the order as it was. The
+// suite's server reads client certificates from a proxy on 127.0.0.1; a
+// replica on the same database shares its store of used DPoP proofs
+// (Redis) and trusts no proxy there.
 func TestAttacks(t *testing.T) {
 	t.Parallel()
+	redisURL := testRedisURL(t)
 	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
 		t.Parallel()
-		e := newEnvOn(t, db)
+		e := newEnvFor(t, nil, func(c *envConfig) {
+			c.db = db
+			c.auth.DPoP.Replay = redisReplay(t, redisURL)
+			c.auth.ClientCerts = auth.ClientCertConfig{Header: certHeader, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+		})
+		replica := newEnvFor(t, e.idp, func(c *envConfig) {
+			c.db = db
+			c.auth.DPoP.Replay = redisReplay(t, redisURL)
+			c.auth.DPoP.PublicURL = e.url
+			c.auth.ClientCerts = auth.ClientCertConfig{Header: certHeader, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+		})
 		idp := e.idp
 		rs := idp.Keys()[0]
 		ec := authtest.NewKey(t, "ec-p256", "ES256")
@@ -275,19 +295,27 @@ func TestAttacks(t *testing.T) {
 			{name: "token in a form body only", body: "access_token=" + alice, contentType: "application/x-www-form-urlencoded", status: 401},
 			{name: "Bearer without a token", auth: []string{"Bearer"}, status: 401, code: "invalid_token"},
 		}
-		attacks = append(attacks, dpopAttacks(t, e, hers.ID)...)
+		attacks = append(attacks, dpopAttacks(t, e, replica, hers.ID)...)
+		attacks = append(attacks, certAttacks(t, e, replica)...)
 		if len(attacks) < 80 {
 			t.Fatalf("%d attacks; the suite promises at least 80", len(attacks))
 		}
 		for _, a := range attacks {
 			t.Run(a.name, func(t *testing.T) {
 				start := time.Now()
+				to := e
+				if a.via != nil {
+					to = a.via
+				}
 				header := http.Header{"Authorization": a.auth}
 				if a.dpop != nil {
-					header = e.dpopHeader(strings.TrimPrefix(a.auth[0], "DPoP "), a.dpop...)
+					header = to.dpopHeader(strings.TrimPrefix(a.auth[0], "DPoP "), a.dpop...)
 					header["Authorization"] = a.auth
 				}
-				r := e.do(t, request{method: http.MethodPost, path: "/orders/" + hers.ID + "/cancel" + a.query,
+				if a.cert != nil {
+					header[certHeader] = a.cert
+				}
+				r := to.do(t, request{method: http.MethodPost, path: "/orders/" + hers.ID + "/cancel" + a.query,
 					body: a.body, contentType: a.contentType, header: header})
 				r.wantProblem(t, a.status)
 				want := `Bearer realm="orders"`
@@ -316,6 +344,29 @@ func TestAttacks(t *testing.T) {
 			t.Errorf("the attacker's server was fetched %d times; want never", n)
 		}
 	})
+}
+
+// certAttacks are the suite's attacks with a token bound to a client
+// certificate (RFC 8705) whose certificate does not come with it.
+func certAttacks(t *testing.T, e, untrusting *env) []attack {
+	t.Helper()
+	ca := authtest.NewCA(t)
+	mine, other := ca.Client(t, "mine"), ca.Client(t, "other")
+	bound := e.idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{
+		"cnf": map[string]any{"x5t#S256": auth.CertificateThumbprint(mine.Leaf)}}})
+	refusedWith := func(name string, via *env, cert ...string) attack {
+		a := refused(name, bound)
+		a.cert, a.via = cert, via
+		return a
+	}
+	nginx := escapeCert(mine.PEM(), "")
+	return []attack{
+		refusedWith("certificate-bound token without a certificate", nil),
+		refusedWith("certificate-bound token with another certificate", nil, escapeCert(other.PEM(), "")),
+		refusedWith("certificate-bound token with its certificate from an untrusted peer", untrusting, nginx),
+		refusedWith("certificate-bound token with two certificate headers", nil, nginx, nginx),
+		refusedWith("certificate-bound token with a certificate header not PEM", nil, "hello"),
+	}
 }
 
 // TestClaimNameTricksDoNotChangeTheCaller sends valid tokens with

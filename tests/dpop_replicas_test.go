@@ -10,7 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/dpop/dpoptest"
+	"github.com/coffeemesh/orders/auth/dpop/redisstore"
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 
@@ -36,6 +38,18 @@ func testRedisURL(t *testing.T) string {
 		t.Skipf("Redis not reachable at %s (%v); set ORDERS_TEST_REDIS_URL to run this test", u, err)
 	}
 	return u
+}
+
+// redisReplay is a store of used DPoP proofs in the Redis at redisURL, as
+// each replica opens its own.
+func redisReplay(t *testing.T, redisURL string) dpop.ReplayStore {
+	t.Helper()
+	store, client, err := redisstore.Open(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return store
 }
 
 // dpopGet sends GET /orders to base with token and proof.

@@ -49,7 +49,7 @@ func (e *env) dpopCall(t *testing.T, client *dpoptest.Client, method, path, toke
 
 // dpopAttacks are the attack suite's hostile DPoP requests to cancel
 // alice's order hers: each must be refused, with a DPoP challenge.
-func dpopAttacks(t *testing.T, e *env, hers string) []attack {
+func dpopAttacks(t *testing.T, e, replica *env, hers string) []attack {
 	t.Helper()
 	path := "/orders/" + hers + "/cancel"
 	url := e.url + path
@@ -63,6 +63,9 @@ func dpopAttacks(t *testing.T, e *env, hers string) []attack {
 	reader := e.boundToken(t, es, "alice", "orders:read")
 	used := es.Proof(t, http.MethodPost, url, reader)
 	e.do(t, request{method: http.MethodPost, path: path, header: e.dpopHeader(reader, used)}).wantProblem(t, http.StatusForbidden)
+	// The same on a replica that shares the store of used proofs.
+	elsewhere := es.Proof(t, http.MethodPost, url, reader)
+	replica.do(t, request{method: http.MethodPost, path: path, header: replica.dpopHeader(reader, elsewhere)}).wantProblem(t, http.StatusForbidden)
 	unbound := e.token(t, "alice", rw)
 	expired := e.idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{
 		"cnf": map[string]any{"jkt": es.Thumbprint}, "exp": time.Now().Add(-time.Hour).Unix()}})
@@ -78,6 +81,7 @@ func dpopAttacks(t *testing.T, e *env, hers string) []attack {
 	}
 	return []attack{
 		badProof("DPoP replayed proof", reader, used),
+		badProof("DPoP proof replayed on another replica", reader, elsewhere),
 		badProof("DPoP proof for another method", bound, es.Proof(t, http.MethodGet, url, bound)),
 		badProof("DPoP proof for another URL", bound, es.Proof(t, http.MethodPost, e.url+"/orders/"+hers+"/pay", bound)),
 		badProof("DPoP proof for another host", bound, es.Proof(t, http.MethodPost, "http://orders.example.com"+path, bound)),
