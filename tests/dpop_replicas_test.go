@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -138,5 +139,46 @@ func TestDPoPReplayStoreDownFailsClosed(t *testing.T) {
 	}
 	if status, _ := call(t, http.MethodGet, base+"/orders", idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw}), ""); status != http.StatusOK {
 		t.Errorf("bearer request with the store down: %d; want 200", status)
+	}
+}
+
+// TestDPoPPostgresStoreDownFailsClosed: with the replay store in
+// PostgreSQL and PostgreSQL killed, a DPoP request is answered 503 with
+// Retry-After, never let through and never 401 or 500; once PostgreSQL is
+// back, fresh proofs work again without a restart of the API, and a proof
+// used before the crash is still refused, as the store is durable.
+func TestDPoPPostgresStoreDownFailsClosed(t *testing.T) {
+	t.Parallel()
+	cluster := repotest.NewCluster(t)
+	idp := authtest.NewIdP(t)
+	env := serverEnv(t, idp)
+	env["ORDERS_DATABASE_URL"] = cluster.Database(t).URL
+	p := start(t, env, "serve")
+	if got := p.waitFor(t, "DPoP replay store")["store"]; got != "postgres" {
+		t.Fatalf("replay store %v; want postgres", got)
+	}
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	client := dpoptest.NewClient(t, "ES256")
+	tok := idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw, Extra: map[string]any{"cnf": map[string]any{"jkt": client.Thumbprint}}})
+	proof := func() string { return client.Proof(t, http.MethodGet, base+"/orders", tok) }
+	used := proof()
+	if r := dpopGet(t, base, tok, used); r.StatusCode != http.StatusOK {
+		t.Fatalf("before the crash: %d; want 200", r.StatusCode)
+	}
+
+	cluster.Kill(t)
+	for i := range 3 {
+		r := dpopGet(t, base, tok, proof())
+		if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Errorf("DPoP request %d with PostgreSQL down: %d, Retry-After %q; want 503 with Retry-After", i+1, r.StatusCode, r.Header.Get("Retry-After"))
+		}
+	}
+
+	cluster.Start(t)
+	waitUntil(t, 15*time.Second, "a DPoP request answered 200 after PostgreSQL's return", func() bool {
+		return dpopGet(t, base, tok, proof()).StatusCode == http.StatusOK
+	})
+	if r := dpopGet(t, base, tok, used); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a proof used before the crash, again: %d; want 401", r.StatusCode)
 	}
 }
