@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth/internal/jsonobject"
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z. Later dates, like 1e19, would
@@ -237,36 +238,20 @@ func validSubject(sub string) bool {
 	return sub != "" && len(sub) <= maxSubjectLength && strings.IndexFunc(sub, unicode.IsControl) < 0
 }
 
-// uniqueMembers splits a JSON object into its members, and fails if a name
-// appears twice, here or in any object within, so that a second "sub"
-// cannot replace the first. JSON v2's tokenizer refuses repeated names and
-// invalid UTF-8 by itself, for much less than encoding/json's Token took on
-// every new token. The members' values share b's memory; each is a valid
-// JSON value, which the decoders below rely on.
+// uniqueMembers splits a JSON object into its members (see
+// jsonobject.Members), and fails if a name appears twice, here or in any
+// object within, so that a second "sub" cannot replace the first. The
+// members' values share b's memory; each is a valid JSON value, which the
+// decoders below rely on.
 func uniqueMembers(b []byte) (map[string]json.RawMessage, error) {
-	dec := jsontext.NewDecoder(bytes.NewBuffer(b))
-	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+	members, err := jsonobject.Members(b)
+	switch {
+	case errors.Is(err, jsonobject.ErrNotObject):
 		return nil, fmt.Errorf("%w: not a JSON object", errClaims)
-	}
-	members := make(map[string]json.RawMessage)
-	for dec.PeekKind() != '}' {
-		t, err := dec.ReadToken()
-		if err != nil {
-			return nil, claimsError(err)
-		}
-		name := t.String()
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil, claimsError(err)
-		}
-		end := int(dec.InputOffset())
-		members[name] = json.RawMessage(b[end-len(v) : end : end])
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, claimsError(err)
-	}
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+	case errors.Is(err, jsonobject.ErrTrailing):
 		return nil, fmt.Errorf("%w: data after the object", errClaims)
+	case err != nil:
+		return nil, claimsError(err)
 	}
 	return members, nil
 }

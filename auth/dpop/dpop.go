@@ -8,7 +8,6 @@
 package dpop
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -20,10 +19,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/coffeemesh/orders/auth/internal/jsonobject"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
@@ -323,11 +322,8 @@ func segment(seg string) (map[string]json.RawMessage, error) {
 // members decodes a JSON object whose member names appear once each
 // (RFC 7493) into its members by exact name.
 func members(b []byte) (map[string]json.RawMessage, error) {
-	if !jsontext.Value(b).IsValid() {
-		return nil, ErrMalformed
-	}
-	var m map[string]json.RawMessage
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil || m == nil {
+	m, err := jsonobject.Members(b)
+	if err != nil {
 		return nil, ErrMalformed
 	}
 	return m, nil

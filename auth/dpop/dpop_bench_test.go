@@ -24,11 +24,11 @@ func BenchmarkCheckUse(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := dpop.Request{Method: "GET", URL: url, AccessToken: token}
+	i := 0 // numbers the jtis across runs, as -count runs them again
 	for _, alg := range dpop.DefaultAlgorithms() {
 		proof := dpoptest.NewClient(b, alg).Proof(b, "GET", url, token)
 		b.Run(alg, func(b *testing.B) {
 			b.ReportAllocs()
-			i := 0
 			for b.Loop() {
 				p, err := v.Check(proof, r)
 				if err != nil {
