@@ -29,18 +29,18 @@ type dpopKey struct {
 
 // dpopKeyAlgorithms are the algorithms token dpop-key makes keys for; an
 // Ed25519 key signs as EdDSA, the name every DPoP server knows.
-var dpopKeyAlgorithms = []string{"ES256", "EdDSA", "PS256", "RS256"}
+func dpopKeyAlgorithms() []string { return []string{"ES256", "EdDSA", "PS256", "RS256"} }
 
 // newDPoPKey prints a new private JWK for alg, to sign DPoP proofs with.
 func newDPoPKey(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token dpop-key", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	alg := fs.String("alg", "ES256", "the key's algorithm, one of "+fmt.Sprint(dpopKeyAlgorithms))
+	alg := fs.String("alg", "ES256", "the key's algorithm, one of "+fmt.Sprint(dpopKeyAlgorithms()))
 	if err := parseFlags(fs, args, commandUsage["token dpop-key"], stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || !slices.Contains(dpopKeyAlgorithms, *alg) {
-		return fmt.Errorf("token dpop-key takes only --alg, one of %v", dpopKeyAlgorithms)
+	if fs.NArg() > 0 || !slices.Contains(dpopKeyAlgorithms(), *alg) {
+		return fmt.Errorf("token dpop-key takes only --alg, one of %v", dpopKeyAlgorithms())
 	}
 	key, err := devissuer.NewKey("", *alg)
 	if err != nil {

@@ -2,7 +2,6 @@ package dpop
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -11,9 +10,6 @@ import (
 // maxNumericDate is 9999-12-31T23:59:59Z.
 const maxNumericDate = 253402300799
 
-// errClaims marks a claim set that is not well formed.
-var errClaims = errors.New("malformed claims")
-
 // claims are the claims of a proof, decoded strictly: by exact name, each
 // once, each of its JSON type.
 type claims struct {
@@ -21,25 +17,22 @@ type claims struct {
 	iat                       time.Time
 }
 
-// UnmarshalJSON decodes the claim set b; a claim of the wrong type is an
-// error, an absent one stays zero.
-func (c *claims) UnmarshalJSON(b []byte) error {
-	m, err := members(b)
-	if err != nil {
-		return fmt.Errorf("%w: not a JSON object whose names appear once", errClaims)
-	}
+// parseClaims decodes the members of a proof's claim set; a claim of the
+// wrong type is ErrMalformed, an absent one stays zero.
+func parseClaims(m map[string]json.RawMessage) (claims, error) {
+	var c claims
 	for name, dst := range map[string]*string{"jti": &c.jti, "htm": &c.htm, "htu": &c.htu, "ath": &c.ath, "nonce": &c.nonce} {
 		if v, ok := m[name]; ok && decodeString(v, dst) != nil {
-			return fmt.Errorf("%w: claim %q must be a string", errClaims, name)
+			return claims{}, fmt.Errorf("%w: claim %q must be a string", ErrMalformed, name)
 		}
 	}
 	if v, ok := m["iat"]; ok {
 		var f float64
 		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &f) != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-			return fmt.Errorf("%w: claim \"iat\" must be a date", errClaims)
+			return claims{}, fmt.Errorf("%w: claim \"iat\" must be a date", ErrMalformed)
 		}
 		sec, frac := math.Modf(f)
 		c.iat = time.Unix(int64(sec), int64(frac*1e9))
 	}
-	return nil
+	return c, nil
 }

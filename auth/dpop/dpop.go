@@ -94,14 +94,17 @@ type Options struct {
 // Verifier checks proofs. It is safe for concurrent use.
 type Verifier struct {
 	opts Options
-	// keys are the keys of recent proofs by their jwk as sent: only
-	// acceptable ones, as a refused jwk is refused before it is kept.
+	// keys are the keys of recent proofs by their jwk as sent, kept once a
+	// proof signed by the key has verified, so that only a client holding
+	// the key adds it: at most keyCacheSize jwks of at most MaxProofLength
+	// bytes each.
 	keys *lru.Cache[string, proofKey]
 }
 
 // New returns a Verifier for o, with its defaults filled in, or says why o
 // is unusable.
 func New(o Options) (*Verifier, error) {
+	o.Algorithms = slices.Clone(o.Algorithms)
 	if len(o.Algorithms) == 0 {
 		o.Algorithms = DefaultAlgorithms()
 	}
@@ -157,12 +160,13 @@ type Proof struct {
 	IssuedAt time.Time
 }
 
-// Check verifies proof against r in the order of RFC 9449, section 4.3:
-// one well-formed JWT; typ dpop+jwt; an accepted asymmetric alg; a jwk that
+// Check verifies proof against r by the checks of RFC 9449, section 4.3:
+// one well-formed JWT (three base64url segments, a header and claims that
+// are JSON objects); typ dpop+jwt; an accepted asymmetric alg; a jwk that
 // is a strong public key and nothing more; the signature by that key; htm
 // and htu those of r; iat within MaxAge of now; a jti; ath the hash of r's
-// token; with Nonces, a current server nonce. It does not record the proof: Use does, once the caller has
-// checked the token it came with.
+// token; with Nonces, a current server nonce. It does not record the
+// proof: Use does, once the caller has checked the token it came with.
 func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	if len(proof) > MaxProofLength || strings.Count(proof, ".") != 2 {
 		return Proof{}, ErrMalformed
@@ -173,26 +177,31 @@ func (v *Verifier) Check(proof string, r Request) (Proof, error) {
 	if err != nil {
 		return Proof{}, err
 	}
+	payload, err := segment(body)
+	if err != nil {
+		return Proof{}, err
+	}
+	signature, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return Proof{}, fmt.Errorf("%w: the signature is not base64url", ErrMalformed)
+	}
+	c, err := parseClaims(payload)
+	if err != nil {
+		return Proof{}, err
+	}
 	key, alg, err := v.checkHeader(header)
 	if err != nil {
 		return Proof{}, err
 	}
 	// golang-jwt's method verifies the signature; its parser is not used,
 	// as it would decode the header once more, by other rules.
-	signature, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return Proof{}, fmt.Errorf("%w: the signature is not base64url", ErrMalformed)
-	}
-	if err := SigningMethod(alg).Verify(proof[:len(head)+1+len(body)], signature, key.Public); err != nil {
+	// Not nil: alg is one of v.opts.Algorithms, a subset of Algorithms().
+	method := SigningMethod(alg)
+	if err := method.Verify(proof[:len(head)+1+len(body)], signature, key.Public); err != nil {
 		return Proof{}, fmt.Errorf("%w: %w", ErrSignature, err)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return Proof{}, fmt.Errorf("%w: the claims are not base64url", ErrMalformed)
-	}
-	var c claims
-	if err := c.UnmarshalJSON(payload); err != nil {
-		return Proof{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	if !key.cached {
+		v.keys.Add(string(header["jwk"]), key)
 	}
 	if err := v.checkClaims(&c, r); err != nil {
 		return Proof{}, err
@@ -211,6 +220,8 @@ func (v *Verifier) Use(ctx context.Context, p Proof) error {
 type proofKey struct {
 	jwks.Key
 	thumbprint string
+	// cached tells a key from Verifier.keys.
+	cached bool
 }
 
 // checkHeader checks the proof's header up to its key, and returns the key
@@ -246,6 +257,7 @@ func (v *Verifier) checkHeader(h map[string]json.RawMessage) (proofKey, string, 
 // first proof pays for this.
 func (v *Verifier) proofKey(raw json.RawMessage) (proofKey, error) {
 	if k, ok := v.keys.Get(string(raw)); ok {
+		k.cached = true
 		return k, nil
 	}
 	key, err := jwks.ParseKey(raw)
@@ -256,9 +268,7 @@ func (v *Verifier) proofKey(raw json.RawMessage) (proofKey, error) {
 	if err != nil {
 		return proofKey{}, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	k := proofKey{Key: key, thumbprint: tp}
-	v.keys.Add(string(raw), k)
-	return k, nil
+	return proofKey{Key: key, thumbprint: tp}, nil
 }
 
 // checkClaims checks the claims of a proof whose signature verified.

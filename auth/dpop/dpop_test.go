@@ -183,16 +183,17 @@ func TestMemoryStoreBounded(t *testing.T) {
 	}
 }
 
-// TestMemoryStoreKeepsUp: the default store takes a steady 3,000 proofs a
-// second, each kept the 60 s of its window, for two minutes: entries leave
-// as they expire, the store never refuses a fresh proof, and it still
-// refuses each live one used again. (It once held 100,000 entries, fewer
-// than 60 s of this flow, and refused fresh proofs with ErrStoreFault.)
+// TestMemoryStoreKeepsUp: a store of 62 seconds of a steady 3,000 proofs a
+// second, each kept the 60 s of its window, takes that flow for two
+// minutes: entries leave as they expire, so the store never refuses a
+// fresh proof, still refuses each live one used again, and takes an
+// expired one again. (It once swept the whole map when full, and held
+// 100,000 entries by default, fewer than 60 s of this flow.)
 func TestMemoryStoreKeepsUp(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	const rate, life, seconds = 3000, 60 * time.Second, 120
-	s := dpop.NewMemoryStore(0, func() time.Time { return now })
+	s := dpop.NewMemoryStore(rate*62, func() time.Time { return now })
 	ctx := context.Background()
 	for i := range rate * seconds {
 		if i%rate == 0 {
@@ -206,6 +207,85 @@ func TestMemoryStoreKeepsUp(t *testing.T) {
 		id := strconv.Itoa(rate*seconds - back)
 		if err := s.Use(ctx, id, now.Add(life)); !errors.Is(err, dpop.ErrReplay) {
 			t.Errorf("live proof %s used again = %v; want ErrReplay", id, err)
+		}
+	}
+	if err := s.Use(ctx, "0", now.Add(life)); err != nil {
+		t.Errorf("a proof expired a minute ago, used again = %v; want nil", err)
+	}
+}
+
+// TestMemoryStoreAfterIdle: after the whole store has expired at once, as
+// after an idle minute, expired entries count as gone even before they
+// leave, and a full store of them takes fresh proofs until it is full of
+// live ones again.
+func TestMemoryStoreAfterIdle(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	const size = 5000
+	s := dpop.NewMemoryStore(size, func() time.Time { return now })
+	ctx := context.Background()
+	for i := range size {
+		if err := s.Use(ctx, strconv.Itoa(i), now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	for i := range size / 2 {
+		if err := s.Use(ctx, strconv.Itoa(i), now.Add(time.Minute)); err != nil {
+			t.Fatalf("expired proof %d used again = %v; want nil", i, err)
+		}
+		if err := s.Use(ctx, "fresh"+strconv.Itoa(i), now.Add(time.Minute)); err != nil {
+			t.Fatalf("fresh proof %d in a store full of expired ones = %v; want nil", i, err)
+		}
+	}
+	if err := s.Use(ctx, "0", now.Add(time.Minute)); !errors.Is(err, dpop.ErrReplay) {
+		t.Errorf("a proof recorded again, used a third time = %v; want ErrReplay", err)
+	}
+	if err := s.Use(ctx, "one too many", now.Add(time.Minute)); !errors.Is(err, dpop.ErrStoreFault) {
+		t.Errorf("a fresh proof in a store full of live ones = %v; want ErrStoreFault", err)
+	}
+}
+
+// TestKeyKept: the key kept from a client's proof serves its later proofs
+// as a fresh parse would: the same thumbprint, the same jwk spelled
+// otherwise is the same key, and a kept key is still refused with an alg
+// it does not fit. A proof whose signature fails keeps nothing that
+// changes the next.
+func TestKeyKept(t *testing.T) {
+	t.Parallel()
+	const url, token = "https://api.example.com/orders", "tok"
+	v, err := dpop.New(dpop.Options{Algorithms: []string{"ES256", "ES384", "EdDSA", "RS256"}, Replay: dpop.NewMemoryStore(0, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, thief, ed, rs := dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "ES256"), dpoptest.NewClient(t, "EdDSA"), dpoptest.NewClient(t, "RS256")
+	r := dpop.Request{Method: "GET", URL: url, AccessToken: token}
+	respelled := json.RawMessage(fmt.Sprintf(`{ "y": %q, "x": %q, "kty": "EC", "crv": "P-256" }`, es.JWK["y"], es.JWK["x"]))
+	header := func(h map[string]any) dpoptest.Change { return dpoptest.Change{Header: h} }
+	tests := []struct {
+		name  string
+		proof string
+		want  error
+	}{
+		{"signed by a thief under the client's jwk", es.Proof(t, "GET", url, token, dpoptest.Change{Signer: thief.Signer}), dpop.ErrSignature},
+		{"first proof", es.Proof(t, "GET", url, token), nil},
+		{"second proof", es.Proof(t, "GET", url, token), nil},
+		{"the jwk spelled otherwise", es.Proof(t, "GET", url, token, header(map[string]any{"jwk": respelled})), nil},
+		{"kept key with an alg it does not fit", es.Proof(t, "GET", url, token, header(map[string]any{"alg": "ES384"})), dpop.ErrKey},
+		{"kept key with EdDSA", es.Proof(t, "GET", url, token, header(map[string]any{"alg": "EdDSA"})), dpop.ErrKey},
+		{"Ed25519 when only EdDSA is accepted", ed.Proof(t, "GET", url, token, header(map[string]any{"alg": "Ed25519"})), dpop.ErrAlgorithm},
+		{"RSA key with EdDSA", rs.Proof(t, "GET", url, token, header(map[string]any{"alg": "EdDSA"})), dpop.ErrKey},
+		{"signed by a thief again", es.Proof(t, "GET", url, token, dpoptest.Change{Signer: thief.Signer}), dpop.ErrSignature},
+	}
+	for _, tt := range tests {
+		p, err := v.Check(tt.proof, r)
+		switch {
+		case tt.want == nil && err != nil:
+			t.Errorf("%s: %v; want accepted", tt.name, err)
+		case tt.want == nil && p.Thumbprint != es.Thumbprint:
+			t.Errorf("%s: thumbprint %s; want the client's %s", tt.name, p.Thumbprint, es.Thumbprint)
+		case tt.want != nil && !errors.Is(err, tt.want):
+			t.Errorf("%s: %v; want %v", tt.name, err, tt.want)
 		}
 	}
 }

@@ -2,6 +2,9 @@
 // a token's header and claims must be read: I-JSON (RFC 7493), so no name
 // twice in any object, valid UTF-8, nothing after the object. It serves
 // package auth (token claims) and package dpop (proof headers and claims).
+// It decodes no member's value and knows no claim: what a member means is
+// its caller's to decide. Its errors never quote the input, which may be a
+// token.
 package jsonobject
 
 import (
@@ -13,8 +16,9 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Errors of Members besides jsontext's, which are *jsontext.SyntacticError
-// (errors.Is jsontext.ErrDuplicateName for a repeated name).
+// Errors of Members besides jsontext's: a *jsontext.SyntacticError
+// (errors.Is jsontext.ErrDuplicateName for a repeated name) for invalid
+// JSON within the object, io.ErrUnexpectedEOF for an object cut short.
 var (
 	ErrNotObject = errors.New("not a JSON object")
 	ErrTrailing  = errors.New("data after the object")
