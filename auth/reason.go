@@ -15,6 +15,13 @@ const (
 	ReasonEmpty
 	ReasonTooLong
 	ReasonNotJWS
+	ReasonJWENoKey
+	ReasonJWEMalformed
+	ReasonJWEAlgorithm
+	ReasonJWECompressed
+	ReasonJWENotNested
+	ReasonJWEUnknownKey
+	ReasonJWEDecrypt
 	ReasonMalformed
 	ReasonMalformedHeader
 	ReasonMalformedClaims
@@ -78,7 +85,14 @@ var reasons = [...]struct {
 	ReasonAmbiguous:            {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
 	ReasonEmpty:                {ErrInvalidToken, "empty", "the bearer token is empty", ""},
 	ReasonTooLong:              {ErrInvalidToken, "too_long", "the token is too long", ""},
-	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque and encrypted tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonJWENoKey:             {ErrInvalidToken, "jwe_no_key", "the token is encrypted (JWE), and this API holds no key to decrypt it", "ORDERS_AUTH_DECRYPTION_KEY_FILE names the API's private keys that the issuer encrypts to"},
+	ReasonJWEMalformed:         {ErrInvalidToken, "jwe_malformed", "the encrypted token (JWE) is malformed, or a part of it is too long", ""},
+	ReasonJWEAlgorithm:         {ErrInvalidToken, "jwe_algorithm", "the encrypted token's alg or enc is not one this API accepts", "accepted are alg RSA-OAEP-256, RSA-OAEP, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW and enc A128GCM, A256GCM, A128CBC-HS256, A256CBC-HS512"},
+	ReasonJWECompressed:        {ErrInvalidToken, "jwe_compressed", "compressed encrypted tokens (zip) are not accepted", "ask the issuer not to compress access tokens"},
+	ReasonJWENotNested:         {ErrInvalidToken, "jwe_not_nested", "the encrypted token must hold a signed JWT (cty JWT), not bare claims", "the issuer must sign the token, then encrypt it (a nested JWT, RFC 7519, section 5.2)"},
+	ReasonJWEUnknownKey:        {ErrInvalidToken, "jwe_unknown_key", "no decryption key of this API has the encrypted token's kid and fits its alg", "was it encrypted to another key, or to one the API no longer holds?"},
+	ReasonJWEDecrypt:           {ErrInvalidToken, "jwe_decrypt", "the encrypted token does not decrypt with this API's keys", "was it changed, or encrypted to another key under the same kid?"},
 	ReasonMalformed:            {ErrInvalidToken, "malformed", "the token is malformed", ""},
 	ReasonMalformedHeader:      {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice", ""},
 	ReasonMalformedClaims:      {ErrInvalidToken, "malformed_claims", "the token's claims are malformed", ""},
