@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +224,61 @@ func TestVerifyEncryptedBoundToken(t *testing.T) {
 	}
 	if p.JKT != jkt {
 		t.Errorf("JKT = %q; want %q", p.JKT, jkt)
+	}
+}
+
+// TestVerifyRefusesWycheproofJWE: Wycheproof's JWE vectors, decrypted in
+// package jwe's test, are all refused by Verify with the vectors' EC key
+// configured: the tampered ones as they fail to decrypt or are malformed,
+// the valid one because its plaintext is no signed JWT.
+func TestVerifyRefusesWycheproofJWE(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/wycheproof/json_web_crypto_test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		TestGroups []struct {
+			Comment string          `json:"comment"`
+			Private json.RawMessage `json:"private"`
+			Tests   []struct {
+				TCID   int             `json:"tcId"`
+				JWE    json.RawMessage `json:"jwe"`
+				Result string          `json:"result"`
+			} `json:"tests"`
+		} `json:"testGroups"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	idp := authtest.NewIdP(t)
+	cfg := idp.Config()
+	for _, g := range file.TestGroups {
+		if g.Comment != "jwe_ec" {
+			continue
+		}
+		if cfg.DecryptionKeys, err = jwe.ParseKeys(g.Private); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range file.TestGroups {
+		for _, tc := range g.Tests {
+			var token string
+			if !strings.HasPrefix(g.Comment, "jwe_") || json.Unmarshal(tc.JWE, &token) != nil {
+				continue
+			}
+			_, err := v.Verify(t.Context(), token)
+			var e *auth.Error
+			switch {
+			case !errors.As(err, &e):
+				t.Errorf("vector %d: Verify = %v; want it refused", tc.TCID, err)
+			case g.Comment == "jwe_ec" && tc.Result == "valid" && e.Reason != auth.ReasonJWENotNested:
+				t.Errorf("vector %d (valid, no cty): Verify = %v; want %s", tc.TCID, err, auth.ReasonJWENotNested)
+			}
+		}
 	}
 }

@@ -199,6 +199,8 @@ func checkKey(private any) error {
 			return nil
 		}
 		return fmt.Errorf("is an EC key on %s; use P-256, P-384 or P-521", k.Curve.Params().Name)
+	case []byte:
+		return errors.New("is a symmetric key, which the issuer would share (dir, AES key wrap); use an RSA or EC key pair")
 	}
 	return fmt.Errorf("is a %T; decryption keys are RSA or EC (P-256, P-384, P-521) private keys", private)
 }
