@@ -45,6 +45,11 @@ const (
 	maxEncryptedKey = 1366
 )
 
+// b64 decodes base64url strictly: a part has one spelling only, so that
+// one token cannot be sent as many, each a new entry in the verified-token
+// cache and a new ath for DPoP.
+var b64 = base64.RawURLEncoding.Strict()
+
 // ivLength and tagLength are the sizes, in bytes, an enc asks of the
 // initialization vector and the authentication tag (RFC 7518, sections
 // 5.2 and 5.3).
@@ -93,7 +98,7 @@ func ParseHeader(token string) (Header, error) {
 	if len(parts[0]) > MaxHeaderLength {
 		return Header{}, fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(parts[0]))
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	raw, err := b64.DecodeString(parts[0])
 	if err != nil || !jsontext.Value(raw).IsValid() {
 		return Header{}, fmt.Errorf("%w: header is not base64url UTF-8 JSON with each member once", ErrMalformed)
 	}
@@ -134,7 +139,7 @@ func readHeader(members map[string]json.RawMessage) (Header, error) {
 		return Header{}, err
 	}
 	if !slices.Contains(KeyAlgorithms(), h.Alg) || !slices.Contains(ContentAlgorithms(), h.Enc) {
-		return Header{}, fmt.Errorf("%w: alg %q, enc %q", ErrAlgorithm, h.Alg, h.Enc)
+		return Header{}, ErrAlgorithm
 	}
 	hasKID, err := str("kid", &h.KID)
 	if err != nil {
@@ -158,16 +163,16 @@ func checkParts(h Header, parts []string) error {
 		return fmt.Errorf("%w: no encrypted key", ErrMalformed)
 	case len(encKey) > maxEncryptedKey:
 		return fmt.Errorf("%w: encrypted key of %d bytes", ErrMalformed, len(encKey))
-	case base64.RawURLEncoding.EncodedLen(ivLength[h.Enc]) != len(iv):
+	case b64.EncodedLen(ivLength[h.Enc]) != len(iv):
 		return fmt.Errorf("%w: initialization vector of %d characters", ErrMalformed, len(iv))
-	case base64.RawURLEncoding.EncodedLen(tagLength[h.Enc]) != len(tag):
+	case b64.EncodedLen(tagLength[h.Enc]) != len(tag):
 		return fmt.Errorf("%w: tag of %d characters", ErrMalformed, len(tag))
 	case parts[3] == "":
 		return fmt.Errorf("%w: no ciphertext", ErrMalformed)
 	}
 	for i, p := range parts[1:] {
-		if _, err := base64.RawURLEncoding.DecodeString(p); err != nil {
-			return fmt.Errorf("%w: part %d is not base64url", ErrMalformed, i+2)
+		if _, err := b64.DecodeString(p); err != nil {
+			return fmt.Errorf("%w: part %d is not canonical base64url", ErrMalformed, i+2)
 		}
 	}
 	return nil
