@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/jwe"
 	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
@@ -61,7 +62,9 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	return fmt.Errorf("unknown token command %q", args[0])
 }
 
-// inspect prints a token's header and claims (never its signature), then
+// inspect prints a token's header and claims (never its signature; for an
+// encrypted token, its protected header, then, with the API's decryption
+// keys, the header and claims of the signed token inside), then
 // verifies it as serve would, with the same configuration, and says which
 // check fails and why. It returns errRefused when the API would refuse it.
 func inspect(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
@@ -83,12 +86,22 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 		token = string(b)
 	}
 	token = strings.TrimPrefix(strings.TrimSpace(token), "Bearer ")
-	header, claims := decodeUnverified(token)
 	now := time.Now()
-	fmt.Fprintln(stdout, "header:")
-	printJSON(stdout, header, now)
-	fmt.Fprintln(stdout, "claims:")
-	printJSON(stdout, claims, now)
+	signed := token
+	if strings.Count(token, ".") == 4 {
+		outer, _ := decodeUnverified(token)
+		fmt.Fprintln(stdout, "encrypted (JWE), protected header:")
+		printJSON(stdout, outer, now)
+		signed = decryptForDisplay(cfg.auth.DecryptionKeys, token, stdout)
+	}
+	var header, claims map[string]any
+	if signed != "" {
+		header, claims = decodeUnverified(signed)
+		fmt.Fprintln(stdout, "header:")
+		printJSON(stdout, header, now)
+		fmt.Fprintln(stdout, "claims:")
+		printJSON(stdout, claims, now)
+	}
 
 	v, err := auth.NewVerifier(cfg.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -115,6 +128,28 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stdout, "bound to a client certificate (cnf x5t#S256): the API also wants a connection that presents that certificate")
 	}
 	return nil
+}
+
+// decryptForDisplay returns the plaintext of the encrypted token, the
+// signed token inside it for display, or "" after saying why it has none.
+// Whether the API accepts the token is Verify's to say.
+func decryptForDisplay(keys *jwe.Keys, token string, stdout io.Writer) string {
+	if keys == nil {
+		fmt.Fprintln(stdout, "(its claims are encrypted, and ORDERS_AUTH_DECRYPTION_KEY_FILE names no key to decrypt them)")
+		return ""
+	}
+	h, err := jwe.ParseHeader(token)
+	if err != nil {
+		fmt.Fprintf(stdout, "(not decrypted: %v)\n", err)
+		return ""
+	}
+	plaintext, err := keys.Decrypt(token, h)
+	if err != nil {
+		fmt.Fprintf(stdout, "(not decrypted: %v)\n", err)
+		return ""
+	}
+	fmt.Fprintln(stdout, "decrypted with ORDERS_AUTH_DECRYPTION_KEY_FILE; the token inside:")
+	return string(plaintext)
 }
 
 // decodeUnverified decodes a token's header and claims for display; parts

@@ -242,6 +242,26 @@ func TestTokenTools(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") || !strings.Contains(out, "reason: expired") {
 		t.Errorf("inspect an expired token: exit %d\n%s", code, out)
 	}
+	decKey := authtest.NewDecryptionKey(t, "orders-2026", "EC")
+	encrypted := authtest.Encrypt(t, idp.Token(t, authtest.Claims{Subject: "bob", Scope: "orders:read"}), decKey, authtest.Encryption{})
+	out, code = run(env, "", "inspect", encrypted)
+	if code != 1 || !strings.Contains(out, "encrypted (JWE), protected header:") || !strings.Contains(out, "names no key to decrypt them") || !strings.Contains(out, "reason: jwe_no_key") {
+		t.Errorf("inspect an encrypted token without the key: exit %d\n%s", code, out)
+	}
+	env["ORDERS_AUTH_DECRYPTION_KEY_FILE"] = authtest.WriteKeySet(t, decKey)
+	out, code = run(env, "", "inspect", encrypted)
+	if code != 0 || !strings.Contains(out, `kid: "orders-2026"`) || !strings.Contains(out, `sub: "bob"`) || !strings.Contains(out, "ACCEPTED: bob") {
+		t.Errorf("inspect an encrypted token with the key: exit %d\n%s", code, out)
+	}
+	out, code = run(env, "", "inspect", authtest.Encrypt(t, expired, decKey, authtest.Encryption{}))
+	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") || !strings.Contains(out, "reason: expired") {
+		t.Errorf("inspect an encrypted expired token: exit %d\n%s", code, out)
+	}
+	out, code = run(env, "", "inspect", authtest.Encrypt(t, `{"sub":"bob"}`, decKey, authtest.Encryption{}))
+	if code != 1 || !strings.Contains(out, "reason: jwe_not_nested") {
+		t.Errorf("inspect encrypted bare claims: exit %d\n%s", code, out)
+	}
+	delete(env, "ORDERS_AUTH_DECRYPTION_KEY_FILE")
 	out, code = run(env, "", "inspect", "not-a-token")
 	if code != 1 || !strings.Contains(out, "REFUSED:") || !strings.Contains(out, "reason: not_jws") {
 		t.Errorf("inspect garbage: exit %d\n%s", code, out)
