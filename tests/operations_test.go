@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -228,6 +231,31 @@ func TestTokenTools(t *testing.T) {
 	}
 	if out, code = run(devEnv, strings.TrimSpace(bound), "inspect", "--dev", "-"); code != 0 || !strings.Contains(out, "bound to a DPoP key (cnf.jkt)") {
 		t.Errorf("inspect a DPoP-bound token: exit %d\n%s", code, out)
+	}
+
+	apiKey := authtest.NewDecryptionKey(t, "dev", "RSA")
+	der, err := x509.MarshalPKIXPublicKey(apiKey.Private.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicPEM := filepath.Join(t.TempDir(), "api.pub.pem")
+	publicJWK := filepath.Join(t.TempDir(), "api.pub.jwk")
+	jwkJSON, err := json.Marshal(apiKey.PublicJWK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(os.WriteFile(publicPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600), os.WriteFile(publicJWK, jwkJSON, 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	jweEnv := map[string]string{"ORDERS_DEV_ISSUER_ADDR": issuerAddr, "ORDERS_AUTH_DECRYPTION_KEY_FILE": authtest.WriteKeySet(t, apiKey)}
+	for _, pub := range []string{publicPEM, publicJWK} {
+		encrypted, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--encrypt-to", pub)
+		if code != 0 || strings.Count(encrypted, ".") != 4 {
+			t.Fatalf("mint --encrypt-to %s: exit %d\n%s", filepath.Base(pub), code, encrypted)
+		}
+		if out, code = run(jweEnv, strings.TrimSpace(encrypted), "inspect", "--dev", "-"); code != 0 || !strings.Contains(out, "encrypted (JWE)") || !strings.Contains(out, "ACCEPTED: alice") {
+			t.Errorf("inspect a token minted with --encrypt-to %s: exit %d\n%s", filepath.Base(pub), code, out)
+		}
 	}
 
 	idp := authtest.NewIdP(t)
