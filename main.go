@@ -328,7 +328,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // logConfig logs the effective configuration, and warns about each scope
-// check turned off; it holds no secret, and the database URL's password, if
+// check turned off and a decryption key file others may read; it holds no
+// secret, and the database URL's password, if
 // any, is redacted.
 func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
