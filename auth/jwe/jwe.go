@@ -16,7 +16,8 @@ import (
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/coffeemesh/orders/auth/internal/jsonobject"
 )
 
 // KeyAlgorithms lists the key management algorithms accepted. RSA1_5 is
@@ -99,12 +100,12 @@ func ParseHeader(token string) (Header, error) {
 		return Header{}, fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(parts[0]))
 	}
 	raw, err := b64.DecodeString(parts[0])
-	if err != nil || !jsontext.Value(raw).IsValid() {
-		return Header{}, fmt.Errorf("%w: header is not base64url UTF-8 JSON with each member once", ErrMalformed)
+	if err != nil {
+		return Header{}, fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &members); err != nil {
-		return Header{}, fmt.Errorf("%w: header is not an object", ErrMalformed)
+	members, err := jsonobject.Members(raw)
+	if err != nil {
+		return Header{}, fmt.Errorf("%w: header is not a UTF-8 JSON object with each member once", ErrMalformed)
 	}
 	h, err := readHeader(members)
 	if err != nil {

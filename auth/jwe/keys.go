@@ -13,7 +13,8 @@ import (
 	"slices"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/coffeemesh/orders/auth/internal/jsonobject"
 )
 
 // Bounds of a decryption key.
@@ -130,22 +131,20 @@ func parsePEM(b []byte) ([]key, error) {
 }
 
 // parseJWKs reads a JWK set, or a single JWK, strictly: a member may appear
-// only once.
+// only once in any object.
 func parseJWKs(b []byte) ([]key, error) {
-	if !jsontext.Value(b).IsValid() {
-		return nil, errors.New("is not a JSON object with each member once")
+	members, err := jsonobject.Members(b)
+	if err != nil {
+		return nil, errors.New("is not a UTF-8 JSON object with each member once")
 	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
+	list := []json.RawMessage{b}
+	if raw, ok := members["keys"]; ok {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, errors.New("is not a JWK set: keys is not an array")
+		}
 	}
-	if err := json.Unmarshal(b, &set); err != nil {
-		return nil, errors.New("is not a JWK set")
-	}
-	if set.Keys == nil {
-		set.Keys = []json.RawMessage{b}
-	}
-	keys := make([]key, 0, len(set.Keys))
-	for i, raw := range set.Keys {
+	keys := make([]key, 0, len(list))
+	for i, raw := range list {
 		k, err := parseJWK(raw)
 		if err != nil {
 			return nil, fmt.Errorf("key %d: %w", i+1, err)
