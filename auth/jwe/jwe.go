@@ -210,8 +210,3 @@ func (k *Keys) Decrypt(token string, h Header) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: %w", ErrDecrypt, errors.Join(errs...))
 }
-
-// joined lists names for messages.
-func joined(names []string) string {
-	return strings.Join(names, ", ")
-}

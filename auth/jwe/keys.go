@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -179,7 +180,7 @@ func parseJWK(raw json.RawMessage) (key, error) {
 		return key{}, err
 	}
 	if jwk.Algorithm != "" && !fits(jwk.Key, jwk.Algorithm) {
-		return key{}, fmt.Errorf("has alg %q, which is not an accepted key management algorithm for its key type (%s)", jwk.Algorithm, joined(KeyAlgorithms()))
+		return key{}, fmt.Errorf("has alg %q, which is not an accepted key management algorithm for its key type (%s)", jwk.Algorithm, strings.Join(KeyAlgorithms(), ", "))
 	}
 	return key{kid: jwk.KeyID, alg: jwk.Algorithm, private: jwk.Key}, nil
 }
