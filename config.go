@@ -49,6 +49,12 @@ type config struct {
 	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
 	// shared by every replica.
 	redisURL string
+	// decryptionKeyFile names the API's decryption keys, which
+	// loadDecryptionKeys reads into auth.DecryptionKeys; "" for none.
+	decryptionKeyFile string
+	// decryptionKeyReadable says that users other than the file's owner
+	// and group may read decryptionKeyFile; serve warns about it.
+	decryptionKeyReadable bool
 	// scopeChecksOff lists, per issuer, the scopes every valid token gets
 	// because its check was turned off; serve warns about each.
 	scopeChecksOff map[string][]auth.Scope
@@ -83,15 +89,16 @@ type fileConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	RedisURL       string   `yaml:"redis_url"`
 	Auth           struct {
-		Leeway          string           `yaml:"leeway"`
-		CacheSize       string           `yaml:"cache_size"`
-		CacheTTL        string           `yaml:"cache_ttl"`
-		DPoP            string           `yaml:"dpop"`
-		DPoPAlgorithms  []string         `yaml:"dpop_algorithms"`
-		DPoPMaxAge      string           `yaml:"dpop_max_age"`
-		DPoPNonce       string           `yaml:"dpop_nonce"`
-		DPoPNonceSecret string           `yaml:"dpop_nonce_secret"`
-		Issuers         []issuerSettings `yaml:"issuers"`
+		Leeway            string           `yaml:"leeway"`
+		CacheSize         string           `yaml:"cache_size"`
+		CacheTTL          string           `yaml:"cache_ttl"`
+		DPoP              string           `yaml:"dpop"`
+		DPoPAlgorithms    []string         `yaml:"dpop_algorithms"`
+		DPoPMaxAge        string           `yaml:"dpop_max_age"`
+		DPoPNonce         string           `yaml:"dpop_nonce"`
+		DPoPNonceSecret   string           `yaml:"dpop_nonce_secret"`
+		DecryptionKeyFile string           `yaml:"decryption_key_file"`
+		Issuers           []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 
@@ -121,7 +128,7 @@ var devHints = map[string]string{
 // loadConfig reads serve's configuration: the file that ORDERS_CONFIG (or
 // --config) names, then the environment (getenv), then args, each
 // overriding the one before. It fetches nothing and opens nothing but that
-// file and the TLS files it names, and reports every problem it finds at once, one per line. Asked for
+// file and the TLS and key files it names, and reports every problem it finds at once, one per line. Asked for
 // help, it writes it to help and returns flag.ErrHelp.
 func loadConfig(args []string, getenv func(string) string, help io.Writer) (config, error) {
 	cfg, rest, err := loadConfigFor("serve", args, getenv, help)
@@ -158,6 +165,9 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 		errs = append(errs, err)
 	}
 	errs = append(errs, v.cfg.tls.load()...)
+	if err := v.cfg.loadDecryptionKeys(); err != nil {
+		errs = append(errs, err)
+	}
 	return v.cfg, fs.Args(), errors.Join(errs...)
 }
 

@@ -36,10 +36,13 @@ input when it is - or absent. Exit status 1 when the API would refuse it.
 
 flags:
 `,
-	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem] [--dpop-key KEY.jwk]
+	"token mint": `usage: orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem] [--dpop-key KEY.jwk] [--encrypt-to KEY.pub.pem]
 
 Get a token from the issuer of a running serve --dev; with --dpop-key, a
-DPoP-bound token (token_type DPoP, cnf.jkt that key's thumbprint).
+DPoP-bound token (token_type DPoP, cnf.jkt that key's thumbprint); with
+--encrypt-to, that token encrypted to the API's public key (JWE:
+RSA-OAEP-256 or ECDH-ES, A256GCM, cty JWT), which serve decrypts with
+ORDERS_AUTH_DECRYPTION_KEY_FILE.
 
 flags:
 `,

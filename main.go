@@ -328,7 +328,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // logConfig logs the effective configuration, and warns about each scope
-// check turned off; it holds no secret, and the database URL's password, if
+// check turned off and a decryption key file others may read; it holds no
+// secret, and the database URL's password, if
 // any, is redacted.
 func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
@@ -352,6 +353,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"cors_origins", cfg.api.CORSOrigins,
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,
+		"auth_decryption_key_file", cfg.decryptionKeyFile,
+		"auth_decryption_kids", decryptionKIDs(cfg.auth.DecryptionKeys),
 		"tls_cert_file", cfg.tls.certFile,
 		"tls_client_auth", cfg.tls.clientAuth,
 		"tls_client_ca_file", cfg.tls.clientCAFile,
@@ -371,6 +374,9 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 			"scope_claims", iss.ScopeClaims,
 			"scope_names", iss.ScopeNames,
 		)
+	}
+	if cfg.decryptionKeyReadable {
+		log.WarnContext(ctx, "the decryption key file is readable by every user of this machine; make it readable by the API's user only (chmod 600 or 640)", "file", cfg.decryptionKeyFile)
 	}
 	for iss, scopes := range cfg.scopeChecksOff {
 		log.WarnContext(ctx, "scope check off: every valid token of this issuer holds these scopes", "issuer", iss, "scopes", scopes)

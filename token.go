@@ -20,13 +20,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/jwe"
 	"github.com/coffeemesh/orders/internal/devissuer"
 )
 
 const tokenUsage = `usage:
   orders token inspect [serve's flags] [TOKEN|-]         decode a token and say whether this API accepts it
-  orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem]
+  orders token mint --sub S [--scope "..."] [--ttl 1h] [--cnf-cert cert.pem] [--encrypt-to key.pub.pem]
                                                          a token from the running --dev issuer
   orders token dpop-key > KEY.jwk                        a new key for DPoP proofs
   orders token dpop --key KEY.jwk --url U [--token T]    a DPoP proof for one request
@@ -61,7 +64,9 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	return fmt.Errorf("unknown token command %q", args[0])
 }
 
-// inspect prints a token's header and claims (never its signature), then
+// inspect prints a token's header and claims (never its signature; for an
+// encrypted token, its protected header, then, with the API's decryption
+// keys, the header and claims of the signed token inside), then
 // verifies it as serve would, with the same configuration, and says which
 // check fails and why. It returns errRefused when the API would refuse it.
 func inspect(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
@@ -83,12 +88,22 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 		token = string(b)
 	}
 	token = strings.TrimPrefix(strings.TrimSpace(token), "Bearer ")
-	header, claims := decodeUnverified(token)
 	now := time.Now()
-	fmt.Fprintln(stdout, "header:")
-	printJSON(stdout, header, now)
-	fmt.Fprintln(stdout, "claims:")
-	printJSON(stdout, claims, now)
+	signed := token
+	if strings.Count(token, ".") == 4 {
+		outer, _ := decodeUnverified(token)
+		fmt.Fprintln(stdout, "encrypted (JWE), protected header:")
+		printJSON(stdout, outer, now)
+		signed = decryptForDisplay(cfg.auth.DecryptionKeys, token, stdout)
+	}
+	var header, claims map[string]any
+	if signed != "" {
+		header, claims = decodeUnverified(signed)
+		fmt.Fprintln(stdout, "header:")
+		printJSON(stdout, header, now)
+		fmt.Fprintln(stdout, "claims:")
+		printJSON(stdout, claims, now)
+	}
 
 	v, err := auth.NewVerifier(cfg.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -115,6 +130,28 @@ func inspect(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stdout, "bound to a client certificate (cnf x5t#S256): the API also wants a connection that presents that certificate")
 	}
 	return nil
+}
+
+// decryptForDisplay returns the plaintext of the encrypted token, the
+// signed token inside it for display, or "" after saying why it has none.
+// Whether the API accepts the token is Verify's to say.
+func decryptForDisplay(keys *jwe.Keys, token string, stdout io.Writer) string {
+	if keys == nil {
+		fmt.Fprintln(stdout, "(its claims are encrypted, and ORDERS_AUTH_DECRYPTION_KEY_FILE names no key to decrypt them)")
+		return ""
+	}
+	h, err := jwe.ParseHeader(token)
+	if err != nil {
+		fmt.Fprintf(stdout, "(not decrypted: %v)\n", err)
+		return ""
+	}
+	plaintext, err := keys.Decrypt(token, h)
+	if err != nil {
+		fmt.Fprintf(stdout, "(not decrypted: %v)\n", err)
+		return ""
+	}
+	fmt.Fprintln(stdout, "decrypted with ORDERS_AUTH_DECRYPTION_KEY_FILE; the token inside:")
+	return string(plaintext)
 }
 
 // decodeUnverified decodes a token's header and claims for display; parts
@@ -250,6 +287,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
 	cnfCert := fs.String("cnf-cert", "", "PEM client certificate the token is bound to (cnf x5t#S256, RFC 8705); default: none")
 	keyFile := fs.String("dpop-key", "", "a private JWK from token dpop-key: the token is bound to it (DPoP)")
+	encryptTo := fs.String("encrypt-to", "", "the API's public key (PEM, certificate or JWK): the token is encrypted to it (JWE), as ORDERS_AUTH_DECRYPTION_KEY_FILE's private key decrypts")
 	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}
@@ -269,6 +307,14 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 		errs = append(errs, err)
 		key = &k
 	}
+	var recipient *jose.Recipient
+	if *encryptTo != "" {
+		r, err := readRecipient(*encryptTo)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--encrypt-to %s: %w", *encryptTo, err))
+		}
+		recipient = &r
+	}
 	x5t := ""
 	if *cnfCert != "" {
 		var err error
@@ -279,7 +325,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return requestToken(ctx, v.cfg.devIssuerAddr, tokenRequest{sub: *sub, scope: *scope, ttl: *ttl, key: key, x5t: x5t}, stdout)
+	return requestToken(ctx, v.cfg.devIssuerAddr, tokenRequest{sub: *sub, scope: *scope, ttl: *ttl, key: key, x5t: x5t, encryptTo: recipient}, stdout)
 }
 
 // certThumbprint returns the RFC 8705 thumbprint of the first certificate
@@ -324,6 +370,9 @@ type tokenRequest struct {
 	// x5t, when set, binds the token to the client certificate of that
 	// SHA-256 thumbprint (RFC 8705).
 	x5t string
+	// encryptTo, when set, is the API's public key the token is encrypted
+	// to once the dev issuer has signed it.
+	encryptTo *jose.Recipient
 }
 
 // requestToken gets the token of tr from the dev issuer at issuerAddr and
@@ -361,6 +410,12 @@ func requestToken(ctx context.Context, issuerAddr string, tr tokenRequest, stdou
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.AccessToken == "" {
 		return fmt.Errorf("the dev issuer answered %s: %s", resp.Status, body.ErrorDescription)
 	}
-	fmt.Fprintln(stdout, body.AccessToken)
+	token := body.AccessToken
+	if tr.encryptTo != nil {
+		if token, err = encryptToken(token, *tr.encryptTo); err != nil {
+			return fmt.Errorf("encrypt the token: %w", err)
+		}
+	}
+	fmt.Fprintln(stdout, token)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth/dpop"
+	"github.com/coffeemesh/orders/auth/jwe"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
@@ -83,6 +84,9 @@ type Config struct {
 	// certificate-bound tokens (RFC 8705) are checked against come from,
 	// besides the connection's own TLS.
 	ClientCerts ClientCertConfig
+	// DecryptionKeys are the API's private keys that encrypted tokens
+	// (JWE) are decrypted with; nil refuses every encrypted token.
+	DecryptionKeys *jwe.Keys
 }
 
 // ClientCertConfig lets a TLS-terminating proxy pass on the client

@@ -1,5 +1,11 @@
 package auth
 
+import (
+	"strings"
+
+	"github.com/coffeemesh/orders/auth/jwe"
+)
+
 // Reason is why a request was refused, in one word of this package's
 // vocabulary. The table below gives each its kind (and so its status and
 // challenge), its code (the metrics label and the log field) and its
@@ -15,6 +21,13 @@ const (
 	ReasonEmpty
 	ReasonTooLong
 	ReasonNotJWS
+	ReasonJWENoKey
+	ReasonJWEMalformed
+	ReasonJWEAlgorithm
+	ReasonJWECompressed
+	ReasonJWENotNested
+	ReasonJWEUnknownKey
+	ReasonJWEDecrypt
 	ReasonMalformed
 	ReasonMalformedHeader
 	ReasonMalformedClaims
@@ -78,7 +91,14 @@ var reasons = [...]struct {
 	ReasonAmbiguous:            {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
 	ReasonEmpty:                {ErrInvalidToken, "empty", "the bearer token is empty", ""},
 	ReasonTooLong:              {ErrInvalidToken, "too_long", "the token is too long", ""},
-	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque and encrypted tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonJWENoKey:             {ErrInvalidToken, "jwe_no_key", "the token is encrypted (JWE), and this API holds no key to decrypt it", "ORDERS_AUTH_DECRYPTION_KEY_FILE names the API's private keys that the issuer encrypts to"},
+	ReasonJWEMalformed:         {ErrInvalidToken, "jwe_malformed", "the encrypted token (JWE) is malformed, or a part of it is too long", ""},
+	ReasonJWEAlgorithm:         {ErrInvalidToken, "jwe_algorithm", "the encrypted token's alg or enc is not one this API accepts", "accepted are alg " + strings.Join(jwe.KeyAlgorithms(), ", ") + " and enc " + strings.Join(jwe.ContentAlgorithms(), ", ")},
+	ReasonJWECompressed:        {ErrInvalidToken, "jwe_compressed", "compressed encrypted tokens (zip) are not accepted", "ask the issuer not to compress access tokens"},
+	ReasonJWENotNested:         {ErrInvalidToken, "jwe_not_nested", "the encrypted token must hold a signed JWT (cty JWT), not bare claims", "the issuer must sign the token, then encrypt it (a nested JWT, RFC 7519, section 5.2)"},
+	ReasonJWEUnknownKey:        {ErrInvalidToken, "jwe_unknown_key", "no decryption key of this API has the encrypted token's kid and fits its alg", "was it encrypted to another key, or to one the API no longer holds?"},
+	ReasonJWEDecrypt:           {ErrInvalidToken, "jwe_decrypt", "the encrypted token does not decrypt with this API's keys", "was it changed, or encrypted to another key under the same kid?"},
 	ReasonMalformed:            {ErrInvalidToken, "malformed", "the token is malformed", ""},
 	ReasonMalformedHeader:      {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice", ""},
 	ReasonMalformedClaims:      {ErrInvalidToken, "malformed_claims", "the token's claims are malformed", ""},

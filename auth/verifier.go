@@ -209,7 +209,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 			return p, nil
 		}
 	}
-	if err := checkShape(token); err != nil {
+	encrypted, err := checkShape(token)
+	if err != nil {
 		return Principal{}, err
 	}
 	if len(token) > maxCachedLookup {
@@ -217,11 +218,19 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 			return p, nil
 		}
 	}
+	// An encrypted token is cached as sent, so it is decrypted once; what
+	// is verified below is the signed JWT inside it.
+	signed := token
+	if encrypted {
+		if signed, err = v.decrypt(token); err != nil {
+			return Principal{}, err
+		}
+	}
 	var (
 		c claims
 		a attempt
 	)
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
+	_, err = v.parser.ParseWithClaims(signed, &c, v.keyfunc(ctx, &a))
 	if err != nil && len(a.used) > 0 && errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		// No key tried verified the signature: the issuer may have
 		// replaced a key under the same kid, or have keys naming none.
@@ -232,7 +241,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		case more:
 			// Keys not tried have come since: verified once more, with them.
 			c, a = claims{}, attempt{}
-			_, err = v.parser.ParseWithClaims(token, &c, v.keyfunc(ctx, &a))
+			_, err = v.parser.ParseWithClaims(signed, &c, v.keyfunc(ctx, &a))
 		}
 	}
 	if err != nil {
@@ -323,14 +332,15 @@ func (iss *issuer) scopes(c *claims) ([]Scope, error) {
 	return out, nil
 }
 
-// checkShape refuses, before any decoding, a token that is too long or is not
-// three base64url segments.
-func checkShape(token string) error {
+// checkShape refuses, before any decoding, a token that is too long or is
+// not three (a JWS) or five (a JWE) base64url segments; it reports which
+// of the two it is.
+func checkShape(token string) (encrypted bool, err error) {
 	if token == "" {
-		return fail(ReasonEmpty, nil)
+		return false, fail(ReasonEmpty, nil)
 	}
 	if len(token) > MaxTokenLength {
-		return fail(ReasonTooLong, nil)
+		return false, fail(ReasonTooLong, nil)
 	}
 	dots := 0
 	for i := 0; i < len(token); i++ {
@@ -339,13 +349,13 @@ func checkShape(token string) error {
 			dots++
 		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
 		default:
-			return fail(ReasonNotJWS, fmt.Errorf("byte %d is not base64url", i))
+			return false, fail(ReasonNotJWS, fmt.Errorf("byte %d is not base64url", i))
 		}
 	}
-	if dots != 2 {
-		return fail(ReasonNotJWS, fmt.Errorf("%d dots", dots))
+	if dots != 2 && dots != 4 {
+		return false, fail(ReasonNotJWS, fmt.Errorf("%d dots", dots))
 	}
-	return nil
+	return dots == 4, nil
 }
 
 // attempt is what keyfunc found for a token: its issuer, what it asks of

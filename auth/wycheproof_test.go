@@ -23,8 +23,12 @@ import (
 // its parser makes it. Wycheproof's payloads are not claim sets, which
 // Verify would refuse before it reached the signature.
 func verifySignature(set []byte, token string) error {
-	if err := checkShape(token); err != nil {
+	encrypted, err := checkShape(token)
+	switch {
+	case err != nil:
 		return err
+	case encrypted:
+		return fail(ReasonNotJWS, nil)
 	}
 	if !strictHeader(token) {
 		return fail(ReasonMalformedHeader, nil)

@@ -207,6 +207,34 @@ func TestServeWithHostedIssuer(t *testing.T) {
 	p.terminate(t)
 }
 
+// TestServeWithEncryptedTokens runs the binary with a decryption key file
+// that every user may read: serve names its kid, warns about the file,
+// and accepts a token encrypted to the key.
+func TestServeWithEncryptedTokens(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	key := authtest.NewDecryptionKey(t, "orders-2026", "EC")
+	keyFile := authtest.WriteKeySet(t, key)
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := serverEnv(t, idp)
+	env["ORDERS_AUTH_DECRYPTION_KEY_FILE"] = keyFile
+	p := start(t, env, "serve")
+	if cfg := p.waitFor(t, "config"); fmt.Sprint(cfg["auth_decryption_kids"]) != "[orders-2026]" {
+		t.Errorf("config log: auth_decryption_kids = %v; want [orders-2026]", cfg["auth_decryption_kids"])
+	}
+	if warn := p.waitFor(t, "the decryption key file is readable by every user of this machine; make it readable by the API's user only (chmod 600 or 640)"); warn["level"] != "WARN" || warn["file"] != keyFile {
+		t.Errorf("warning = %v; want the file at WARN", warn)
+	}
+	base := "http://" + p.waitFor(t, "listening")["addr"].(string)
+	tok := authtest.Encrypt(t, idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw}), key, authtest.Encryption{})
+	if status, b := call(t, "POST", base+"/orders", tok, `{"order":[{"product":"latte","size":"big"}]}`); status != http.StatusCreated {
+		t.Errorf("POST /orders with an encrypted token = %d %s; want 201", status, b)
+	}
+	p.terminate(t)
+}
+
 // TestServeDev follows the README: serve --dev, get a token from the dev
 // issuer with client_credentials, call the API.
 func TestServeDev(t *testing.T) {

@@ -14,16 +14,17 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/dpop/redisstore", "internal/devissuer", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
-		"auth":                     {"auth/jwks", "auth/dpop", "auth/internal/jsonobject"},
+		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/internal/jsonobject"},
+		"auth/jwe":                 {"auth/internal/jsonobject"},
 		"auth/jwks":                nil,
 		"auth/dpop":                {"auth/jwks", "auth/internal/jsonobject"},
 		"auth/internal/jsonobject": nil,
 		"auth/dpop/dpoptest":       {"auth/dpop"},
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
-		"auth/authtest":            {"auth", "internal/devissuer"},
+		"auth/authtest":            {"auth", "auth/jwe", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
 		"repository":               {"models"},

@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -230,6 +233,31 @@ func TestTokenTools(t *testing.T) {
 		t.Errorf("inspect a DPoP-bound token: exit %d\n%s", code, out)
 	}
 
+	apiKey := authtest.NewDecryptionKey(t, "dev", "RSA")
+	der, err := x509.MarshalPKIXPublicKey(apiKey.Private.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicPEM := filepath.Join(t.TempDir(), "api.pub.pem")
+	publicJWK := filepath.Join(t.TempDir(), "api.pub.jwk")
+	jwkJSON, err := json.Marshal(apiKey.PublicJWK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(os.WriteFile(publicPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600), os.WriteFile(publicJWK, jwkJSON, 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	jweEnv := map[string]string{"ORDERS_DEV_ISSUER_ADDR": issuerAddr, "ORDERS_AUTH_DECRYPTION_KEY_FILE": authtest.WriteKeySet(t, apiKey)}
+	for _, pub := range []string{publicPEM, publicJWK} {
+		encrypted, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--encrypt-to", pub)
+		if code != 0 || strings.Count(encrypted, ".") != 4 {
+			t.Fatalf("mint --encrypt-to %s: exit %d\n%s", filepath.Base(pub), code, encrypted)
+		}
+		if out, code = run(jweEnv, strings.TrimSpace(encrypted), "inspect", "--dev", "-"); code != 0 || !strings.Contains(out, "encrypted (JWE)") || !strings.Contains(out, "ACCEPTED: alice") {
+			t.Errorf("inspect a token minted with --encrypt-to %s: exit %d\n%s", filepath.Base(pub), code, out)
+		}
+	}
+
 	idp := authtest.NewIdP(t)
 	env := map[string]string{"ORDERS_AUTH_ISSUER": idp.URL(), "ORDERS_AUTH_AUDIENCE": "https://orders.example.com"}
 	out, code = run(env, "", "inspect", idp.Token(t, authtest.Claims{Subject: "bob"}))
@@ -242,6 +270,26 @@ func TestTokenTools(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") || !strings.Contains(out, "reason: expired") {
 		t.Errorf("inspect an expired token: exit %d\n%s", code, out)
 	}
+	decKey := authtest.NewDecryptionKey(t, "orders-2026", "EC")
+	encrypted := authtest.Encrypt(t, idp.Token(t, authtest.Claims{Subject: "bob", Scope: "orders:read"}), decKey, authtest.Encryption{})
+	out, code = run(env, "", "inspect", encrypted)
+	if code != 1 || !strings.Contains(out, "encrypted (JWE), protected header:") || !strings.Contains(out, "names no key to decrypt them") || !strings.Contains(out, "reason: jwe_no_key") {
+		t.Errorf("inspect an encrypted token without the key: exit %d\n%s", code, out)
+	}
+	env["ORDERS_AUTH_DECRYPTION_KEY_FILE"] = authtest.WriteKeySet(t, decKey)
+	out, code = run(env, "", "inspect", encrypted)
+	if code != 0 || !strings.Contains(out, `kid: "orders-2026"`) || !strings.Contains(out, `sub: "bob"`) || !strings.Contains(out, "ACCEPTED: bob") {
+		t.Errorf("inspect an encrypted token with the key: exit %d\n%s", code, out)
+	}
+	out, code = run(env, "", "inspect", authtest.Encrypt(t, expired, decKey, authtest.Encryption{}))
+	if code != 1 || !strings.Contains(out, "REFUSED: the token expired 3m") || !strings.Contains(out, "reason: expired") {
+		t.Errorf("inspect an encrypted expired token: exit %d\n%s", code, out)
+	}
+	out, code = run(env, "", "inspect", authtest.Encrypt(t, `{"sub":"bob"}`, decKey, authtest.Encryption{}))
+	if code != 1 || !strings.Contains(out, "reason: jwe_not_nested") {
+		t.Errorf("inspect encrypted bare claims: exit %d\n%s", code, out)
+	}
+	delete(env, "ORDERS_AUTH_DECRYPTION_KEY_FILE")
 	out, code = run(env, "", "inspect", "not-a-token")
 	if code != 1 || !strings.Contains(out, "REFUSED:") || !strings.Contains(out, "reason: not_jws") {
 		t.Errorf("inspect garbage: exit %d\n%s", code, out)
