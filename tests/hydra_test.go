@@ -99,6 +99,8 @@ func startHydra(t *testing.T, strategy hydraStrategy) *hydra {
 	return nil
 }
 
+// tryHydra starts Hydra once and waits until it is ready; an error means
+// it exited before, and nothing of it is left running.
 func tryHydra(t *testing.T, bin string, strategy hydraStrategy) (*hydra, error) {
 	t.Helper()
 	public, admin := freePort(t), freePort(t)
