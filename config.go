@@ -46,6 +46,7 @@ type config struct {
 	adminAddr            string
 	pprofAddr            string
 	tls                  tlsSettings
+	payments             paymentSettings
 	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
 	// shared by every replica.
 	redisURL string
@@ -158,6 +159,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 		errs = append(errs, err)
 	}
 	errs = append(errs, v.cfg.tls.load()...)
+	errs = append(errs, v.cfg.payments.load()...)
 	return v.cfg, fs.Args(), errors.Join(errs...)
 }
 

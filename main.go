@@ -33,6 +33,7 @@ import (
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/migrations"
+	"github.com/coffeemesh/orders/payments"
 	"github.com/coffeemesh/orders/repository"
 )
 
@@ -188,6 +189,14 @@ func newHandler(ctx context.Context, cfg config, db *gorm.DB, verifier *auth.Ver
 	cfg.api.Metrics = reg
 	cfg.api.Ready = readiness(sqlDB, verifier)
 	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, Scopes: docsScopes(cfg.auth.Issuers[0]), OAuth: docsEndpoints(verifier)}
+	if p := cfg.payments.config; p != nil {
+		p.TokenEndpoint = tokenEndpoint(verifier)
+		payer, err := payments.New(*p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.api.Payer = payer
+	}
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
 			return nil, err
@@ -213,6 +222,18 @@ func docsEndpoints(verifier *auth.Verifier) func(context.Context) (string, strin
 			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
 		}
 		return m.AuthorizationEndpoint, m.TokenEndpoint, err
+	}
+}
+
+// tokenEndpoint returns the token endpoint of the first issuer's metadata,
+// once checked, where the API gets its tokens for the payments service.
+func tokenEndpoint(verifier *auth.Verifier) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		m, err := verifier.Metadata(ctx)
+		if err == nil {
+			err = auth.CheckURL(m.TokenEndpoint)
+		}
+		return m.TokenEndpoint, err
 	}
 }
 
@@ -357,6 +378,13 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"tls_client_ca_file", cfg.tls.clientCAFile,
 		"tls_client_cert_header", cfg.auth.ClientCerts.Header,
 		"trusted_proxies", cfg.auth.ClientCerts.TrustedProxies,
+		"payments_url", cfg.payments.url,
+		"payments_audience", cfg.payments.audience,
+		"payments_scope", cfg.payments.scope,
+		"payments_timeout", cfg.payments.timeout.String(),
+		"payments_token", cfg.payments.mode,
+		"client_id", cfg.payments.clientID,
+		"client_key_file", cfg.payments.clientKeyFile,
 		"dev", cfg.dev,
 		"config_file", cfg.configFile,
 	)

@@ -14,7 +14,7 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                     {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "repository", "migrations", "models"},
+		"":                     {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "payments", "repository", "migrations", "models"},
 		"api":                  {"auth", "models"},
 		"auth":                 {"auth/jwks", "auth/dpop"},
 		"auth/jwks":            nil,
@@ -26,6 +26,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"repository/repotest":  {"repository", "migrations"},
 		"models":               nil,
 		"repository":           {"models"},
+		"payments":             {"models"},
 		"migrations":           nil,
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()
