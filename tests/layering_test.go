@@ -14,20 +14,21 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                     {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "payments", "repository", "migrations", "models"},
-		"api":                  {"auth", "models"},
-		"auth":                 {"auth/jwks", "auth/dpop"},
-		"auth/jwks":            nil,
-		"auth/dpop":            {"auth/jwks"},
-		"auth/dpop/dpoptest":   {"auth/dpop"},
-		"auth/dpop/redisstore": {"auth/dpop"},
-		"internal/devissuer":   {"auth/dpop"},
-		"auth/authtest":        {"auth", "internal/devissuer"},
-		"repository/repotest":  {"repository", "migrations"},
-		"models":               nil,
-		"repository":           {"models"},
-		"payments":             {"models"},
-		"migrations":           nil,
+		"":                         {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "payments", "repository", "migrations", "models"},
+		"api":                      {"auth", "models"},
+		"auth":                     {"auth/jwks", "auth/dpop", "auth/internal/jsonobject"},
+		"auth/jwks":                nil,
+		"auth/dpop":                {"auth/jwks", "auth/internal/jsonobject"},
+		"auth/internal/jsonobject": nil,
+		"auth/dpop/dpoptest":       {"auth/dpop"},
+		"auth/dpop/redisstore":     {"auth/dpop"},
+		"internal/devissuer":       {"auth/dpop"},
+		"auth/authtest":            {"auth", "internal/devissuer"},
+		"repository/repotest":      {"repository", "migrations"},
+		"models":                   nil,
+		"repository":               {"models"},
+		"payments":                 {"models"},
+		"migrations":               nil,
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()
 	if err != nil {
