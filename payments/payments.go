@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -181,17 +180,14 @@ func (c *Client) pay(ctx context.Context, subject, callerToken string, id models
 	return fmt.Errorf("%w: the payments service answered %s", models.ErrPaymentFailed, resp.Status)
 }
 
-// transportError says what a request that got no answer means: the peer
-// could not be reached (unavailable) or failed midway.
+// transportError says what a request that got no answer means: a timeout,
+// or a peer that could not be reached or dropped the connection, which a
+// later attempt, with the same idempotency key, may get past.
 func transportError(err error) error {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return models.ErrPaymentUnavailable
-	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return models.ErrPaymentTimeout
 	}
-	return models.ErrPaymentFailed
+	return models.ErrPaymentUnavailable
 }
 
 // tokenKey is the cache key of the token for the caller whose token is

@@ -23,6 +23,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"auth/dpop/dpoptest":       {"auth/dpop"},
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
+		"internal/devpayments":     {"auth"},
 		"auth/authtest":            {"auth", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
