@@ -159,7 +159,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 		errs = append(errs, err)
 	}
 	errs = append(errs, v.cfg.tls.load()...)
-	errs = append(errs, v.cfg.payments.load()...)
+	errs = append(errs, v.cfg.payments.load(v.cfg.dev)...)
 	return v.cfg, fs.Args(), errors.Join(errs...)
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/internal/devissuer"
+	"github.com/coffeemesh/orders/internal/devpayments"
 	"github.com/coffeemesh/orders/migrations"
 	"github.com/coffeemesh/orders/payments"
 	"github.com/coffeemesh/orders/repository"
@@ -146,6 +147,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 			return err
 		}
 		cfg.auth.Issuers[0].URL = issuerURL
+		if cfg.payments.devAddr != "" {
+			if err := startDevPayments(ctx, cfg, issuerURL, log); err != nil {
+				return err
+			}
+		}
 	}
 	replay, replayName, closeReplay, err := replayStore(cfg, db)
 	if err != nil {
@@ -340,6 +346,33 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 	log.WarnContext(ctx, "DEV MODE: accepting tokens from a local development issuer; never use this in production",
 		"issuer", issuerURL, "token_endpoint", issuerURL+devissuer.TokenPath, "audience", audience)
 	return issuerURL, nil
+}
+
+// startDevPayments starts the payments stand-in of --dev on loopback: a
+// resource server that accepts only the dev issuer's tokens for its
+// audience and scope that name the API's client as their actor. It stops
+// with ctx.
+func startDevPayments(ctx context.Context, cfg config, issuerURL string, log *slog.Logger) error {
+	p := cfg.payments
+	ln, err := net.Listen("tcp", p.devAddr)
+	if err != nil {
+		return fmt.Errorf("dev payments: listen on %s: %w", p.devAddr, err)
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuerURL, Audiences: []string{p.audience}}}, Leeway: auth.DefaultLeeway}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	go v.Run(ctx)
+	srv := newServer(devpayments.New(v, auth.Scope(p.scope), p.clientID).Handler(), log)
+	go func() {
+		if err := serveUntilDone(ctx, "dev payments", srv, ln, log); err != nil {
+			log.Error("dev payments stopped", "error", err)
+		}
+	}()
+	log.WarnContext(ctx, "DEV MODE: paying through a local payments stand-in",
+		"payments_url", "http://"+ln.Addr().String(), "audience", p.audience, "scope", p.scope, "actor", p.clientID)
+	return nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
@@ -22,6 +23,9 @@ type paymentSettings struct {
 	timeout                                  time.Duration
 	clientID, clientSecret, clientSecretFile string
 	clientKeyFile, clientKeyID               string
+	// devAddr, with --dev, is the loopback address of the payments
+	// stand-in that serve runs and pays through.
+	devAddr string
 	// config is what load made of them; nil when ORDERS_PAYMENTS_URL is
 	// unset, and pay only marks the order paid. Its TokenEndpoint is set
 	// by serve, from the issuer's discovery.
@@ -53,6 +57,8 @@ func paymentSettingsDecl() []setting {
 			apply: field(func(p *paymentSettings) *string { return &p.clientSecretFile })},
 		{env: "ORDERS_CLIENT_KEY_FILE", flag: "client-key-file", doc: "PEM private key (RSA, ECDSA P-256 or Ed25519) that signs the API's client assertions (private_key_jwt), instead of a secret",
 			apply: field(func(p *paymentSettings) *string { return &p.clientKeyFile })},
+		{env: "ORDERS_DEV_PAYMENTS_ADDR", flag: "dev-payments-addr", doc: "with --dev: loopback host:port of a payments stand-in that serve runs and pays through, with tokens exchanged at the dev issuer; off by default",
+			apply: hostPort(func(v *values) *string { return &v.cfg.payments.devAddr }, true)},
 		{env: "ORDERS_CLIENT_KEY_ID", flag: "client-key-id", doc: "kid of ORDERS_CLIENT_KEY_FILE's key, if the issuer wants one",
 			apply: field(func(p *paymentSettings) *string { return &p.clientKeyID })},
 	}
@@ -62,8 +68,34 @@ func paymentSettingsDecl() []setting {
 // timeout, so that its 504 is still sent.
 const maxPaymentsTimeout = 25 * time.Second
 
-// load checks the payment settings together and builds config.
-func (p *paymentSettings) load() []error {
+// The payments stand-in of --dev: its audience and scope, and the client
+// id the API exchanges tokens as, unless the settings name others. The dev
+// issuer checks no client secret.
+const (
+	devPaymentsAudience = "payments"
+	devPaymentsScope    = "payments:charge"
+	devClientID         = "orders-api"
+	devClientSecret     = "dev"
+)
+
+// load checks the payment settings together and builds config; with dev
+// and devAddr, it defaults them to the stand-in's.
+func (p *paymentSettings) load(dev bool) []error {
+	if p.devAddr != "" {
+		switch {
+		case !dev:
+			return []error{errors.New("ORDERS_DEV_PAYMENTS_ADDR needs --dev")}
+		case p.url != "":
+			return []error{errors.New("ORDERS_DEV_PAYMENTS_ADDR runs its own payments service: unset ORDERS_PAYMENTS_URL")}
+		}
+		p.url = "http://" + p.devAddr
+		p.audience = cmp.Or(p.audience, devPaymentsAudience)
+		p.scope = cmp.Or(p.scope, devPaymentsScope)
+		p.clientID = cmp.Or(p.clientID, devClientID)
+		if p.clientSecretFile == "" && p.clientKeyFile == "" {
+			p.clientSecret = cmp.Or(p.clientSecret, devClientSecret)
+		}
+	}
 	if p.url == "" {
 		if p.audience != "" || p.clientID != "" || p.scope != "" {
 			return []error{errors.New("ORDERS_PAYMENTS_AUDIENCE, ORDERS_PAYMENTS_SCOPE and ORDERS_CLIENT_ID need ORDERS_PAYMENTS_URL")}

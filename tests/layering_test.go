@@ -14,7 +14,7 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "payments", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
 		"auth":                     {"auth/jwks", "auth/dpop", "auth/internal/jsonobject"},
 		"auth/jwks":                nil,

@@ -2,10 +2,12 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,5 +356,46 @@ func TestPayWhenPaymentsIsNotListening(t *testing.T) {
 	}
 	if s := pe.status(t, alice, o.ID); s != "created" {
 		t.Errorf("status = %q; want created", s)
+	}
+}
+
+// TestDevPaysThroughPaymentsStandIn: serve --dev with
+// ORDERS_DEV_PAYMENTS_ADDR pays through its stand-in, which accepts only
+// tokens the dev issuer exchanged for it; the caller's own token is refused
+// there.
+func TestDevPaysThroughPaymentsStandIn(t *testing.T) {
+	t.Parallel()
+	payAddr := fmt.Sprintf("127.0.0.1:%d", unusedPort(t))
+	_, base, tokenURL := startDev(t, map[string]string{"ORDERS_DEV_PAYMENTS_ADDR": payAddr})
+	resp, err := http.PostForm(tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := decodeBody(resp, &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %v", err)
+	}
+	status, id, err := placeOrder(http.DefaultClient, base, tok.AccessToken, "latte")
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("place order = %d, %v", status, err)
+	}
+	if got := rawPost(t, base, "/orders/"+id+"/pay", tok.AccessToken); got != http.StatusOK {
+		t.Errorf("pay = %d; want 200", got)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+payAddr+"/payments", strings.NewReader(`{"order_id":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Idempotency-Key", "k")
+	direct, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct.Body.Close()
+	if direct.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the caller's own token at the payments stand-in = %d; want 401", direct.StatusCode)
 	}
 }
