@@ -1,5 +1,6 @@
 // Package devissuer is a small OpenID provider for development and tests: it
-// serves OpenID discovery, a JWKS and a client_credentials token endpoint, and
+// serves OpenID discovery, a JWKS and a token endpoint (client credentials,
+// authorization code, token exchange), and
 // signs access tokens with keys it generates in memory at start. Nothing it
 // signs outlives the process.
 //
