@@ -46,6 +46,7 @@ type config struct {
 	adminAddr            string
 	pprofAddr            string
 	tls                  tlsSettings
+	payments             paymentSettings
 	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
 	// shared by every replica.
 	redisURL string
@@ -168,6 +169,7 @@ func loadConfigFor(name string, args []string, getenv func(string) string, help 
 	if err := v.cfg.loadDecryptionKeys(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, v.cfg.payments.load(v.cfg.dev)...)
 	return v.cfg, fs.Args(), errors.Join(errs...)
 }
 

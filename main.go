@@ -32,7 +32,9 @@ import (
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/internal/devissuer"
+	"github.com/coffeemesh/orders/internal/devpayments"
 	"github.com/coffeemesh/orders/migrations"
+	"github.com/coffeemesh/orders/payments"
 	"github.com/coffeemesh/orders/repository"
 )
 
@@ -145,6 +147,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, unkno
 			return err
 		}
 		cfg.auth.Issuers[0].URL = issuerURL
+		if cfg.payments.devAddr != "" {
+			if err := startDevPayments(ctx, cfg, issuerURL, log); err != nil {
+				return err
+			}
+		}
 	}
 	replay, replayName, closeReplay, err := replayStore(cfg, db)
 	if err != nil {
@@ -188,6 +195,14 @@ func newHandler(ctx context.Context, cfg config, db *gorm.DB, verifier *auth.Ver
 	cfg.api.Metrics = reg
 	cfg.api.Ready = readiness(sqlDB, verifier)
 	cfg.api.Docs = &api.Docs{OpenAPI: openAPI, ClientID: cfg.docsClientID, Scopes: docsScopes(cfg.auth.Issuers[0]), OAuth: docsEndpoints(verifier)}
+	if p := cfg.payments.config; p != nil {
+		p.TokenEndpoint = tokenEndpoint(verifier)
+		payer, err := payments.New(*p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.api.Payer = payer
+	}
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
 			return nil, err
@@ -213,6 +228,18 @@ func docsEndpoints(verifier *auth.Verifier) func(context.Context) (string, strin
 			err = errors.Join(auth.CheckURL(m.AuthorizationEndpoint), auth.CheckURL(m.TokenEndpoint))
 		}
 		return m.AuthorizationEndpoint, m.TokenEndpoint, err
+	}
+}
+
+// tokenEndpoint returns the token endpoint of the first issuer's metadata,
+// once checked, where the API gets its tokens for the payments service.
+func tokenEndpoint(verifier *auth.Verifier) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		m, err := verifier.Metadata(ctx)
+		if err == nil {
+			err = auth.CheckURL(m.TokenEndpoint)
+		}
+		return m.TokenEndpoint, err
 	}
 }
 
@@ -321,6 +348,33 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 	return issuerURL, nil
 }
 
+// startDevPayments starts the payments stand-in of --dev on loopback: a
+// resource server that accepts only the dev issuer's tokens for its
+// audience and scope that name the API's client as their actor. It stops
+// with ctx.
+func startDevPayments(ctx context.Context, cfg config, issuerURL string, log *slog.Logger) error {
+	p := cfg.payments
+	ln, err := net.Listen("tcp", p.devAddr)
+	if err != nil {
+		return fmt.Errorf("dev payments: listen on %s: %w", p.devAddr, err)
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuerURL, Audiences: []string{p.audience}}}, Leeway: auth.DefaultLeeway}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	go v.Run(ctx)
+	srv := newServer(devpayments.New(v, auth.Scope(p.scope), p.clientID).Handler(), log)
+	go func() {
+		if err := serveUntilDone(ctx, "dev payments", srv, ln, log); err != nil {
+			log.Error("dev payments stopped", "error", err)
+		}
+	}()
+	log.WarnContext(ctx, "DEV MODE: paying through a local payments stand-in",
+		"payments_url", "http://"+ln.Addr().String(), "audience", p.audience, "scope", p.scope, "actor", p.clientID)
+	return nil
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // loadConfig has checked it
@@ -360,6 +414,13 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"tls_client_ca_file", cfg.tls.clientCAFile,
 		"tls_client_cert_header", cfg.auth.ClientCerts.Header,
 		"trusted_proxies", cfg.auth.ClientCerts.TrustedProxies,
+		"payments_url", cfg.payments.url,
+		"payments_audience", cfg.payments.audience,
+		"payments_scope", cfg.payments.scope,
+		"payments_timeout", cfg.payments.timeout.String(),
+		"payments_token", cfg.payments.mode,
+		"client_id", cfg.payments.clientID,
+		"client_key_file", cfg.payments.clientKeyFile,
 		"dev", cfg.dev,
 		"config_file", cfg.configFile,
 	)

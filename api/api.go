@@ -39,6 +39,9 @@ type Config struct {
 	MetricsHandler http.Handler
 	// Docs, when set, serves the contract and the interactive documentation.
 	Docs *Docs
+	// Payer, when set, takes the payment of POST /orders/{order_id}/pay
+	// before the order is marked paid; nil marks it paid at once.
+	Payer Payer
 }
 
 // Validate checks c.

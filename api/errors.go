@@ -51,6 +51,12 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, models.ErrPaymentTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, models.ErrPaymentUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, models.ErrExchangeRefused), errors.Is(err, models.ErrPaymentFailed):
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}
@@ -105,6 +111,14 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "the order's status does not allow this change", nil
 	case errors.Is(err, models.ErrUnavailable):
 		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
+	case errors.Is(err, models.ErrPaymentTimeout):
+		return "the payments service did not answer in time; the order was not paid, and paying again is safe", nil
+	case errors.Is(err, models.ErrPaymentUnavailable):
+		return "the payments service or the issuer cannot be reached; the order was not paid; retry after the time in Retry-After", nil
+	case errors.Is(err, models.ErrExchangeRefused):
+		return "the issuer refused to exchange the caller's token for a token for the payments service; the order was not paid", nil
+	case errors.Is(err, models.ErrPaymentFailed):
+		return "the payments service failed or refused the payment; the order was not paid", nil
 	}
 	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
 		if errors.Is(err, e) {

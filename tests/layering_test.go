@@ -14,7 +14,7 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/dpop/redisstore", "internal/devissuer", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
 		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/internal/jsonobject"},
 		"auth/jwe":                 {"auth/internal/jsonobject"},
@@ -24,10 +24,12 @@ func TestImportsPointOneWay(t *testing.T) {
 		"auth/dpop/dpoptest":       {"auth/dpop"},
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
+		"internal/devpayments":     {"auth"},
 		"auth/authtest":            {"auth", "auth/jwe", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
 		"repository":               {"models"},
+		"payments":                 {"models"},
 		"migrations":               nil,
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()

@@ -1,7 +1,7 @@
 // Package devissuer is a small OpenID provider for development and tests: it
-// serves OpenID discovery, a JWKS and a client_credentials token endpoint, and
-// signs access tokens with keys it generates in memory at start. Nothing it
-// signs outlives the process.
+// serves OpenID discovery, a JWKS and a token endpoint (client credentials,
+// authorization code, token exchange), and signs access tokens with keys it
+// generates in memory at start. Nothing it signs outlives the process.
 //
 // It is what `serve --dev` runs on loopback, and what auth/authtest builds on,
 // so the API verifies its tokens through the very same JWKS path as a hosted

@@ -41,7 +41,8 @@ var clientID = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 // DPoP proof (RFC 9449, section 5) gets a token bound to the proof's key
 // (cnf.jkt) and token_type DPoP; a request with a bad proof gets
 // invalid_dpop_proof. Browsers may call the token endpoint from any
-// loopback origin, as the /docs page does.
+// loopback origin, as the /docs page does. It also exchanges its own access
+// tokens for tokens for another audience (RFC 8693; see serveExchange).
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+DiscoveryPath, i.serveDiscovery)
@@ -78,7 +79,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"jwks_uri":                              base + JWKSPath,
 		"token_endpoint":                        base + TokenPath,
 		"authorization_endpoint":                base + AuthorizePath,
-		"grant_types_supported":                 []string{"client_credentials", "authorization_code"},
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", GrantTokenExchange},
 		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      i.scopes,
@@ -135,8 +136,11 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		i.issueFor(w, g.subject, g.scopes, TokenTTL, withJKT(nil, jkt))
 		return
+	case GrantTokenExchange:
+		i.serveExchange(w, r, id)
+		return
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials, authorization_code and token exchange are supported")
 		return
 	}
 	scopes := i.scopes

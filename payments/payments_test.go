@@ -1,0 +1,232 @@
+package payments_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/models"
+	"github.com/coffeemesh/orders/payments"
+)
+
+// issuerAndPayments is a token endpoint and a payments service that record
+// what they were sent. The token endpoint answers with answer.
+type issuerAndPayments struct {
+	issuer, payments *httptest.Server
+
+	mu       sync.Mutex
+	answer   map[string]any
+	status   int
+	forms    []url.Values
+	auths    []string
+	bodies   []map[string]string
+	bearers  []string
+	keys     []string
+	problems []string
+}
+
+func newIssuerAndPayments(t *testing.T) *issuerAndPayments {
+	t.Helper()
+	s := &issuerAndPayments{status: http.StatusOK, answer: map[string]any{"access_token": "exchanged", "token_type": "Bearer", "expires_in": 300}}
+	s.issuer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.problem("token request is not a form")
+		}
+		s.mu.Lock()
+		s.forms = append(s.forms, r.PostForm)
+		s.auths = append(s.auths, r.Header.Get("Authorization"))
+		status, answer := s.status, s.answer
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(answer)
+	}))
+	t.Cleanup(s.issuer.Close)
+	s.payments = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			s.problem("payment body is not JSON")
+		}
+		s.mu.Lock()
+		s.bodies = append(s.bodies, body)
+		s.bearers = append(s.bearers, r.Header.Get("Authorization"))
+		s.keys = append(s.keys, r.Header.Get("Idempotency-Key"))
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(s.payments.Close)
+	return s
+}
+
+func (s *issuerAndPayments) problem(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.problems = append(s.problems, p)
+}
+
+func (s *issuerAndPayments) config(mode payments.Mode, client payments.ClientAuth) payments.Config {
+	return payments.Config{URL: s.payments.URL, Audience: "payments", Scope: "payments:charge", Mode: mode, Client: client,
+		TokenEndpoint: func(context.Context) (string, error) { return s.issuer.URL + "/token", nil }}
+}
+
+func mustNew(t *testing.T, cfg payments.Config) *payments.Client {
+	t.Helper()
+	c, err := payments.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestExchangeWithClientSecretBasic: the token request is an RFC 8693
+// exchange of the caller's token, the client's id and secret form-encoded
+// before Basic (RFC 6749, 2.3.1), and the payment carries the exchanged
+// token and the order's key.
+func TestExchangeWithClientSecretBasic(t *testing.T) {
+	t.Parallel()
+	s := newIssuerAndPayments(t)
+	c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders api", Secret: "p@ss:word+1"}))
+	if err := c.Pay(t.Context(), "alice", "callers-token", "order-1"); err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {"callers-token"},
+		"subject_token_type":   {"urn:ietf:params:oauth:token-type:access_token"},
+		"requested_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+		"audience":             {"payments"}, "scope": {"payments:charge"},
+	}
+	if got := s.forms[0]; got.Encode() != want.Encode() {
+		t.Errorf("token request form = %v; want %v", got, want)
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("orders+api:p%40ss%3Aword%2B1"))
+	if s.auths[0] != basic {
+		t.Errorf("Authorization = %q; want %q", s.auths[0], basic)
+	}
+	if s.bearers[0] != "Bearer exchanged" || s.keys[0] != "order-order-1-pay" || s.bodies[0]["order_id"] != "order-1" || len(s.bodies[0]) != 1 {
+		t.Errorf("payment: Authorization %q, key %q, body %v; want the exchanged token, order-order-1-pay, just the order id", s.bearers[0], s.keys[0], s.bodies[0])
+	}
+	if len(s.problems) > 0 {
+		t.Error(s.problems)
+	}
+}
+
+// TestPrivateKeyJWT: with a key, the client authenticates with a signed
+// assertion for the token endpoint (RFC 7523), and sends no secret.
+func TestPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
+	s := newIssuerAndPayments(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Key: key, KeyID: "k1"}))
+	if err := c.Pay(t.Context(), "alice", "callers-token", "order-1"); err != nil {
+		t.Fatal(err)
+	}
+	form := s.forms[0]
+	if s.auths[0] != "" || form.Get("client_id") != "orders-api" || form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		t.Fatalf("Authorization %q, form %v; want a client assertion and no Basic", s.auths[0], form)
+	}
+	var claims jwt.RegisteredClaims
+	tok, err := jwt.ParseWithClaims(form.Get("client_assertion"), &claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
+		jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(s.issuer.URL+"/token"), jwt.WithIssuer("orders-api"), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Fatalf("client assertion: %v", err)
+	}
+	if claims.Subject != "orders-api" || claims.ID == "" || tok.Header["kid"] != "k1" {
+		t.Errorf("assertion sub %q, jti %q, kid %v; want orders-api, a jti, k1", claims.Subject, claims.ID, tok.Header["kid"])
+	}
+}
+
+// TestClientCredentials: the API's own token, no subject token sent, and
+// the caller's subject in the payment's body.
+func TestClientCredentials(t *testing.T) {
+	t.Parallel()
+	s := newIssuerAndPayments(t)
+	c := mustNew(t, s.config(payments.ClientCredentials, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
+	for _, caller := range []string{"alice-token", "bob-token"} {
+		if err := c.Pay(t.Context(), strings.TrimSuffix(caller, "-token"), caller, "order-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.forms) != 1 || s.forms[0].Get("grant_type") != "client_credentials" || s.forms[0].Has("subject_token") {
+		t.Errorf("token requests = %v; want one client_credentials request without a subject token", s.forms)
+	}
+	if s.bodies[0]["subject"] != "alice" || s.bodies[1]["subject"] != "bob" {
+		t.Errorf("payment bodies = %v; want the callers' subjects", s.bodies)
+	}
+}
+
+// TestTokenAnswers: what the token endpoint answers decides the error, and
+// whether the token is kept.
+func TestTokenAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		status        int
+		answer        map[string]any
+		want          error
+		tokenRequests int // for two pays
+	}{
+		{"cached until shortly before it expires", http.StatusOK, map[string]any{"access_token": "x", "token_type": "bearer", "expires_in": 300}, nil, 1},
+		{"not cached without expires_in", http.StatusOK, map[string]any{"access_token": "x", "token_type": "Bearer"}, nil, 2},
+		{"refused", http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "secret detail"}, models.ErrExchangeRefused, 2},
+		{"unauthorized client", http.StatusUnauthorized, map[string]any{"error": "invalid_client"}, models.ErrExchangeRefused, 2},
+		{"issuer fails", http.StatusInternalServerError, map[string]any{}, models.ErrPaymentUnavailable, 2},
+		{"not a bearer token", http.StatusOK, map[string]any{"access_token": "x", "token_type": "N_A", "expires_in": 300}, models.ErrExchangeRefused, 2},
+		{"no token", http.StatusOK, map[string]any{"token_type": "Bearer"}, models.ErrExchangeRefused, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newIssuerAndPayments(t)
+			s.status, s.answer = tt.status, tt.answer
+			c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
+			for range 2 {
+				err := c.Pay(t.Context(), "alice", "callers-token", "order-1")
+				if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+					t.Fatalf("Pay = %v; want %v", err, tt.want)
+				}
+				if err != nil && (strings.Contains(err.Error(), "secret detail") || strings.Contains(err.Error(), "callers-token")) {
+					t.Errorf("error %q holds the issuer's description or the caller's token", err)
+				}
+			}
+			if len(s.forms) != tt.tokenRequests {
+				t.Errorf("token requests = %d; want %d", len(s.forms), tt.tokenRequests)
+			}
+		})
+	}
+}
+
+// TestNewRefusesIncompleteConfig: a client without a secret or key, or with
+// both, or with a key that cannot sign, is refused.
+func TestNewRefusesIncompleteConfig(t *testing.T) {
+	t.Parallel()
+	s := newIssuerAndPayments(t)
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, client := range map[string]payments.ClientAuth{
+		"no id":           {Secret: "s"},
+		"no credential":   {ID: "orders-api"},
+		"both":            {ID: "orders-api", Secret: "s", Key: key},
+		"unsupported key": {ID: "orders-api", Key: key},
+	} {
+		if _, err := payments.New(s.config(payments.Exchange, client)); err == nil {
+			t.Errorf("%s: New succeeded; want an error", name)
+		}
+	}
+}

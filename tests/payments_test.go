@@ -1,0 +1,401 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/internal/devissuer"
+	"github.com/coffeemesh/orders/internal/devpayments"
+	"github.com/coffeemesh/orders/models"
+	"github.com/coffeemesh/orders/payments"
+	"github.com/coffeemesh/orders/repository/repotest"
+)
+
+// The payments service of these tests: its audience and scope, and the
+// orders API's client id at the issuer, which it wants as the actor.
+const (
+	paymentsAudience = "payments"
+	paymentsScope    = "payments:charge"
+	ordersClientID   = "orders-api"
+)
+
+// payEnv is an API that pays through a payments stand-in, with the IdP
+// exchanging the callers' tokens.
+type payEnv struct {
+	*env
+	payments *devpayments.Service
+	// fault, when set, answers payment requests instead of the stand-in.
+	fault atomic.Pointer[http.HandlerFunc]
+	// paymentsURL is the stand-in's URL.
+	paymentsURL string
+	// tokenRequests counts the API's requests to the token endpoint.
+	tokenRequests atomic.Int64
+}
+
+// newPayEnv starts a payments stand-in and an API on db that pays through
+// it; configure may change the payments client's configuration.
+func newPayEnv(t *testing.T, db repotest.Database, configure func(*payments.Config)) *payEnv {
+	t.Helper()
+	idp := authtest.NewIdP(t)
+	pe := &payEnv{}
+	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: idp.URL(), Audiences: []string{paymentsAudience}}}, Leeway: auth.DefaultLeeway}, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go v.Run(t.Context())
+	pe.payments = devpayments.New(v, paymentsScope, ordersClientID)
+	standIn := pe.payments.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := pe.fault.Load(); f != nil {
+			(*f)(w, r)
+			return
+		}
+		standIn.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	pe.paymentsURL = srv.URL
+	cfg := payments.Config{
+		URL: srv.URL, Audience: paymentsAudience, Scope: paymentsScope, Timeout: 2 * time.Second,
+		Mode: payments.Exchange, Client: payments.ClientAuth{ID: ordersClientID, Secret: "s3cret: with spaces & more"},
+		TokenEndpoint: func(ctx context.Context) (string, error) { return idp.URL() + devissuer.TokenPath, nil },
+		HTTP:          &http.Client{Transport: countTokenRequests{&pe.tokenRequests, idp.URL() + devissuer.TokenPath}},
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	payer, err := payments.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe.env = newEnvFor(t, idp, func(c *envConfig) { c.db, c.api.Payer = db, payer })
+	return pe
+}
+
+// countTokenRequests is a transport that counts the requests to one URL.
+type countTokenRequests struct {
+	n   *atomic.Int64
+	url string
+}
+
+func (c countTokenRequests) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.String() == c.url {
+		c.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// setFault makes the payments service answer with f; nil restores it.
+func (pe *payEnv) setFault(f http.HandlerFunc) {
+	if f == nil {
+		pe.fault.Store(nil)
+		return
+	}
+	pe.fault.Store(&f)
+}
+
+func (pe *payEnv) pay(t *testing.T, token, id string) response {
+	t.Helper()
+	return pe.do(t, request{method: http.MethodPost, path: "/orders/" + id + "/pay", token: token})
+}
+
+func (pe *payEnv) status(t *testing.T, token, id string) string {
+	t.Helper()
+	r := pe.do(t, request{method: http.MethodGet, path: "/orders/" + id, token: token})
+	r.wantStatus(t, http.StatusOK)
+	var o order
+	r.decode(t, &o)
+	return o.Status
+}
+
+// claimsOf decodes the claims of a token the stand-in has verified.
+func claimsOf(t *testing.T, token string) jwt.MapClaims {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+// TestPayThroughPaymentsService: pay exchanges the caller's token for one
+// for the payments service, which sees that token, never the caller's, and
+// the order's idempotency key; only then is the order paid.
+func TestPayThroughPaymentsService(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		pe := newPayEnv(t, db, nil)
+		alice := pe.token(t, "alice", rw)
+		o := pe.create(t, alice, item{"latte", "big", 1})
+		r := pe.pay(t, alice, o.ID)
+		r.wantStatus(t, http.StatusOK)
+		var paid order
+		r.decode(t, &paid)
+		if paid.Status != "paid" {
+			t.Errorf("status after pay = %q; want paid", paid.Status)
+		}
+		got := pe.payments.Payments()
+		if len(got) != 1 {
+			t.Fatalf("payments = %d; want 1", len(got))
+		}
+		p := got[0]
+		if want := payments.IdempotencyKey(models.OrderID(o.ID)); p.Key != want || p.OrderID != o.ID {
+			t.Errorf("payment key, order = %q, %q; want %q, %q", p.Key, p.OrderID, want, o.ID)
+		}
+		if p.Token == alice {
+			t.Error("the payments service got the caller's own token")
+		}
+		c := claimsOf(t, p.Token)
+		if c["sub"] != "alice" || c["aud"] != paymentsAudience || c["scope"] != paymentsScope || p.Actor != ordersClientID {
+			t.Errorf("exchanged token: sub %v, aud %v, scope %v, act.sub %q; want alice, %s, %s, %s", c["sub"], c["aud"], c["scope"], p.Actor, paymentsAudience, paymentsScope, ordersClientID)
+		}
+		pe.pay(t, alice, o.ID).wantProblem(t, http.StatusConflict)
+		if n := pe.payments.Calls(); n != 1 {
+			t.Errorf("payments calls after paying a paid order = %d; want 1", n)
+		}
+		bob := pe.token(t, "bob", rw)
+		pe.pay(t, bob, o.ID).wantProblem(t, http.StatusNotFound)
+		if n := pe.payments.Calls(); n != 1 {
+			t.Errorf("payments calls after another owner's pay = %d; want 1", n)
+		}
+	})
+}
+
+// TestPayFailuresChangeNothing: whatever fails, the payments service or
+// the exchange, pay answers a problem, the order stays created, and a
+// later pay works with the same idempotency key.
+func TestPayFailuresChangeNothing(t *testing.T) {
+	t.Parallel()
+	const timeout = 400 * time.Millisecond
+	tests := []struct {
+		name      string
+		configure func(*payments.Config)
+		// fault breaks the payments service or the issuer; it returns
+		// what undoes it.
+		fault  func(pe *payEnv) (undo func())
+		status int
+		detail string
+	}{
+		{name: "payments service drops the connection", status: http.StatusServiceUnavailable, detail: "cannot be reached",
+			fault: func(pe *payEnv) func() {
+				pe.setFault(func(w http.ResponseWriter, r *http.Request) { authtest.Reset(w, r) })
+				return func() { pe.setFault(nil) }
+			}},
+		{name: "payments service answers 500", status: http.StatusBadGateway, detail: "payments service failed",
+			fault: func(pe *payEnv) func() {
+				pe.setFault(authtest.Status(http.StatusInternalServerError))
+				return func() { pe.setFault(nil) }
+			}},
+		{name: "payments service answers 503", status: http.StatusServiceUnavailable, detail: "cannot be reached",
+			fault: func(pe *payEnv) func() {
+				pe.setFault(authtest.Status(http.StatusServiceUnavailable))
+				return func() { pe.setFault(nil) }
+			}},
+		{name: "payments service hangs", status: http.StatusGatewayTimeout, detail: "did not answer in time",
+			fault: func(pe *payEnv) func() {
+				pe.setFault(func(w http.ResponseWriter, r *http.Request) {
+					// Read the body, so the server sees the client go.
+					_, _ = io.Copy(io.Discard, r.Body)
+					authtest.Hang(w, r)
+				})
+				return func() { pe.setFault(nil) }
+			}},
+		{name: "issuer refuses the exchange", status: http.StatusBadGateway, detail: "issuer refused",
+			fault: func(pe *payEnv) func() {
+				pe.idp.SetFault(func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+				})
+				return func() { pe.idp.SetFault(nil) }
+			}},
+		{name: "issuer drops the connection", status: http.StatusServiceUnavailable, detail: "cannot be reached",
+			fault: func(pe *payEnv) func() {
+				pe.idp.SetFault(authtest.Reset)
+				return func() { pe.idp.SetFault(nil) }
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+				t.Parallel()
+				pe := newPayEnv(t, db, func(c *payments.Config) { c.Timeout = timeout })
+				alice := pe.token(t, "alice", rw)
+				o := pe.create(t, alice, item{"latte", "big", 1})
+				undo := tt.fault(pe)
+				start := time.Now()
+				p := pe.pay(t, alice, o.ID).wantProblem(t, tt.status)
+				if took := time.Since(start); took > timeout+time.Second {
+					t.Errorf("the failed pay took %s; want at most the timeout %s and a little", took, timeout)
+				}
+				if !strings.Contains(p.Detail, tt.detail) || !strings.Contains(p.Detail, "not paid") {
+					t.Errorf("detail = %q; want it to say %q and that the order was not paid", p.Detail, tt.detail)
+				}
+				undo()
+				if s := pe.status(t, alice, o.ID); s != "created" {
+					t.Errorf("status after the failed pay = %q; want created", s)
+				}
+				pe.pay(t, alice, o.ID).wantStatus(t, http.StatusOK)
+				if got := pe.payments.Payments(); len(got) != 1 || got[0].Key != payments.IdempotencyKey(models.OrderID(o.ID)) {
+					t.Errorf("payments after the retry = %+v; want one with the order's key", got)
+				}
+			})
+		})
+	}
+}
+
+// TestPayWithTheWrongAudience: a token the payments service does not
+// accept is a 502, the order stays created.
+func TestPayWithTheWrongAudience(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		pe := newPayEnv(t, db, func(c *payments.Config) { c.Audience = "shipping" })
+		alice := pe.token(t, "alice", rw)
+		o := pe.create(t, alice, item{"latte", "big", 1})
+		p := pe.pay(t, alice, o.ID).wantProblem(t, http.StatusBadGateway)
+		if !strings.Contains(p.Detail, "not paid") {
+			t.Errorf("detail = %q; want it to say the order was not paid", p.Detail)
+		}
+		if n, got := pe.payments.Calls(), pe.payments.Payments(); n != 1 || len(got) != 0 {
+			t.Errorf("payments calls, payments = %d, %d; want 1 refused call, no payment", n, len(got))
+		}
+		if s := pe.status(t, alice, o.ID); s != "created" {
+			t.Errorf("status = %q; want created", s)
+		}
+	})
+}
+
+// TestConcurrentPaysPayOnce: eight pays of one order at once give one 200
+// and seven 409s; the payments service sees one idempotency key.
+func TestConcurrentPaysPayOnce(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		pe := newPayEnv(t, db, nil)
+		alice := pe.token(t, "alice", rw)
+		o := pe.create(t, alice, item{"latte", "big", 1})
+		statuses := make([]int, 8)
+		var wg sync.WaitGroup
+		for i := range statuses {
+			wg.Go(func() { statuses[i] = pe.pay(t, alice, o.ID).status })
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, s := range statuses {
+			count[s]++
+		}
+		if count[http.StatusOK] != 1 || count[http.StatusConflict] != 7 {
+			t.Errorf("statuses = %v; want one 200 and seven 409", count)
+		}
+		if got := pe.payments.Payments(); len(got) != 1 {
+			t.Errorf("idempotency keys seen = %d; want 1", len(got))
+		}
+		if s := pe.status(t, alice, o.ID); s != "paid" {
+			t.Errorf("status = %q; want paid", s)
+		}
+	})
+}
+
+// TestExchangedTokenIsCached: a second pay with the same caller's token
+// reuses the exchanged token; another caller's token is exchanged anew.
+func TestExchangedTokenIsCached(t *testing.T) {
+	t.Parallel()
+	pe := newPayEnv(t, repotest.SQLite(t), nil)
+	alice := pe.token(t, "alice", rw)
+	first, second := pe.create(t, alice, item{"latte", "big", 1}), pe.create(t, alice, item{"mocha", "small", 1})
+	pe.pay(t, alice, first.ID).wantStatus(t, http.StatusOK)
+	pe.pay(t, alice, second.ID).wantStatus(t, http.StatusOK)
+	if n := pe.tokenRequests.Load(); n != 1 {
+		t.Errorf("token requests for two pays with one caller token = %d; want 1", n)
+	}
+	got := pe.payments.Payments()
+	if len(got) != 2 || got[0].Token != got[1].Token {
+		t.Errorf("the two payments used different tokens, or were not both made: %d", len(got))
+	}
+	bob := pe.token(t, "bob", rw)
+	third := pe.create(t, bob, item{"latte", "big", 1})
+	pe.pay(t, bob, third.ID).wantStatus(t, http.StatusOK)
+	if n := pe.tokenRequests.Load(); n != 2 {
+		t.Errorf("token requests after another caller's pay = %d; want 2", n)
+	}
+}
+
+// TestPayWhenPaymentsIsNotListening: a payments service nobody listens for
+// is a 503 with Retry-After, and the order stays created.
+func TestPayWhenPaymentsIsNotListening(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	pe := newPayEnv(t, repotest.SQLite(t), func(c *payments.Config) { c.URL = closed })
+	alice := pe.token(t, "alice", rw)
+	o := pe.create(t, alice, item{"latte", "big", 1})
+	r := pe.pay(t, alice, o.ID)
+	r.wantProblem(t, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("a 503 without Retry-After")
+	}
+	if s := pe.status(t, alice, o.ID); s != "created" {
+		t.Errorf("status = %q; want created", s)
+	}
+}
+
+// TestDevPaysThroughPaymentsStandIn: serve --dev with
+// ORDERS_DEV_PAYMENTS_ADDR pays through its stand-in, which accepts only
+// tokens the dev issuer exchanged for it; the caller's own token is refused
+// there.
+func TestDevPaysThroughPaymentsStandIn(t *testing.T) {
+	t.Parallel()
+	payAddr := fmt.Sprintf("127.0.0.1:%d", unusedPort(t))
+	_, base, tokenURL := startDev(t, map[string]string{"ORDERS_DEV_PAYMENTS_ADDR": payAddr})
+	resp, err := http.PostForm(tokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := decodeBody(resp, &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %v", err)
+	}
+	status, id, err := placeOrder(http.DefaultClient, base, tok.AccessToken, "latte")
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("place order = %d, %v", status, err)
+	}
+	if got := rawPost(t, base, "/orders/"+id+"/pay", tok.AccessToken); got != http.StatusOK {
+		t.Errorf("pay = %d; want 200", got)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+payAddr+"/payments", strings.NewReader(`{"order_id":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Idempotency-Key", "k")
+	direct, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct.Body.Close()
+	if direct.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the caller's own token at the payments stand-in = %d; want 401", direct.StatusCode)
+	}
+}
