@@ -32,6 +32,8 @@ const (
 	ReasonAlgMismatch
 	ReasonBadSignature
 	ReasonKeysUnavailable
+	ReasonIntrospectionDown
+	ReasonInactive
 	ReasonNoAudience
 	ReasonWrongAudience
 	ReasonAudienceOther
@@ -78,7 +80,7 @@ var reasons = [...]struct {
 	ReasonAmbiguous:            {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
 	ReasonEmpty:                {ErrInvalidToken, "empty", "the bearer token is empty", ""},
 	ReasonTooLong:              {ErrInvalidToken, "too_long", "the token is too long", ""},
-	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque and encrypted tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "encrypted tokens are not accepted; opaque tokens are only with introspection (ORDERS_AUTH_INTROSPECTION_CLIENT_ID)"},
 	ReasonMalformed:            {ErrInvalidToken, "malformed", "the token is malformed", ""},
 	ReasonMalformedHeader:      {ErrInvalidToken, "malformed_header", "the token's header is malformed: not UTF-8 JSON, or a member appears twice", ""},
 	ReasonMalformedClaims:      {ErrInvalidToken, "malformed_claims", "the token's claims are malformed", ""},
@@ -96,6 +98,8 @@ var reasons = [...]struct {
 	ReasonAlgMismatch:          {ErrInvalidToken, "alg_mismatch", "the token's alg does not match its signing key", "the issuer's key for this kid names another alg, or is of another type"},
 	ReasonBadSignature:         {ErrInvalidToken, "bad_signature", "the token's signature does not verify", "was the token changed, or signed by another key under the same kid?"},
 	ReasonKeysUnavailable:      {ErrUnavailable, "keys_unavailable", "the issuer's signing keys could not be fetched; retry later", "is the issuer's JWKS reachable from here?"},
+	ReasonIntrospectionDown:    {ErrUnavailable, "introspection_unavailable", "the token's issuer could not be asked about it; retry later", "is the introspection endpoint reachable, and does it accept the API's client credentials (ORDERS_AUTH_INTROSPECTION_CLIENT_*)?"},
+	ReasonInactive:             {ErrInvalidToken, "inactive", "the token's issuer says it is not active: revoked, expired or unknown", ""},
 	ReasonNoAudience:           {ErrInvalidToken, "no_audience", "the token lacks its audience", ""},
 	ReasonWrongAudience:        {ErrInvalidToken, "wrong_audience", "the token's audience is not this API", ""},
 	ReasonAudienceOther:        {ErrInvalidToken, "audience_other", "the token's aud names another recipient than this API", ""},
