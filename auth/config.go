@@ -118,6 +118,9 @@ type Introspection struct {
 	// ClientKey authenticates the API with a client assertion it signs
 	// (private_key_jwt, RFC 7523); see introspect.ParseKey.
 	ClientKey *introspect.Key
+	// AssertionAudience is the aud of the client assertions; "" means the
+	// issuer's identifier.
+	AssertionAudience string
 	// JWTs asks the issuer about every JWT too, after it is verified
 	// locally, so that a revoked JWT is refused within
 	// Config.IntrospectionCacheTTL.
@@ -133,6 +136,8 @@ func (in Introspection) enabled() bool {
 func (in Introspection) validate() error {
 	var errs []error
 	switch {
+	case in.AssertionAudience != "" && in.ClientKey == nil:
+		errs = append(errs, errors.New("an assertion audience needs a client key"))
 	case !in.enabled() && (in.URL != "" || in.ClientSecret != "" || in.ClientKey != nil):
 		errs = append(errs, errors.New("an introspection url, client secret or client key needs the introspection client id"))
 	case in.enabled() && in.ClientSecret != "" && in.ClientKey != nil:

@@ -82,6 +82,7 @@ func newIntrospector(iss Issuer, meta func(context.Context) (jwks.Metadata, erro
 	}
 	client, err := introspect.New(introspect.Options{
 		Endpoint: in.URL, Discover: meta, ClientID: in.ClientID, Secret: in.ClientSecret, Key: in.ClientKey,
+		Issuer: iss.URL, Audience: in.AssertionAudience,
 		Timeout: cfg.IntrospectionTimeout, Now: cfg.Now,
 	})
 	if err != nil {
@@ -199,7 +200,7 @@ func (v *Verifier) ask(ctx context.Context, iss *issuer, token string) (Principa
 	c, err := iss.answer(body, v.cfg.Now(), v.cfg.Leeway)
 	if err == nil {
 		var p Principal
-		if p, err = iss.principal(c); err == nil {
+		if p, err = iss.principal(c, iss.answerScopes); err == nil {
 			in.stats.active.Add(1)
 			return p, c, nil
 		}

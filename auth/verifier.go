@@ -40,8 +40,9 @@ type issuer struct {
 	Issuer
 	keys *jwks.Source
 	// scopeClaims are the ScopeClaims with their paths split by splitPath,
-	// once.
-	scopeClaims []scopeClaim
+	// once; answerScopes are those an introspection answer's scopes are
+	// read from: the same, and RFC 7662's scope member.
+	scopeClaims, answerScopes []scopeClaim
 	// spelling is the issuer's name of each API scope its ScopeNames grant,
 	// for challenges a client can act on.
 	spelling map[Scope]string
@@ -112,7 +113,11 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth config: %w", err)
 		}
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, spelling: spelling(iss.ScopeNames), introspector: in}
+		answerScopes := scopeClaims
+		if !slices.Contains(iss.ScopeClaims, "scope") {
+			answerScopes = append(slices.Clip(scopeClaims), scopeClaim{name: "scope", parts: []string{"scope"}})
+		}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, answerScopes: answerScopes, spelling: spelling(iss.ScopeNames), introspector: in}
 		if in != nil {
 			v.opaque = v.issuers[iss.URL]
 		}
@@ -264,7 +269,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := iss.check(&c, false); err != nil {
 		return Principal{}, describe(err)
 	}
-	p, err := iss.principal(&c)
+	p, err := iss.principal(&c, iss.scopeClaims)
 	if err != nil {
 		return Principal{}, describe(err)
 	}
@@ -284,9 +289,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 }
 
 // principal returns the principal of claims that passed the issuer's
-// checks: its issuer and subject, its scopes and its confirmation.
-func (iss *issuer) principal(c *claims) (Principal, error) {
-	scopes, err := iss.scopes(c)
+// checks: its issuer and subject, its scopes (read from scopeClaims) and
+// its confirmation.
+func (iss *issuer) principal(c *claims, scopeClaims []scopeClaim) (Principal, error) {
+	scopes, err := iss.scopes(c, scopeClaims)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -343,11 +349,11 @@ func (iss *issuer) namedIn(aud []string) bool {
 	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) })
 }
 
-// scopes returns the API scopes the token grants: the names in the
-// issuer's scope claims, mapped by its ScopeNames, and its GrantScopes.
-func (iss *issuer) scopes(c *claims) ([]Scope, error) {
+// scopes returns the API scopes the token grants: the names in
+// scopeClaims, mapped by the issuer's ScopeNames, and its GrantScopes.
+func (iss *issuer) scopes(c *claims, scopeClaims []scopeClaim) ([]Scope, error) {
 	out := slices.Clone(iss.GrantScopes)
-	for _, sc := range iss.scopeClaims {
+	for _, sc := range scopeClaims {
 		names, err := c.scopeNames(sc.name, sc.parts)
 		if err != nil {
 			return nil, err

@@ -69,6 +69,14 @@ type Options struct {
 	// Key authenticates the client with a signed client assertion
 	// (private_key_jwt); exactly one of Secret and Key is set.
 	Key *Key
+	// Issuer is the issuer's identifier, the default audience of client
+	// assertions.
+	Issuer string
+	// Audience is the aud of client assertions, one string; "" means
+	// Issuer, as OpenID Connect Core now requires (section 9) and
+	// Keycloak enforces. Some providers want their token or
+	// introspection endpoint instead.
+	Audience string
 	// Timeout bounds each request; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Now tells the time of client assertions; nil means time.Now.
@@ -89,6 +97,8 @@ func New(opts Options) (*Client, error) {
 		errs = append(errs, errors.New("a client id is required"))
 	case (opts.Secret == "") == (opts.Key == nil):
 		errs = append(errs, errors.New("exactly one of a client secret and a client key is required"))
+	case opts.Key != nil && opts.Audience == "" && opts.Issuer == "":
+		errs = append(errs, errors.New("a client key needs the issuer or an assertion audience"))
 	}
 	if opts.Endpoint != "" {
 		if err := jwks.CheckURL(opts.Endpoint); err != nil {
@@ -123,13 +133,13 @@ func New(opts Options) (*Client, error) {
 func (c *Client) Introspect(ctx context.Context, token string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	endpoint, meta, err := c.endpoint(ctx)
+	endpoint, err := c.endpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	if c.opts.Key != nil {
-		assertion, err := c.assertion(endpoint, meta)
+		assertion, err := c.assertion()
 		if err != nil {
 			return nil, fmt.Errorf("%w: client assertion: %w", ErrUnavailable, err)
 		}
@@ -184,55 +194,40 @@ func readAnswer(endpoint string, resp *http.Response) ([]byte, error) {
 	return body, nil
 }
 
-// endpoint returns the introspection endpoint, and the discovery document
-// when it was read.
-func (c *Client) endpoint(ctx context.Context) (string, jwks.Metadata, error) {
+// endpoint returns the introspection endpoint.
+func (c *Client) endpoint(ctx context.Context) (string, error) {
 	if c.opts.Endpoint != "" {
-		// A client assertion names the token endpoint too when discovery
-		// tells it; without discovery it names the endpoint alone.
-		if c.opts.Key != nil && c.opts.Discover != nil {
-			if meta, err := c.opts.Discover(ctx); err == nil {
-				return c.opts.Endpoint, meta, nil
-			}
-		}
-		return c.opts.Endpoint, jwks.Metadata{}, nil
+		return c.opts.Endpoint, nil
 	}
 	meta, err := c.opts.Discover(ctx)
 	switch {
 	case err != nil:
-		return "", meta, fmt.Errorf("openid discovery: %w", err)
+		return "", fmt.Errorf("openid discovery: %w", err)
 	case meta.IntrospectionEndpoint == "":
-		return "", meta, errors.New("the issuer's discovery names no introspection_endpoint; set the introspection URL")
+		return "", errors.New("the issuer's discovery names no introspection_endpoint; set the introspection URL")
 	}
 	if err := jwks.CheckURL(meta.IntrospectionEndpoint); err != nil {
-		return "", meta, fmt.Errorf("introspection_endpoint: %w", err)
+		return "", fmt.Errorf("introspection_endpoint: %w", err)
 	}
-	return meta.IntrospectionEndpoint, meta, nil
+	return meta.IntrospectionEndpoint, nil
 }
 
 // assertion returns a client assertion (RFC 7523, section 3) for one
-// request to endpoint. Its aud names the introspection endpoint and, when
-// discovery knows them, the issuer and the token endpoint, as providers
-// differ in which they want (RFC 7523 lets aud hold several).
-func (c *Client) assertion(endpoint string, meta jwks.Metadata) (string, error) {
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
-		return "", err
-	}
-	aud := jwt.ClaimStrings{endpoint}
-	for _, a := range []string{meta.Issuer, meta.TokenEndpoint} {
-		if a != "" && a != endpoint {
-			aud = append(aud, a)
-		}
+// request: issued by the client about itself, for one audience as a single
+// string, valid for a minute, with a jti of its own.
+func (c *Client) assertion() (string, error) {
+	aud := c.opts.Audience
+	if aud == "" {
+		aud = c.opts.Issuer
 	}
 	now := c.opts.Now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    c.opts.ClientID,
-		Subject:   c.opts.ClientID,
-		Audience:  aud,
-		ID:        base64.RawURLEncoding.EncodeToString(jti),
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
+	claims := jwt.MapClaims{
+		"iss": c.opts.ClientID,
+		"sub": c.opts.ClientID,
+		"aud": aud,
+		"jti": rand.Text(),
+		"iat": now.Unix(),
+		"exp": now.Add(assertionLifetime).Unix(),
 	}
 	t := jwt.NewWithClaims(jwt.GetSigningMethod(c.opts.Key.Alg), claims)
 	t.Header["kid"] = c.opts.Key.ID
