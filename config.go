@@ -113,13 +113,14 @@ type issuerSettings struct {
 	ReadScope     string   `yaml:"read_scope"`
 	WriteScope    string   `yaml:"write_scope"`
 	// The introspection settings (RFC 7662); see introspection.
-	IntrospectionClientID         string `yaml:"introspection_client_id"`
-	IntrospectionClientSecret     string `yaml:"introspection_client_secret"`
-	IntrospectionClientSecretFile string `yaml:"introspection_client_secret_file"`
-	IntrospectionClientKeyFile    string `yaml:"introspection_client_key_file"`
-	IntrospectionClientKeyID      string `yaml:"introspection_client_key_id"`
-	IntrospectionURL              string `yaml:"introspection_url"`
-	IntrospectJWTs                bool   `yaml:"introspect_jwts"`
+	IntrospectionClientID          string `yaml:"introspection_client_id"`
+	IntrospectionClientSecret      string `yaml:"introspection_client_secret"`
+	IntrospectionClientSecretFile  string `yaml:"introspection_client_secret_file"`
+	IntrospectionClientKeyFile     string `yaml:"introspection_client_key_file"`
+	IntrospectionClientKeyID       string `yaml:"introspection_client_key_id"`
+	IntrospectionAssertionAudience string `yaml:"introspection_client_assertion_audience"`
+	IntrospectionURL               string `yaml:"introspection_url"`
+	IntrospectJWTs                 bool   `yaml:"introspect_jwts"`
 }
 
 // devHints complete "ORDERS_AUTH_ISSUER is required" for each command that
@@ -388,7 +389,8 @@ func (s issuerSettings) toIssuer(name func(string) string, hint string) (auth.Is
 // secret or key read from its file, and refuses contradictory ones, each
 // error naming its settings by name(its environment variable).
 func (s issuerSettings) introspection(name func(string) string) (auth.Introspection, []error) {
-	in := auth.Introspection{URL: s.IntrospectionURL, ClientID: s.IntrospectionClientID, ClientSecret: s.IntrospectionClientSecret, JWTs: s.IntrospectJWTs}
+	in := auth.Introspection{URL: s.IntrospectionURL, ClientID: s.IntrospectionClientID, ClientSecret: s.IntrospectionClientSecret,
+		AssertionAudience: s.IntrospectionAssertionAudience, JWTs: s.IntrospectJWTs}
 	var errs []error
 	refuse := func(format string, envs ...string) {
 		names := make([]any, len(envs))
@@ -400,14 +402,15 @@ func (s issuerSettings) introspection(name func(string) string) (auth.Introspect
 	const (
 		id, secretEnv, secretFile = "ORDERS_AUTH_INTROSPECTION_CLIENT_ID", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE"
 		keyFile, keyID            = "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE", "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_ID"
+		assertionAud              = "ORDERS_AUTH_INTROSPECTION_CLIENT_ASSERTION_AUDIENCE"
 	)
 	given := map[string]bool{
 		"ORDERS_AUTH_INTROSPECTION_URL": s.IntrospectionURL != "", secretEnv: s.IntrospectionClientSecret != "",
 		secretFile: s.IntrospectionClientSecretFile != "", keyFile: s.IntrospectionClientKeyFile != "",
-		keyID: s.IntrospectionClientKeyID != "", "ORDERS_AUTH_INTROSPECT_JWTS": s.IntrospectJWTs,
+		keyID: s.IntrospectionClientKeyID != "", assertionAud: s.IntrospectionAssertionAudience != "", "ORDERS_AUTH_INTROSPECT_JWTS": s.IntrospectJWTs,
 	}
 	if s.IntrospectionClientID == "" {
-		for _, env := range []string{"ORDERS_AUTH_INTROSPECTION_URL", secretEnv, secretFile, keyFile, keyID, "ORDERS_AUTH_INTROSPECT_JWTS"} {
+		for _, env := range []string{"ORDERS_AUTH_INTROSPECTION_URL", secretEnv, secretFile, keyFile, keyID, assertionAud, "ORDERS_AUTH_INTROSPECT_JWTS"} {
 			if given[env] {
 				refuse("%s needs %s: introspection is on only with the API's client credentials", env, id)
 			}
@@ -423,6 +426,8 @@ func (s issuerSettings) introspection(name func(string) string) (auth.Introspect
 		refuse("%s needs %s, %s or %s", id, secretEnv, secretFile, keyFile)
 	case given[keyID] && !given[keyFile]:
 		refuse("%s needs %s", keyID, keyFile)
+	case given[assertionAud] && !given[keyFile]:
+		refuse("%s needs %s", assertionAud, keyFile)
 	}
 	if given[secretFile] {
 		b, err := os.ReadFile(s.IntrospectionClientSecretFile)

@@ -205,6 +205,8 @@ func issuerSettingsDecl() []setting {
 			apply: text(func(v *values) *string { return &v.issuer.IntrospectionClientKeyFile })},
 		{env: "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_ID", key: "introspection_client_key_id", flag: "auth-introspection-client-key-id", doc: "kid of ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE at the issuer; default: its RFC 7638 thumbprint",
 			apply: text(func(v *values) *string { return &v.issuer.IntrospectionClientKeyID })},
+		{env: "ORDERS_AUTH_INTROSPECTION_CLIENT_ASSERTION_AUDIENCE", key: "introspection_client_assertion_audience", flag: "auth-introspection-client-assertion-audience", doc: "aud of the client assertions signed with ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE, one string; default: the issuer",
+			apply: text(func(v *values) *string { return &v.issuer.IntrospectionAssertionAudience })},
 		{env: "ORDERS_AUTH_INTROSPECTION_URL", key: "introspection_url", flag: "auth-introspection-url", doc: "introspection endpoint; default: introspection_endpoint from the issuer's OpenID discovery",
 			apply: text(func(v *values) *string { return &v.issuer.IntrospectionURL })},
 		{env: "ORDERS_AUTH_INTROSPECT_JWTS", key: "introspect_jwts", flag: "auth-introspect-jwts", doc: "ask the issuer about JWTs too, after local verification, so revoked ones are refused: true or false (default); needs introspection",
