@@ -3,10 +3,12 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -119,6 +121,36 @@ func isOpaque(token string) bool {
 		}
 	}
 	return dots != 2 && dots != 4
+}
+
+// sealedForIssuer reports whether token is a JWE that only its issuer can
+// read: at most maxOpaqueLength bytes, five segments, its protected header
+// strict JSON whose alg is a symmetric key management algorithm (RFC 7518,
+// section 4.1), a key no resource server holds. Such a token, like
+// zitadel/oidc's opaque tokens (A256GCMKW), is a reference token to this
+// API.
+func sealedForIssuer(token string) bool {
+	if len(token) > maxOpaqueLength || strings.Count(token, ".") != 4 {
+		return false
+	}
+	seg, _, _ := strings.Cut(token, ".")
+	header, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return false
+	}
+	members, err := uniqueMembers(header)
+	if err != nil {
+		return false
+	}
+	var alg string
+	if decodeString(members["alg"], &alg) != nil {
+		return false
+	}
+	switch alg {
+	case "dir", "A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW":
+		return true
+	}
+	return false
 }
 
 // verifyOpaque returns the principal of an opaque token as the issuer with

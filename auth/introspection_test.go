@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -77,8 +78,12 @@ func TestIntrospectionAcceptsOpaqueTokens(t *testing.T) {
 	if opaque.Issuer != jwt.Issuer || opaque.Subject != jwt.Subject || !opaque.Has("orders:read") || opaque.Has("orders:write") {
 		t.Errorf("opaque token's principal %+v; want the JWT's owner %s/%s with orders:read only", opaque, jwt.Issuer, jwt.Subject)
 	}
-	if got := idp.IntrospectionCalls(); got != 1 {
-		t.Errorf("introspection calls = %d; want 1 (the JWT is verified locally)", got)
+	sealed, err := v.Verify(t.Context(), idp.SealedToken(t, authtest.Claims{Subject: "alice", Scope: "orders:read"}))
+	if err != nil || sealed.Subject != "alice" {
+		t.Errorf("Verify(JWE sealed for its issuer) = %+v, %v; want alice", sealed, err)
+	}
+	if got := idp.IntrospectionCalls(); got != 2 {
+		t.Errorf("introspection calls = %d; want 2 (the JWT is verified locally)", got)
 	}
 }
 
@@ -139,8 +144,9 @@ func TestIntrospectionRefuses(t *testing.T) {
 	}
 }
 
-// TestTokensThatAreNeverSent: what is not an opaque token by its shape is
-// refused without a call, and without introspection settings nothing is.
+// TestTokensThatAreNeverSent: what is not an opaque token by its shape,
+// nor a JWE sealed with a key only its issuer holds, is refused without a
+// call, and without introspection settings nothing is sent.
 func TestTokensThatAreNeverSent(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
@@ -157,8 +163,11 @@ func TestTokensThatAreNeverSent(t *testing.T) {
 		{"only padding", with, "==", auth.ReasonNotJWS},
 		{"longer than 4 KiB", with, strings.Repeat("a", 4097), auth.ReasonNotJWS},
 		{"three segments but not base64url", with, "a+b.c.d", auth.ReasonNotJWS},
-		{"five segments (a JWE)", with, "a.b.c.d.e", auth.ReasonNotJWS},
+		{"five segments, header not JSON", with, "a.b.c.d.e", auth.ReasonNotJWS},
+		{"a JWE for a key of this API's kind", with, jweWithAlg("RSA-OAEP-256"), auth.ReasonNotJWS},
+		{"a JWE naming alg twice", with, jweHeader(`{"alg":"RSA-OAEP-256","alg":"dir"}`), auth.ReasonNotJWS},
 		{"an opaque token without introspection", without, idp.OpaqueToken(t, authtest.Claims{Subject: "alice"}), auth.ReasonNotJWS},
+		{"a sealed token without introspection", without, idp.SealedToken(t, authtest.Claims{Subject: "alice"}), auth.ReasonNotJWS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +180,15 @@ func TestTokensThatAreNeverSent(t *testing.T) {
 	if got := idp.IntrospectionCalls(); got != 0 {
 		t.Errorf("introspection calls = %d; want none", got)
 	}
+}
+
+// jweHeader returns a five-segment token with the given protected header.
+func jweHeader(header string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(header)) + ".a.b.c.d"
+}
+
+func jweWithAlg(alg string) string {
+	return jweHeader(`{"alg":"` + alg + `","enc":"A256GCM"}`)
 }
 
 // TestIntrospectionReadsScopesAudienceAndBinding: an answer's scopes go

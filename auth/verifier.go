@@ -218,9 +218,10 @@ func (v *Verifier) Realm() string {
 
 // Verify checks token and returns the principal it names. A JWS is
 // verified with its issuer's keys, and asked about at the issuer too when
-// the issuer introspects JWTs; a token that is neither a JWS nor a JWE goes
-// to the introspection endpoint of the one issuer that has one, and is
-// refused without any call when none has. Every failure is an *Error of
+// the issuer introspects JWTs; a token that is neither a JWS nor a JWE, or
+// is a JWE sealed with a key only its issuer holds, goes to the
+// introspection endpoint of the one issuer that has one, and is refused
+// without any call when none has. Every failure is an *Error of
 // kind ErrInvalidToken, or ErrUnavailable when the issuer's keys could not
 // be had or its introspection endpoint could not tell.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
@@ -234,7 +235,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		}
 	}
 	if err := checkShape(token); err != nil {
-		if v.opaque != nil && isOpaque(token) {
+		if v.opaque != nil && (isOpaque(token) || sealedForIssuer(token)) {
 			return v.verifyOpaque(ctx, token)
 		}
 		return Principal{}, err

@@ -3,6 +3,7 @@ package authtest
 import (
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -120,6 +121,21 @@ func (p *IdP) OpaqueToken(tb testing.TB, c Claims) string {
 		tb.Fatal(err)
 	}
 	return p.OpaqueTokenAnswer(tb, b)
+}
+
+// SealedToken is OpaqueToken shaped as zitadel/oidc's opaque tokens are: a
+// JWE sealed with a key of the IdP's own (alg A256GCMKW), random inside.
+func (p *IdP) SealedToken(tb testing.TB, c Claims) string {
+	tb.Helper()
+	token := p.OpaqueToken(tb, c)
+	p.intro.mu.Lock()
+	defer p.intro.mu.Unlock()
+	enc := base64.RawURLEncoding
+	sealed := enc.EncodeToString([]byte(`{"alg":"A256GCMKW","enc":"A256GCM"}`)) + "." +
+		enc.EncodeToString([]byte(rand.Text())) + "." + enc.EncodeToString([]byte(rand.Text())) + "." +
+		enc.EncodeToString([]byte(rand.Text())) + "." + enc.EncodeToString([]byte(rand.Text()))
+	p.intro.answers[sealed] = p.intro.answers[token]
+	return sealed
 }
 
 // OpaqueTokenAnswer returns a new random opaque token that the
