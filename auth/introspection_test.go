@@ -30,9 +30,8 @@ import (
 // clock is a time that tests move by hand.
 type clock struct{ offset atomic.Int64 }
 
-func (c *clock) now() time.Time               { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) advance(d time.Duration)      { c.offset.Add(int64(d)) }
-func (c *clock) after(d time.Duration) string { return fmt.Sprint(c.now().Add(d).Unix()) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // newIntrospectingVerifier returns a verifier that trusts idp's tokens and
 // introspects its opaque ones with client_secret_basic, on clk's time,

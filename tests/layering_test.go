@@ -14,15 +14,16 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                     {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "internal/devissuer", "repository", "migrations", "models"},
+		"":                     {"api", "auth", "auth/dpop", "auth/dpop/redisstore", "auth/introspect", "internal/devissuer", "repository", "migrations", "models"},
 		"api":                  {"auth", "models"},
-		"auth":                 {"auth/jwks", "auth/dpop"},
+		"auth":                 {"auth/jwks", "auth/dpop", "auth/introspect"},
+		"auth/introspect":      {"auth/jwks", "auth/dpop"},
 		"auth/jwks":            nil,
 		"auth/dpop":            {"auth/jwks"},
 		"auth/dpop/dpoptest":   {"auth/dpop"},
 		"auth/dpop/redisstore": {"auth/dpop"},
 		"internal/devissuer":   {"auth/dpop"},
-		"auth/authtest":        {"auth", "internal/devissuer"},
+		"auth/authtest":        {"auth", "auth/introspect", "internal/devissuer"},
 		"repository/repotest":  {"repository", "migrations"},
 		"models":               nil,
 		"repository":           {"models"},
