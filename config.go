@@ -14,6 +14,7 @@ import (
 
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/introspect"
 	"github.com/coffeemesh/orders/repository"
 )
 
@@ -90,16 +91,18 @@ type fileConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	RedisURL       string   `yaml:"redis_url"`
 	Auth           struct {
-		Leeway            string           `yaml:"leeway"`
-		CacheSize         string           `yaml:"cache_size"`
-		CacheTTL          string           `yaml:"cache_ttl"`
-		DPoP              string           `yaml:"dpop"`
-		DPoPAlgorithms    []string         `yaml:"dpop_algorithms"`
-		DPoPMaxAge        string           `yaml:"dpop_max_age"`
-		DPoPNonce         string           `yaml:"dpop_nonce"`
-		DPoPNonceSecret   string           `yaml:"dpop_nonce_secret"`
-		DecryptionKeyFile string           `yaml:"decryption_key_file"`
-		Issuers           []issuerSettings `yaml:"issuers"`
+		Leeway                string           `yaml:"leeway"`
+		CacheSize             string           `yaml:"cache_size"`
+		CacheTTL              string           `yaml:"cache_ttl"`
+		DPoP                  string           `yaml:"dpop"`
+		DPoPAlgorithms        []string         `yaml:"dpop_algorithms"`
+		DPoPMaxAge            string           `yaml:"dpop_max_age"`
+		DPoPNonce             string           `yaml:"dpop_nonce"`
+		DPoPNonceSecret       string           `yaml:"dpop_nonce_secret"`
+		DecryptionKeyFile     string           `yaml:"decryption_key_file"`
+		IntrospectionCacheTTL string           `yaml:"introspection_cache_ttl"`
+		IntrospectionTimeout  string           `yaml:"introspection_timeout"`
+		Issuers               []issuerSettings `yaml:"issuers"`
 	} `yaml:"auth"`
 }
 
@@ -117,6 +120,15 @@ type issuerSettings struct {
 	ScopeClaims   []string `yaml:"scope_claims"`
 	ReadScope     string   `yaml:"read_scope"`
 	WriteScope    string   `yaml:"write_scope"`
+	// The introspection settings (RFC 7662); see introspection.
+	IntrospectionClientID          string `yaml:"introspection_client_id"`
+	IntrospectionClientSecret      string `yaml:"introspection_client_secret"`
+	IntrospectionClientSecretFile  string `yaml:"introspection_client_secret_file"`
+	IntrospectionClientKeyFile     string `yaml:"introspection_client_key_file"`
+	IntrospectionClientKeyID       string `yaml:"introspection_client_key_id"`
+	IntrospectionAssertionAudience string `yaml:"introspection_client_assertion_audience"`
+	IntrospectionURL               string `yaml:"introspection_url"`
+	IntrospectJWTs                 bool   `yaml:"introspect_jwts"`
 }
 
 // devHints complete "ORDERS_AUTH_ISSUER is required" for each command that
@@ -129,7 +141,8 @@ var devHints = map[string]string{
 // loadConfig reads serve's configuration: the file that ORDERS_CONFIG (or
 // --config) names, then the environment (getenv), then args, each
 // overriding the one before. It fetches nothing and opens nothing but that
-// file and the TLS and key files it names, and reports every problem it finds at once, one per line. Asked for
+// file, the TLS and key files it names and the introspection client's
+// secret or key file, and reports every problem it finds at once, one per line. Asked for
 // help, it writes it to help and returns flag.ErrHelp.
 func loadConfig(args []string, getenv func(string) string, help io.Writer) (config, error) {
 	cfg, rest, err := loadConfigFor("serve", args, getenv, help)
@@ -364,6 +377,9 @@ func (s issuerSettings) toIssuer(name func(string) string, hint string) (auth.Is
 		}
 		iss.Types = []string{"at+jwt"}
 	}
+	in, inErrs := s.introspection(name)
+	iss.Introspection = in
+	errs = append(errs, inErrs...)
 	iss.ScopeNames = map[string][]auth.Scope{}
 	for _, sc := range []struct {
 		name  string
@@ -379,6 +395,72 @@ func (s issuerSettings) toIssuer(name func(string) string, hint string) (auth.Is
 		}
 	}
 	return iss, errs
+}
+
+// introspection returns the issuer's introspection settings, with the
+// secret or key read from its file, and refuses contradictory ones, each
+// error naming its settings by name(its environment variable).
+func (s issuerSettings) introspection(name func(string) string) (auth.Introspection, []error) {
+	in := auth.Introspection{URL: s.IntrospectionURL, ClientID: s.IntrospectionClientID, ClientSecret: s.IntrospectionClientSecret,
+		AssertionAudience: s.IntrospectionAssertionAudience, JWTs: s.IntrospectJWTs}
+	var errs []error
+	refuse := func(format string, envs ...string) {
+		names := make([]any, len(envs))
+		for i, e := range envs {
+			names[i] = name(e)
+		}
+		errs = append(errs, fmt.Errorf(format, names...))
+	}
+	const (
+		id, secretEnv, secretFile = "ORDERS_AUTH_INTROSPECTION_CLIENT_ID", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE"
+		keyFile, keyID            = "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE", "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_ID"
+		assertionAud              = "ORDERS_AUTH_INTROSPECTION_CLIENT_ASSERTION_AUDIENCE"
+	)
+	given := map[string]bool{
+		"ORDERS_AUTH_INTROSPECTION_URL": s.IntrospectionURL != "", secretEnv: s.IntrospectionClientSecret != "",
+		secretFile: s.IntrospectionClientSecretFile != "", keyFile: s.IntrospectionClientKeyFile != "",
+		keyID: s.IntrospectionClientKeyID != "", assertionAud: s.IntrospectionAssertionAudience != "", "ORDERS_AUTH_INTROSPECT_JWTS": s.IntrospectJWTs,
+	}
+	if s.IntrospectionClientID == "" {
+		for _, env := range []string{"ORDERS_AUTH_INTROSPECTION_URL", secretEnv, secretFile, keyFile, keyID, assertionAud, "ORDERS_AUTH_INTROSPECT_JWTS"} {
+			if given[env] {
+				refuse("%s needs %s: introspection is on only with the API's client credentials", env, id)
+			}
+		}
+		return auth.Introspection{}, errs
+	}
+	switch {
+	case given[secretEnv] && given[secretFile]:
+		refuse("%s and %s exclude each other", secretEnv, secretFile)
+	case (given[secretEnv] || given[secretFile]) && given[keyFile]:
+		refuse("%s and a client secret exclude each other: the API authenticates with one", keyFile)
+	case !given[secretEnv] && !given[secretFile] && !given[keyFile]:
+		refuse("%s needs %s, %s or %s", id, secretEnv, secretFile, keyFile)
+	case given[keyID] && !given[keyFile]:
+		refuse("%s needs %s", keyID, keyFile)
+	case given[assertionAud] && !given[keyFile]:
+		refuse("%s needs %s", assertionAud, keyFile)
+	}
+	if given[secretFile] {
+		b, err := os.ReadFile(s.IntrospectionClientSecretFile)
+		in.ClientSecret = strings.TrimRight(string(b), "\r\n")
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", name(secretFile), err))
+		case in.ClientSecret == "":
+			refuse("%s: the file is empty", secretFile)
+		}
+	}
+	if given[keyFile] {
+		b, err := os.ReadFile(s.IntrospectionClientKeyFile)
+		if err == nil {
+			in.ClientKey, err = introspect.ParseKey(b, s.IntrospectionClientKeyID)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name(keyFile), err))
+		}
+	}
+	return in, errs
 }
 
 // checkDev refuses settings that make no sense with the dev issuer.

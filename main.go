@@ -402,6 +402,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"auth_dpop_max_age", cfg.auth.DPoP.MaxAge.String(),
 		"auth_dpop_nonce", cfg.auth.DPoP.Nonce,
 		"auth_dpop_nonce_secret_set", cfg.auth.DPoP.NonceSecret != nil,
+		"auth_introspection_cache_ttl", cfg.auth.IntrospectionCacheTTL.String(),
+		"auth_introspection_timeout", cfg.auth.IntrospectionTimeout.String(),
 		"public_url", cfg.auth.DPoP.PublicURL,
 		"redis_url", redactURL(cfg.redisURL),
 		"cors_origins", cfg.api.CORSOrigins,
@@ -434,6 +436,10 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 			"token_types", iss.Types,
 			"scope_claims", iss.ScopeClaims,
 			"scope_names", iss.ScopeNames,
+			"introspection_client_id", iss.Introspection.ClientID,
+			"introspection_url", iss.Introspection.URL,
+			"introspection_private_key_jwt", iss.Introspection.ClientKey != nil,
+			"introspect_jwts", iss.Introspection.JWTs,
 		)
 	}
 	if cfg.decryptionKeyReadable {

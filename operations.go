@@ -18,8 +18,8 @@ import (
 )
 
 // newRegistry returns the Prometheus registry of one server: Go and process
-// metrics, the database pool's statistics and the issuers' key sets; the
-// API adds its request metrics.
+// metrics, the database pool's statistics, the issuers' key sets and
+// introspection; the API adds its request metrics.
 func newRegistry(db *sql.DB, v *auth.Verifier) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -27,6 +27,7 @@ func newRegistry(db *sql.DB, v *auth.Verifier) (*prometheus.Registry, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "orders"),
 		keyCollector{v},
+		introspectionCollector{v},
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -55,6 +56,31 @@ func (k keyCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(keysDesc, prometheus.GaugeValue, float64(s.Keys), s.Issuer)
 		ch <- prometheus.MustNewConstMetric(refreshesDesc, prometheus.CounterValue, float64(s.Refreshes), s.Issuer)
 		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.Failures), s.Issuer)
+	}
+}
+
+// introspectionCollector exports the verifier's introspection counters.
+type introspectionCollector struct{ v *auth.Verifier }
+
+var (
+	introspectionsDesc = prometheus.NewDesc("orders_introspection_calls_total", "Introspection requests to the issuer, by issuer and outcome: active, inactive, refused (active but not acceptable here) or error.", []string{"issuer", "outcome"}, nil)
+	introspectionHits  = prometheus.NewDesc("orders_introspection_cache_hits_total", "Requests answered from remembered introspection answers, by issuer.", []string{"issuer"}, nil)
+	introspectionTime  = prometheus.NewDesc("orders_introspection_duration_seconds", "Latency of introspection requests, by issuer.", []string{"issuer"}, nil)
+)
+
+func (k introspectionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- introspectionsDesc
+	ch <- introspectionHits
+	ch <- introspectionTime
+}
+
+func (k introspectionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range k.v.IntrospectionStats() {
+		for outcome, n := range map[string]int64{"active": s.Active, "inactive": s.Inactive, "refused": s.Refused, "error": s.Errors} {
+			ch <- prometheus.MustNewConstMetric(introspectionsDesc, prometheus.CounterValue, float64(n), s.Issuer, outcome)
+		}
+		ch <- prometheus.MustNewConstMetric(introspectionHits, prometheus.CounterValue, float64(s.CacheHits), s.Issuer)
+		ch <- prometheus.MustNewConstHistogram(introspectionTime, uint64(s.Calls), s.LatencySeconds, s.LatencyBuckets, s.Issuer)
 	}
 }
 

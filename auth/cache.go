@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -46,6 +47,9 @@ type cached struct {
 	notBefore time.Time
 	// keys are the fingerprints of the keys that may have verified it.
 	keys []string
+	// hits counts the hits of an entry its issuer's introspection vouched
+	// for; nil for others.
+	hits *atomic.Int64
 }
 
 func newTokenCache(size int, ttl, leeway time.Duration, now func() time.Time) *tokenCache {
@@ -71,6 +75,9 @@ func (tc *tokenCache) get(token string) (Principal, bool) {
 		tc.entries.Remove(k)
 		return Principal{}, false
 	}
+	if e.hits != nil {
+		e.hits.Add(1)
+	}
 	return e.principal, true
 }
 
@@ -80,15 +87,35 @@ func (tc *tokenCache) put(token string, p Principal, c *claims, keys []jwks.Key,
 	if tc == nil || c.expiresAt == nil {
 		return
 	}
+	tc.add(token, tc.entry(p, c, keys), held)
+}
+
+// entry is the entry of a token that passed every check: it lives until
+// the token's exp plus leeway, and no longer than the cache's TTL.
+func (tc *tokenCache) entry(p Principal, c *claims, keys []jwks.Key) cached {
 	e := cached{principal: p, until: c.expiresAt.Add(tc.leeway)}
-	if limit := tc.now().Add(tc.ttl); limit.Before(e.until) {
-		e.until = limit
-	}
+	e.limit(tc.now().Add(tc.ttl))
 	if c.notBefore != nil {
 		e.notBefore = c.notBefore.Add(-tc.leeway)
 	}
 	for _, k := range keys {
 		e.keys = append(e.keys, k.Fingerprint)
+	}
+	return e
+}
+
+// limit makes e live no later than t.
+func (e *cached) limit(t time.Time) {
+	if t.Before(e.until) {
+		e.until = t
+	}
+}
+
+// add stores e for token if held reports that every key that may have
+// verified it is still in hand.
+func (tc *tokenCache) add(token string, e cached, held func() bool) {
+	if tc == nil {
+		return
 	}
 	key := tokenKey(token)
 	tc.sweep.Lock()

@@ -78,3 +78,26 @@ func BenchmarkVerifyCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyCachedOpaque measures BenchmarkVerifyCached's cache hit
+// for an opaque token whose introspection answer is cached.
+func BenchmarkVerifyCachedOpaque(b *testing.B) {
+	idp := authtest.NewIdP(b)
+	cfg := idp.Config()
+	cfg.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
+	cfg.IntrospectionCacheTTL = auth.MaxIntrospectionCacheTTL
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := idp.OpaqueToken(b, authtest.Claims{Subject: "alice", Scope: "orders:read orders:write"})
+	if _, err := v.Verify(b.Context(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(b.Context(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth/dpop"
+	"github.com/coffeemesh/orders/auth/introspect"
 	"github.com/coffeemesh/orders/auth/jwe"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
@@ -34,6 +35,14 @@ const (
 	MaxTokenLength = 16 << 10
 	// MaxCacheTTL bounds how long a verified token is remembered.
 	MaxCacheTTL = time.Hour
+	// DefaultIntrospectionCacheTTL and MaxIntrospectionCacheTTL bound how
+	// long an issuer's answer that a token is active is believed.
+	DefaultIntrospectionCacheTTL = 30 * time.Second
+	MaxIntrospectionCacheTTL     = 5 * time.Minute
+	// DefaultIntrospectionTimeout and MaxIntrospectionTimeout bound one
+	// introspection request.
+	DefaultIntrospectionTimeout = introspect.DefaultTimeout
+	MaxIntrospectionTimeout     = introspect.MaxTimeout
 )
 
 // The audience claims an Issuer may name.
@@ -87,6 +96,68 @@ type Config struct {
 	// DecryptionKeys are the API's private keys that encrypted tokens
 	// (JWE) are decrypted with; nil refuses every encrypted token.
 	DecryptionKeys *jwe.Keys
+	// IntrospectionCacheTTL bounds how long an issuer's answer that a token
+	// is active is believed (never past the token's exp), at most
+	// MaxIntrospectionCacheTTL; 0 asks the issuer on every request. The
+	// answers live in the verified-token cache, so CacheSize 0 turns this
+	// off too. DefaultIntrospectionCacheTTL suits most deployments.
+	IntrospectionCacheTTL time.Duration
+	// IntrospectionTimeout bounds one introspection request, at most
+	// MaxIntrospectionTimeout; 0 means DefaultIntrospectionTimeout.
+	IntrospectionTimeout time.Duration
+}
+
+// Introspection says how the API asks an issuer about its tokens (RFC
+// 7662). It is on when ClientID is set, and then needs exactly one of
+// ClientSecret and ClientKey.
+type Introspection struct {
+	// URL is the introspection endpoint; "" means the introspection_endpoint
+	// of the issuer's OpenID configuration.
+	URL string
+	// ClientID is the API's client id at the issuer.
+	ClientID string
+	// ClientSecret authenticates the API with HTTP Basic
+	// (client_secret_basic).
+	ClientSecret string
+	// ClientKey authenticates the API with a client assertion it signs
+	// (private_key_jwt, RFC 7523); see introspect.ParseKey.
+	ClientKey *introspect.Key
+	// AssertionAudience is the aud of the client assertions; "" means the
+	// issuer's identifier.
+	AssertionAudience string
+	// JWTs asks the issuer about every JWT too, after it is verified
+	// locally, so that a revoked JWT is refused within
+	// Config.IntrospectionCacheTTL.
+	JWTs bool
+}
+
+// enabled reports whether in turns introspection on.
+func (in Introspection) enabled() bool {
+	return in.ClientID != ""
+}
+
+// validate refuses settings that contradict each other.
+func (in Introspection) validate() error {
+	var errs []error
+	switch {
+	case in.AssertionAudience != "" && in.ClientKey == nil:
+		errs = append(errs, errors.New("an assertion audience needs a client key"))
+	case !in.enabled() && (in.URL != "" || in.ClientSecret != "" || in.ClientKey != nil):
+		errs = append(errs, errors.New("an introspection url, client secret or client key needs the introspection client id"))
+	case in.enabled() && in.ClientSecret != "" && in.ClientKey != nil:
+		errs = append(errs, errors.New("introspection takes a client secret or a client key, not both"))
+	case in.enabled() && in.ClientSecret == "" && in.ClientKey == nil:
+		errs = append(errs, errors.New("the introspection client id needs a client secret or a client key"))
+	}
+	if in.JWTs && !in.enabled() {
+		errs = append(errs, errors.New("introspecting JWTs needs introspection (a client id and its secret or key)"))
+	}
+	if in.URL != "" {
+		if err := CheckURL(in.URL); err != nil {
+			errs = append(errs, fmt.Errorf("introspection url: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ClientCertConfig lets a TLS-terminating proxy pass on the client
@@ -201,8 +272,12 @@ type Issuer struct {
 	GrantScopes []Scope
 	// RequiredClaims are string claims the issuer's access tokens carry
 	// with exactly these values, such as Keycloak's typ "Bearer", which its
-	// ID tokens lack.
+	// ID tokens lack. Introspection answers must carry them too.
 	RequiredClaims map[string]string
+	// Introspection, when enabled, sends the tokens that are neither a JWS
+	// nor a JWE to the issuer's introspection endpoint. Opaque tokens do
+	// not name their issuer, so only one issuer may have it.
+	Introspection Introspection
 }
 
 // Validate checks c and fills in its defaults.
@@ -212,7 +287,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("issuer is required"))
 	}
 	seen := map[string]bool{}
+	var introspecting []string
 	for i := range c.Issuers {
+		if c.Issuers[i].Introspection.enabled() {
+			introspecting = append(introspecting, c.Issuers[i].URL)
+		}
 		iss := &c.Issuers[i]
 		if seen[iss.URL] {
 			errs = append(errs, fmt.Errorf("issuer %q is configured twice", iss.URL))
@@ -224,6 +303,18 @@ func (c *Config) Validate() error {
 			}
 			errs = append(errs, err)
 		}
+	}
+	if len(introspecting) > 1 {
+		errs = append(errs, fmt.Errorf("issuers %s all have introspection: opaque tokens do not name their issuer, and are never sent to one that may not have issued them; give only one issuer introspection", strings.Join(introspecting, ", ")))
+	}
+	if c.IntrospectionCacheTTL < 0 || c.IntrospectionCacheTTL > MaxIntrospectionCacheTTL {
+		errs = append(errs, fmt.Errorf("introspection cache TTL must be between 0s and %s", MaxIntrospectionCacheTTL))
+	}
+	if c.IntrospectionTimeout < 0 || c.IntrospectionTimeout > MaxIntrospectionTimeout {
+		errs = append(errs, fmt.Errorf("introspection timeout must be between 0s and %s", MaxIntrospectionTimeout))
+	}
+	if c.IntrospectionTimeout == 0 {
+		c.IntrospectionTimeout = DefaultIntrospectionTimeout
 	}
 	if c.Leeway < 0 || c.Leeway > MaxLeeway {
 		errs = append(errs, fmt.Errorf("leeway must be between 0s and %s", MaxLeeway))
@@ -336,6 +427,9 @@ func (iss *Issuer) validate() error {
 		if slices.Contains(splitPath(sc), "") || strings.Count(sc, "[") != strings.Count(sc, "]") {
 			errs = append(errs, fmt.Errorf("scope claim %q is not a claim name or a dotted path (brackets around a part holding dots)", sc))
 		}
+	}
+	if err := iss.Introspection.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,8 @@ const (
 	ReasonAlgMismatch
 	ReasonBadSignature
 	ReasonKeysUnavailable
+	ReasonIntrospectionDown
+	ReasonInactive
 	ReasonNoAudience
 	ReasonWrongAudience
 	ReasonAudienceOther
@@ -91,7 +93,7 @@ var reasons = [...]struct {
 	ReasonAmbiguous:            {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
 	ReasonEmpty:                {ErrInvalidToken, "empty", "the bearer token is empty", ""},
 	ReasonTooLong:              {ErrInvalidToken, "too_long", "the token is too long", ""},
-	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque tokens are not accepted; ask the issuer for a JWT access token"},
+	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque tokens are accepted only with introspection (ORDERS_AUTH_INTROSPECTION_CLIENT_ID); else ask the issuer for a JWT access token"},
 	ReasonJWENoKey:             {ErrInvalidToken, "jwe_no_key", "the token is encrypted (JWE), and this API holds no key to decrypt it", "ORDERS_AUTH_DECRYPTION_KEY_FILE names the API's private keys that the issuer encrypts to"},
 	ReasonJWEMalformed:         {ErrInvalidToken, "jwe_malformed", "the encrypted token (JWE) is malformed, or a part of it is too long", ""},
 	ReasonJWEAlgorithm:         {ErrInvalidToken, "jwe_algorithm", "the encrypted token's alg or enc is not one this API accepts", "accepted are alg " + strings.Join(jwe.KeyAlgorithms(), ", ") + " and enc " + strings.Join(jwe.ContentAlgorithms(), ", ")},
@@ -116,6 +118,8 @@ var reasons = [...]struct {
 	ReasonAlgMismatch:          {ErrInvalidToken, "alg_mismatch", "the token's alg does not match its signing key", "the issuer's key for this kid names another alg, or is of another type"},
 	ReasonBadSignature:         {ErrInvalidToken, "bad_signature", "the token's signature does not verify", "was the token changed, or signed by another key under the same kid?"},
 	ReasonKeysUnavailable:      {ErrUnavailable, "keys_unavailable", "the issuer's signing keys could not be fetched; retry later", "is the issuer's JWKS reachable from here?"},
+	ReasonIntrospectionDown:    {ErrUnavailable, "introspection_unavailable", "the token's issuer could not be asked about it; retry later", "is the introspection endpoint reachable, and does it accept the API's client credentials (ORDERS_AUTH_INTROSPECTION_CLIENT_*)?"},
+	ReasonInactive:             {ErrInvalidToken, "inactive", "the token's issuer says it is not active: revoked, expired or unknown", ""},
 	ReasonNoAudience:           {ErrInvalidToken, "no_audience", "the token lacks its audience", ""},
 	ReasonWrongAudience:        {ErrInvalidToken, "wrong_audience", "the token's audience is not this API", ""},
 	ReasonAudienceOther:        {ErrInvalidToken, "audience_other", "the token's aud names another recipient than this API", ""},

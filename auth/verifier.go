@@ -29,6 +29,10 @@ type Verifier struct {
 	cache *tokenCache
 	// proofs verifies DPoP proofs; never nil after NewVerifier.
 	proofs *dpop.Verifier
+	// opaque is the one issuer with introspection, which tokens that are
+	// neither a JWS nor a JWE are sent to; nil when none has it.
+	opaque *issuer
+	log    *slog.Logger
 }
 
 // issuer is a trusted issuer with its keys.
@@ -36,11 +40,15 @@ type issuer struct {
 	Issuer
 	keys *jwks.Source
 	// scopeClaims are the ScopeClaims with their paths split by splitPath,
-	// once.
-	scopeClaims []scopeClaim
+	// once; answerScopes are those an introspection answer's scopes are
+	// read from: the same, and RFC 7662's scope member.
+	scopeClaims, answerScopes []scopeClaim
 	// spelling is the issuer's name of each API scope its ScopeNames grant,
 	// for challenges a client can act on.
 	spelling map[Scope]string
+	// introspector asks the issuer about its tokens; nil when the issuer
+	// has no introspection.
+	introspector *introspector
 }
 
 // scopeClaim is a claim scopes are read from: its name, and the path to it
@@ -72,6 +80,7 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 		),
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
 		cache:   newTokenCache(cfg.CacheSize, cfg.CacheTTL, cfg.Leeway, cfg.Now),
+		log:     log,
 	}
 	replay := cfg.DPoP.Replay
 	if replay == nil {
@@ -100,7 +109,18 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 			scopeClaims[i] = scopeClaim{name: name, parts: splitPath(name)}
 		}
 		keys := jwks.New(iss.URL, iss.JWKSURL, log, jwks.Options{OnLoad: onLoad, Now: cfg.Now})
-		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, spelling: spelling(iss.ScopeNames)}
+		in, err := newIntrospector(iss, keys.Metadata, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("auth config: %w", err)
+		}
+		answerScopes := scopeClaims
+		if !slices.Contains(iss.ScopeClaims, "scope") {
+			answerScopes = append(slices.Clip(scopeClaims), scopeClaim{name: "scope", parts: []string{"scope"}})
+		}
+		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, answerScopes: answerScopes, spelling: spelling(iss.ScopeNames), introspector: in}
+		if in != nil {
+			v.opaque = v.issuers[iss.URL]
+		}
 	}
 	return v, nil
 }
@@ -196,9 +216,14 @@ func (v *Verifier) Realm() string {
 	return v.cfg.Realm
 }
 
-// Verify checks token and returns the principal it names. Every failure is
-// an *Error of kind ErrInvalidToken, or ErrUnavailable when the issuer's keys
-// could not be had.
+// Verify checks token and returns the principal it names. A JWS is
+// verified with its issuer's keys, and asked about at the issuer too when
+// the issuer introspects JWTs; a token that is neither a JWS nor a JWE, or
+// is a JWE sealed with a key only its issuer holds, goes to the
+// introspection endpoint of the one issuer that has one, and is refused
+// without any call when none has. Every failure is an *Error of
+// kind ErrInvalidToken, or ErrUnavailable when the issuer's keys could not
+// be had or its introspection endpoint could not tell.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	// The cache holds only tokens that passed every check, so a token found
 	// there skips even the check of its shape. Only tokens that hash
@@ -211,7 +236,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	}
 	encrypted, err := checkShape(token)
 	if err != nil {
+		if v.opaque != nil && isOpaque(token) {
+			return v.verifyOpaque(ctx, token)
+		}
 		return Principal{}, err
+	}
+	if encrypted && v.opaque != nil && sealedForIssuer(token) {
+		return v.verifyOpaque(ctx, token)
 	}
 	if len(token) > maxCachedLookup {
 		if p, ok := v.cache.get(token); ok {
@@ -248,28 +279,50 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, describe(err)
 	}
 	iss, used := a.iss, a.used
-	if err := iss.check(&c); err != nil {
+	if err := iss.check(&c, false); err != nil {
 		return Principal{}, describe(err)
 	}
-	scopes, err := iss.scopes(&c)
+	p, err := iss.principal(&c, iss.scopeClaims)
 	if err != nil {
 		return Principal{}, describe(err)
 	}
-	jkt, x5t, err := c.confirmation()
-	if err != nil {
-		return Principal{}, describe(err)
-	}
-	p := Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes, JKT: jkt, X5T: x5t}
 	// Cached only while every key that may have verified the token is
 	// still in hand: a refresh that removed one since the check has swept
 	// the cache, or will sweep it after this put.
-	v.cache.put(token, p, &c, used, func() bool { return iss.keys.HoldsAll(used) })
+	held := func() bool { return iss.keys.HoldsAll(used) }
+	if iss.introspector != nil && iss.Introspection.JWTs {
+		var e cached
+		if v.cache != nil {
+			e = v.cache.entry(p, &c, used)
+		}
+		return v.checkActive(ctx, iss, token, p, e, held)
+	}
+	v.cache.put(token, p, &c, used, held)
 	return p, nil
 }
 
+// principal returns the principal of claims that passed the issuer's
+// checks: its issuer and subject, its scopes (read from scopeClaims) and
+// its confirmation.
+func (iss *issuer) principal(c *claims, scopeClaims []scopeClaim) (Principal, error) {
+	scopes, err := iss.scopes(c, scopeClaims)
+	if err != nil {
+		return Principal{}, err
+	}
+	jkt, x5t, err := c.confirmation()
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{Issuer: iss.URL, Subject: c.subject, Scopes: scopes, JKT: jkt, X5T: x5t}, nil
+}
+
 // check applies the issuer's checks of the claims beyond the signature and
-// the times: audience, access-token use and subject.
-func (iss *issuer) check(c *claims) error {
+// the times: audience, access-token use and subject. The claims of an
+// introspection answer (introspected) may also say token_use
+// "access_token", as Hydra's do; and in the client_id audience mode they
+// need no token_use, which tells Cognito's access tokens from its ID
+// tokens, as an introspection answer is never about an ID token.
+func (iss *issuer) check(c *claims, introspected bool) error {
 	aud, err := c.audienceIn(iss.AudienceClaim)
 	if err != nil {
 		return err
@@ -290,7 +343,8 @@ func (iss *issuer) check(c *claims) error {
 	switch {
 	case err != nil:
 		return err
-	case use != "" && use != "access", use == "" && iss.AudienceClaim == AudienceClaimClientID:
+	case use != "" && use != "access" && (!introspected || use != "access_token"),
+		use == "" && iss.AudienceClaim == AudienceClaimClientID && !introspected:
 		return fail(ReasonNotAccessToken, errors.New("token_use is not access"))
 	case !validSubject(c.subject):
 		return fail(ReasonBadSubject, nil)
@@ -308,11 +362,11 @@ func (iss *issuer) namedIn(aud []string) bool {
 	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.Audiences, a) })
 }
 
-// scopes returns the API scopes the token grants: the names in the
-// issuer's scope claims, mapped by its ScopeNames, and its GrantScopes.
-func (iss *issuer) scopes(c *claims) ([]Scope, error) {
+// scopes returns the API scopes the token grants: the names in
+// scopeClaims, mapped by the issuer's ScopeNames, and its GrantScopes.
+func (iss *issuer) scopes(c *claims, scopeClaims []scopeClaim) ([]Scope, error) {
 	out := slices.Clone(iss.GrantScopes)
-	for _, sc := range iss.scopeClaims {
+	for _, sc := range scopeClaims {
 		names, err := c.scopeNames(sc.name, sc.parts)
 		if err != nil {
 			return nil, err

@@ -14,9 +14,10 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
-		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/internal/jsonobject"},
+		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/internal/jsonobject"},
+		"auth/introspect":          {"auth/jwks", "auth/dpop"},
 		"auth/jwe":                 {"auth/internal/jsonobject"},
 		"auth/jwks":                nil,
 		"auth/dpop":                {"auth/jwks", "auth/internal/jsonobject"},
@@ -25,7 +26,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
 		"internal/devpayments":     {"auth"},
-		"auth/authtest":            {"auth", "auth/jwe", "internal/devissuer"},
+		"auth/authtest":            {"auth", "auth/jwe", "auth/introspect", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
 		"repository":               {"models"},

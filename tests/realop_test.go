@@ -26,6 +26,7 @@ import (
 // through the client_credentials grant.
 type realOP struct {
 	*storage.Storage
+	issuer           string
 	clientID, secret string
 	// audience is what tokens are issued for; tests change it.
 	audience atomic.Pointer[string]
@@ -65,10 +66,19 @@ func (jwtClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethodBasic }
 // audience.
 func startRealOP(t *testing.T, audience string) (issuer string, s *realOP) {
 	t.Helper()
+	s = newRealOP(t, audience, func(s *realOP) op.Storage { return s })
+	return s.issuer, s
+}
+
+// newRealOP starts the provider on 127.0.0.1, for tokens meant for
+// audience, with the storage wrap makes of its realOP.
+func newRealOP(t *testing.T, audience string, wrap func(*realOP) op.Storage) *realOP {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	issuer = "http://" + srv.Listener.Addr().String()
-	s = &realOP{
+	issuer := "http://" + srv.Listener.Addr().String()
+	s := &realOP{
 		Storage:  storage.NewStorage(storage.NewUserStore(issuer)),
+		issuer:   issuer,
 		clientID: "orders-cli",
 		secret:   rand.Text(),
 	}
@@ -77,14 +87,14 @@ func startRealOP(t *testing.T, audience string) (issuer string, s *realOP) {
 	if _, err := rand.Read(key[:]); err != nil {
 		t.Fatal(err)
 	}
-	provider, err := op.NewProvider(&op.Config{CryptoKey: key, CodeMethodS256: true}, s, op.StaticIssuer(issuer), op.WithAllowInsecure())
+	provider, err := op.NewProvider(&op.Config{CryptoKey: key, CodeMethodS256: true}, wrap(s), op.StaticIssuer(issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = provider
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return issuer, s
+	return s
 }
 
 // clientCredentials runs the OAuth 2.0 client_credentials grant against

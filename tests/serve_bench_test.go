@@ -23,8 +23,17 @@ import (
 // metrics, a log that goes nowhere and a fresh SQLite store.
 func newBenchServer(b *testing.B) (*authtest.IdP, http.Handler) {
 	b.Helper()
+	return newBenchServerWith(b, func(*authtest.IdP, *auth.Config) {})
+}
+
+// newBenchServerWith is newBenchServer with the verifier's configuration
+// changed by edit.
+func newBenchServerWith(b *testing.B, edit func(*authtest.IdP, *auth.Config)) (*authtest.IdP, http.Handler) {
+	b.Helper()
 	idp := authtest.NewIdP(b)
-	v, err := auth.NewVerifier(idp.Config(), authtest.Discard())
+	cfg := idp.Config()
+	edit(idp, &cfg)
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,5 +130,48 @@ func BenchmarkServeDPoP(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkServeOpaque measures BenchmarkServe's point read with a JWT and
+// with an opaque token whose introspection answer is cached: both are then
+// one lookup in the verified-token cache.
+func BenchmarkServeOpaque(b *testing.B) {
+	idp, h := newBenchServerWith(b, func(idp *authtest.IdP, c *auth.Config) {
+		c.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
+		c.IntrospectionCacheTTL = auth.DefaultIntrospectionCacheTTL
+	})
+	jwt := idp.Token(b, authtest.Claims{Subject: "alice", Scope: rw})
+	opaque := idp.OpaqueToken(b, authtest.Claims{Subject: "alice", Scope: rw})
+	serve := func(b *testing.B, method, path, token, body string, want int) *httptest.ResponseRecorder {
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		req := httptest.NewRequestWithContext(b.Context(), method, path, r)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Fatalf("%s %s: status %d; want %d: %s", method, path, w.Code, want, w.Body)
+		}
+		return w
+	}
+	var id string
+	for range 100 {
+		id = strings.TrimPrefix(serve(b, "POST", "/orders", jwt, `{"order":[{"product":"latte","size":"big"}]}`, http.StatusCreated).Header().Get("Location"), "/orders/")
+	}
+	for _, c := range []struct{ name, token string }{{"get/jwt", jwt}, {"get/opaque", opaque}} {
+		b.Run(c.name, func(b *testing.B) {
+			serve(b, "GET", "/orders/"+id, c.token, "", http.StatusOK)
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(b, "GET", "/orders/"+id, c.token, "", http.StatusOK)
+			}
+		})
+	}
+	if calls := idp.IntrospectionCalls(); calls > 1+int64(b.Elapsed()/auth.DefaultIntrospectionCacheTTL) {
+		b.Errorf("%d introspection calls; want one per cache TTL", calls)
 	}
 }

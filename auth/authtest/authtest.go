@@ -1,6 +1,8 @@
 // Package authtest runs an in-test identity provider: a devissuer.Issuer
 // behind an httptest.Server on 127.0.0.1 that serves OpenID discovery and a
-// real JWKS, signs real tokens, and can be made to fail or rotate its keys.
+// real JWKS, signs real tokens, issues opaque tokens that its introspection
+// endpoint describes and revokes, and can be made to fail or rotate its
+// keys.
 // It is for tests only.
 package authtest
 
@@ -30,13 +32,14 @@ const Audience = "https://orders.test/api"
 // IdP is an identity provider for one test.
 type IdP struct {
 	*devissuer.Issuer
-	// Server serves discovery at /.well-known/openid-configuration and the
-	// JWKS at /jwks.json.
+	// Server serves discovery at /.well-known/openid-configuration, the
+	// JWKS at /jwks.json and introspection at IntrospectionPath.
 	Server *httptest.Server
 
 	handler     http.Handler
 	jwksFetches atomic.Int64
 	fault       atomic.Pointer[http.HandlerFunc]
+	intro       *introspection
 }
 
 // NewIdP starts an IdP that signs with a fresh RS256 key, and stops it when
@@ -51,7 +54,7 @@ func NewIdP(tb testing.TB) *IdP {
 // (Keycloak); discovery and the JWKS are served below it.
 func NewIdPAt(tb testing.TB, path string) *IdP {
 	tb.Helper()
-	p := &IdP{}
+	p := &IdP{intro: newIntrospection()}
 	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	iss, err := devissuer.New("http://"+p.Server.Listener.Addr().String()+path, Audience, []string{"orders:read", "orders:write"})
 	if err != nil {
@@ -71,7 +74,14 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 		(*f)(w, r)
 		return
 	}
-	p.handler.ServeHTTP(w, r)
+	switch {
+	case strings.HasSuffix(r.URL.Path, IntrospectionPath):
+		p.serveIntrospection(w, r)
+	case strings.HasSuffix(r.URL.Path, devissuer.DiscoveryPath):
+		p.serveDiscovery(w, r)
+	default:
+		p.handler.ServeHTTP(w, r)
+	}
 }
 
 // SetFault makes every endpoint answer with f instead (see Status, Hang,

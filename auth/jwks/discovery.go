@@ -20,6 +20,9 @@ type Metadata struct {
 	JWKSURI               string `json:"jwks_uri"`
 	AuthorizationEndpoint string `json:"authorization_endpoint"`
 	TokenEndpoint         string `json:"token_endpoint"`
+	// IntrospectionEndpoint is where the issuer answers RFC 7662
+	// introspection requests, "" when it names none.
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
 }
 
 // discover reads the issuer's OpenID configuration and returns its jwks_uri,

@@ -1,0 +1,109 @@
+package introspect
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/MicahParks/jwkset"
+
+	"github.com/coffeemesh/orders/auth/dpop"
+)
+
+// minRSABits is the smallest RSA key that signs client assertions.
+const minRSABits = 2048
+
+// ParseKey reads the API's private key for private_key_jwt from PEM
+// (PKCS #8, PKCS #1 or SEC 1). The algorithm follows from the key: RS256,
+// ES256, ES384, ES512 or EdDSA. kid is the key's id at the issuer; "" means
+// its RFC 7638 thumbprint.
+func ParseKey(pemBytes []byte, kid string) (*Key, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	signer, err := parsePrivate(block)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := algorithmOf(signer)
+	if err != nil {
+		return nil, err
+	}
+	if kid == "" {
+		if kid, err = thumbprint(signer.Public()); err != nil {
+			return nil, err
+		}
+	}
+	return &Key{Signer: signer, Alg: alg, ID: kid}, nil
+}
+
+func parsePrivate(block *pem.Block) (crypto.Signer, error) {
+	var (
+		key any
+		err error
+	)
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("the private key cannot sign")
+	}
+	return signer, nil
+}
+
+// algorithmOf returns the JWS algorithm client assertions are signed with
+// by s.
+func algorithmOf(s crypto.Signer) (string, error) {
+	switch k := s.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < minRSABits {
+			return "", fmt.Errorf("the RSA key has %d bits; at least %d are required", k.N.BitLen(), minRSABits)
+		}
+		return "RS256", nil
+	case *ecdsa.PrivateKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return "ES256", nil
+		case elliptic.P384():
+			return "ES384", nil
+		case elliptic.P521():
+			return "ES512", nil
+		}
+		return "", errors.New("the EC key is not on P-256, P-384 or P-521")
+	case ed25519.PrivateKey:
+		return "EdDSA", nil
+	}
+	return "", fmt.Errorf("a %T cannot sign client assertions", s)
+}
+
+// thumbprint returns the RFC 7638 thumbprint of pub.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{})
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
+	}
+	b, err := json.Marshal(jwk.Marshal())
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
+	}
+	return dpop.Thumbprint(b)
+}

@@ -1,0 +1,606 @@
+package auth_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/introspect"
+)
+
+// clock is a time that tests move by hand.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// newIntrospectingVerifier returns a verifier that trusts idp's tokens and
+// introspects its opaque ones with client_secret_basic, on clk's time,
+// after edit has changed its configuration.
+func newIntrospectingVerifier(tb testing.TB, idp *authtest.IdP, clk *clock, edit func(*auth.Config)) *auth.Verifier {
+	tb.Helper()
+	cfg := idp.Config()
+	cfg.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
+	cfg.IntrospectionCacheTTL = auth.DefaultIntrospectionCacheTTL
+	if clk != nil {
+		cfg.Now = clk.now
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		tb.Fatalf("new verifier: %v", err)
+	}
+	return v
+}
+
+func reasonOf(err error) auth.Reason {
+	var e *auth.Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return 0
+}
+
+func TestIntrospectionAcceptsOpaqueTokens(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	opaque, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Scope: "orders:read"}))
+	if err != nil {
+		t.Fatalf("Verify(opaque): %v", err)
+	}
+	jwt, err := v.Verify(t.Context(), idp.Token(t, authtest.Claims{Subject: "alice", Scope: "orders:read"}))
+	if err != nil {
+		t.Fatalf("Verify(JWT): %v", err)
+	}
+	if opaque.Issuer != jwt.Issuer || opaque.Subject != jwt.Subject || !opaque.Has("orders:read") || opaque.Has("orders:write") {
+		t.Errorf("opaque token's principal %+v; want the JWT's owner %s/%s with orders:read only", opaque, jwt.Issuer, jwt.Subject)
+	}
+	sealed, err := v.Verify(t.Context(), idp.SealedToken(t, authtest.Claims{Subject: "alice", Scope: "orders:read"}))
+	if err != nil || sealed.Subject != "alice" {
+		t.Errorf("Verify(JWE sealed for its issuer) = %+v, %v; want alice", sealed, err)
+	}
+	if got := idp.IntrospectionCalls(); got != 2 {
+		t.Errorf("introspection calls = %d; want 2 (the JWT is verified locally)", got)
+	}
+}
+
+func TestIntrospectionRefuses(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	now := time.Now()
+	opaque := func(extra map[string]any) string {
+		return idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: extra})
+	}
+	raw := func(body string) string { return idp.OpaqueTokenAnswer(t, []byte(body)) }
+	revoked := opaque(nil)
+	idp.Revoke(revoked)
+	exp := fmt.Sprint(now.Add(time.Hour).Unix())
+	valid := `"iss":"` + idp.URL() + `","aud":"` + authtest.Audience + `","exp":` + exp
+	tests := []struct {
+		name  string
+		token string
+		want  auth.Reason
+	}{
+		{"active false", opaque(map[string]any{"active": false}), auth.ReasonInactive},
+		{"active the string true", opaque(map[string]any{"active": "true"}), auth.ReasonInactive},
+		{"active 1", opaque(map[string]any{"active": 1}), auth.ReasonInactive},
+		{"active absent", opaque(map[string]any{"active": authtest.Omit}), auth.ReasonInactive},
+		{"revoked", revoked, auth.ReasonInactive},
+		{"unknown to the issuer", "opaque_at_never.issued", auth.ReasonInactive},
+		{"no exp", opaque(map[string]any{"exp": authtest.Omit}), auth.ReasonNoExpiry},
+		{"expired", opaque(map[string]any{"exp": now.Add(-time.Hour).Unix()}), auth.ReasonExpired},
+		{"exp a string", opaque(map[string]any{"exp": exp}), auth.ReasonMalformedClaims},
+		{"nbf ahead", opaque(map[string]any{"nbf": now.Add(time.Hour).Unix()}), auth.ReasonNotYetValid},
+		{"iat ahead", opaque(map[string]any{"iat": now.Add(time.Hour).Unix()}), auth.ReasonIssuedInFuture},
+		{"no sub", opaque(map[string]any{"sub": authtest.Omit}), auth.ReasonBadSubject},
+		{"sub a number", opaque(map[string]any{"sub": 7}), auth.ReasonMalformedClaims},
+		{"other issuer", opaque(map[string]any{"iss": "https://evil.example.com"}), auth.ReasonWrongIssuer},
+		{"empty issuer", opaque(map[string]any{"iss": ""}), auth.ReasonWrongIssuer},
+		{"other audience", opaque(map[string]any{"aud": "https://other.example.com"}), auth.ReasonWrongAudience},
+		{"no audience", opaque(map[string]any{"aud": authtest.Omit}), auth.ReasonNoAudience},
+		{"refresh token by token_type", opaque(map[string]any{"token_type": "refresh_token"}), auth.ReasonNotAccessToken},
+		{"refresh token by Hydra's token_use", opaque(map[string]any{"token_use": "refresh_token"}), auth.ReasonNotAccessToken},
+		{"id token by token_use", opaque(map[string]any{"token_use": "id"}), auth.ReasonNotAccessToken},
+		{"token_type a number", opaque(map[string]any{"token_type": 1}), auth.ReasonMalformedClaims},
+		{"cnf.jkt a number", opaque(map[string]any{"cnf": map[string]any{"jkt": 1}}), auth.ReasonMalformedClaims},
+		{"scope a number", opaque(map[string]any{"scope": 1}), auth.ReasonMalformedClaims},
+		{"sub twice", raw(`{"active":true,"sub":"alice","sub":"bob",` + valid + `}`), auth.ReasonMalformedClaims},
+		{"active twice", raw(`{"active":false,"active":true,"sub":"alice",` + valid + `}`), auth.ReasonMalformedClaims},
+		{"answer not JSON", raw(`active=true`), auth.ReasonIntrospectionDown},
+		{"answer an array", raw(`[{"active":true}]`), auth.ReasonIntrospectionDown},
+		{"answer with data after the object", raw(`{"active":true,"sub":"alice",` + valid + `}{}`), auth.ReasonIntrospectionDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), tt.token)
+			if got := reasonOf(err); got != tt.want {
+				t.Errorf("Verify = %v; want reason %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestTokensThatAreNeverSent: what is not an opaque token by its shape,
+// nor a JWE sealed with a key only its issuer holds, is refused without a
+// call (any other JWE is for the API's own keys, of which this API holds
+// none), and without introspection settings nothing is sent.
+func TestTokensThatAreNeverSent(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	with := newIntrospectingVerifier(t, idp, nil, nil)
+	without := idp.NewVerifier(t)
+	tests := []struct {
+		name  string
+		v     *auth.Verifier
+		token string
+		want  auth.Reason
+	}{
+		{"not a b64token", with, "opaque%token", auth.ReasonNotJWS},
+		{"padding inside", with, "opa=que", auth.ReasonNotJWS},
+		{"only padding", with, "==", auth.ReasonNotJWS},
+		{"longer than 4 KiB", with, strings.Repeat("a", 4097), auth.ReasonNotJWS},
+		{"three segments but not base64url", with, "a+b.c.d", auth.ReasonNotJWS},
+		{"five segments, header not JSON", with, "a.b.c.d.e", auth.ReasonJWENoKey},
+		{"a JWE for a key of this API's kind", with, jweWithAlg("RSA-OAEP-256"), auth.ReasonJWENoKey},
+		{"a JWE naming alg twice", with, jweHeader(`{"alg":"RSA-OAEP-256","alg":"dir"}`), auth.ReasonJWENoKey},
+		{"an opaque token without introspection", without, idp.OpaqueToken(t, authtest.Claims{Subject: "alice"}), auth.ReasonNotJWS},
+		{"a sealed token without introspection", without, idp.SealedToken(t, authtest.Claims{Subject: "alice"}), auth.ReasonJWENoKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.v.Verify(t.Context(), tt.token)
+			if got := reasonOf(err); got != tt.want {
+				t.Errorf("Verify = %v; want reason %s", err, tt.want)
+			}
+		})
+	}
+	if got := idp.IntrospectionCalls(); got != 0 {
+		t.Errorf("introspection calls = %d; want none", got)
+	}
+}
+
+// jweHeader returns a five-segment token with the given protected header.
+func jweHeader(header string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(header)) + ".a.b.c.d"
+}
+
+func jweWithAlg(alg string) string {
+	return jweHeader(`{"alg":"` + alg + `","enc":"A256GCM"}`)
+}
+
+// TestIntrospectionReadsScopesAudienceAndBinding: an answer's scopes go
+// through the issuer's ScopeNames and come from RFC 7662's scope member
+// too, its client_id may be the audience, and its cnf binds it as a JWT's
+// does.
+func TestIntrospectionReadsScopesAudienceAndBinding(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	names := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) {
+		c.Issuers[0].ScopeNames = map[string][]auth.Scope{"read": {"orders:read"}}
+	})
+	clientID := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].AudienceClaim = auth.AudienceClaimClientID })
+	plain := newIntrospectingVerifier(t, idp, nil, nil)
+	scp := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].ScopeClaims = []string{"scp"} })
+	tests := []struct {
+		name  string
+		v     *auth.Verifier
+		extra map[string]any
+		check func(p auth.Principal) bool
+	}{
+		{"scope names map", names, map[string]any{"scope": "read orders:write"}, func(p auth.Principal) bool { return p.Has("orders:read") && !p.Has("orders:write") }},
+		{"scope member with other scope claims", scp, map[string]any{"scope": "orders:write"}, func(p auth.Principal) bool { return p.Has("orders:write") }},
+		{"client_id audience", clientID, map[string]any{"aud": authtest.Omit, "client_id": authtest.Audience}, func(p auth.Principal) bool { return p.Subject == "alice" }},
+		{"Hydra's token_use", plain, map[string]any{"token_use": "access_token"}, func(p auth.Principal) bool { return p.Subject == "alice" }},
+		{"bound to a DPoP key", plain, map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}, func(p auth.Principal) bool {
+			return p.JKT == "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+		}},
+		{"bound to a certificate", plain, map[string]any{"cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}, func(p auth.Principal) bool {
+			return p.X5T == "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := tt.v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: tt.extra}))
+			if err != nil || !tt.check(p) {
+				t.Errorf("Verify = %+v, %v", p, err)
+			}
+		})
+	}
+	t.Run("client_id audience of another client", func(t *testing.T) {
+		_, err := clientID.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"aud": authtest.Omit, "client_id": "other"}}))
+		if got := reasonOf(err); got != auth.ReasonWrongAudience {
+			t.Errorf("Verify = %v; want wrong_audience", err)
+		}
+	})
+}
+
+// TestBoundOpaqueTokenNeedsItsProof: an opaque token whose answer binds it
+// to a key is refused as a bearer token, as a bound JWT is.
+func TestBoundOpaqueTokenNeedsItsProof(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}})
+	code, _, err := authenticate(v, tok)
+	if code != http.StatusUnauthorized || reasonOf(err) != auth.ReasonBoundAsBearer {
+		t.Errorf("bound opaque token as Bearer: %d, %v; want 401 bound_as_bearer", code, err)
+	}
+}
+
+// authenticate runs Authenticate on a request with token as a bearer
+// token, and returns the status, the response's headers and the error the
+// middleware handed on.
+func authenticate(v *auth.Verifier, token string) (int, http.Header, error) {
+	var got error
+	r := gin.New()
+	r.GET("/", auth.Authenticate(v, func(c *gin.Context, err error) {
+		got = err
+		status := http.StatusUnauthorized
+		if errors.Is(err, auth.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		c.Status(status)
+	}), func(c *gin.Context) { c.Status(http.StatusOK) })
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	return w.Code, w.Header(), got
+}
+
+// TestIntrospectionCache: an active answer is believed until the token's
+// exp or the cache TTL, whichever comes first, so a revocation shows
+// within the TTL; an inactive one for a few seconds; with a TTL of 0, the
+// issuer is asked every time.
+func TestIntrospectionCache(t *testing.T) {
+	t.Parallel()
+	t.Run("active until the TTL", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, nil)
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		for range 3 {
+			if _, err := v.Verify(t.Context(), tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := idp.IntrospectionCalls(); got != 1 {
+			t.Errorf("calls after three requests = %d; want 1", got)
+		}
+		idp.Revoke(tok)
+		clk.advance(29 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); err != nil {
+			t.Errorf("revoked token within the TTL = %v; want the cached answer", err)
+		}
+		clk.advance(2 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Errorf("revoked token after the TTL = %v; want inactive", err)
+		}
+		stats := v.IntrospectionStats()
+		if len(stats) != 1 || stats[0].Calls != 2 || stats[0].Active != 1 || stats[0].Inactive != 1 || stats[0].CacheHits != 3 {
+			t.Errorf("stats = %+v; want 2 calls, 1 active, 1 inactive, 3 cache hits", stats)
+		}
+	})
+	t.Run("active until exp", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.Leeway = 0 })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"exp": time.Now().Add(10 * time.Second).Unix()}})
+		if _, err := v.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(11 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonExpired {
+			t.Errorf("after exp = %v; want expired", err)
+		}
+		if got := idp.IntrospectionCalls(); got != 2 {
+			t.Errorf("calls = %d; want 2: the cached answer ends at exp", got)
+		}
+	})
+	t.Run("inactive for a few seconds", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, nil)
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"active": false}})
+		for range 3 {
+			if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+				t.Fatalf("Verify = %v; want inactive", err)
+			}
+		}
+		clk.advance(6 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Fatalf("Verify = %v; want inactive", err)
+		}
+		if got := idp.IntrospectionCalls(); got != 2 {
+			t.Errorf("calls = %d; want 2: one, then one more after 5s", got)
+		}
+	})
+	t.Run("TTL 0 asks every time", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		v := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.IntrospectionCacheTTL = 0 })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		inactive := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"active": false}})
+		for range 3 {
+			if _, err := v.Verify(t.Context(), tok); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(t.Context(), inactive); reasonOf(err) != auth.ReasonInactive {
+				t.Fatal(err)
+			}
+		}
+		if got := idp.IntrospectionCalls(); got != 6 {
+			t.Errorf("calls = %d; want 6", got)
+		}
+	})
+}
+
+// TestIntrospectionOneCallPerToken: concurrent requests with one token wait
+// for one call.
+func TestIntrospectionOneCallPerToken(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+	answer := fmt.Sprintf(`{"active":true,"sub":"alice","iss":%q,"aud":%q,"exp":%d}`, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	idp.SetIntrospectionFault(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(entered) })
+		<-release
+		authtest.Body("application/json", answer)(w, r)
+	})
+	const n = 20
+	var started, done sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		started.Add(1)
+		done.Go(func() {
+			started.Done()
+			_, err := v.Verify(t.Context(), tok)
+			errs <- err
+		})
+	}
+	started.Wait()
+	<-entered
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Verify = %v", err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls for %d concurrent requests = %d; want 1", n, got)
+	}
+}
+
+// TestIntrospectionFailuresAre503: whatever keeps the endpoint from telling
+// is 503 with Retry-After, never 401 or 500; it is logged at warn without
+// the token or the secret, and not remembered.
+func TestIntrospectionFailuresAre503(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault http.HandlerFunc
+	}{
+		{"500", authtest.Status(http.StatusInternalServerError)},
+		{"503", authtest.Status(http.StatusServiceUnavailable)},
+		{"401 to our credentials", authtest.Status(http.StatusUnauthorized)},
+		{"403 to our credentials", authtest.Status(http.StatusForbidden)},
+		{"timeout", authtest.Hang},
+		{"connection reset", authtest.Reset},
+		{"HTML", authtest.Body("text/html", "<html>active</html>")},
+		{"JSON that is not", authtest.Body("application/json", "{active:true")},
+		{"oversized", authtest.Body("application/json", `{"active":true,"pad":"`+strings.Repeat("a", introspect.MaxAnswerBytes)+`"}`)},
+		{"redirect", authtest.Redirect("http://127.0.0.1:1/introspect")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := authtest.NewIdP(t)
+			var logs bytes.Buffer
+			cfg := idp.Config()
+			cfg.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
+			cfg.IntrospectionCacheTTL = auth.DefaultIntrospectionCacheTTL
+			cfg.IntrospectionTimeout = 300 * time.Millisecond
+			v, err := auth.NewVerifier(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+			idp.SetIntrospectionFault(tt.fault)
+			code, header, err := authenticate(v, tok)
+			if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || reasonOf(err) != auth.ReasonIntrospectionDown {
+				t.Errorf("got %d, Retry-After %q, %v; want 503 with Retry-After, introspection_unavailable", code, header.Get("Retry-After"), err)
+			}
+			if out := logs.String(); !strings.Contains(out, `"level":"WARN","msg":"introspection failed"`) || strings.Contains(out, tok) || strings.Contains(out, idp.ClientSecret()) {
+				t.Errorf("log = %s; want a warning without the token or the secret", out)
+			}
+			idp.SetIntrospectionFault(nil)
+			if _, err := v.Verify(t.Context(), tok); err != nil {
+				t.Errorf("once the endpoint works again: %v", err)
+			}
+		})
+	}
+}
+
+// TestIntrospectionClientAuthentication: the endpoint checks the API's
+// credentials, a secret form-urlencoded in HTTP Basic or a client assertion
+// by a registered key; wrong ones are the API's fault, so 503.
+func TestIntrospectionClientAuthentication(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	pemKey, pub := newPEMKey(t)
+	fromPEM, err := introspect.ParseKey(pemKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp.RegisterClientKey(fromPEM.ID, pub)
+	unregistered := authtest.NewKey(t, "unregistered", "ES256")
+	tests := []struct {
+		name string
+		in   auth.Introspection
+		want auth.Reason // 0: accepted
+	}{
+		{"client_secret_basic", auth.Introspection{ClientID: authtest.ClientID, ClientSecret: idp.ClientSecret()}, 0},
+		{"wrong secret", auth.Introspection{ClientID: authtest.ClientID, ClientSecret: "wrong"}, auth.ReasonIntrospectionDown},
+		{"other client id", auth.Introspection{ClientID: "other", ClientSecret: idp.ClientSecret()}, auth.ReasonIntrospectionDown},
+		{"private_key_jwt ES256", auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "ES256")}, 0},
+		{"private_key_jwt RS256", auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "RS256")}, 0},
+		{"private_key_jwt EdDSA", auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "EdDSA")}, 0},
+		{"private_key_jwt from PEM, kid its thumbprint", auth.Introspection{ClientID: authtest.ClientID, ClientKey: fromPEM}, 0},
+		{"private_key_jwt by an unregistered key", auth.Introspection{ClientID: authtest.ClientID, ClientKey: &introspect.Key{Signer: unregistered.Signer, Alg: "ES256", ID: "unregistered"}}, auth.ReasonIntrospectionDown},
+		{"explicit URL", auth.Introspection{ClientID: authtest.ClientID, ClientSecret: idp.ClientSecret(), URL: idp.IntrospectionURL()}, 0},
+		{"private_key_jwt for another audience", auth.Introspection{ClientID: authtest.ClientID, ClientKey: fromPEM, AssertionAudience: idp.IntrospectionURL()}, auth.ReasonIntrospectionDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].Introspection = tt.in })
+			for range 2 { // the second assertion has a new jti
+				_, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"}))
+				if got := reasonOf(err); got != tt.want {
+					t.Fatalf("Verify = %v; want reason %d", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestAssertionAudience: a provider that wants another aud, as Okta wants
+// its introspection endpoint, gets it with AssertionAudience.
+func TestAssertionAudience(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	idp.ExpectAssertionAudience(idp.IntrospectionURL())
+	in := auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "ES256"), AssertionAudience: idp.IntrospectionURL()}
+	v := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].Introspection = in })
+	if _, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Errorf("Verify = %v", err)
+	}
+}
+
+func newPEMKey(tb testing.TB) ([]byte, any) {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), k.Public()
+}
+
+// TestIntrospectJWTs: with JWTs introspected, a verified JWT is refused
+// once revoked, after the cache TTL; without, a JWT is never sent.
+func TestIntrospectJWTs(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	clk := &clock{}
+	v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.Issuers[0].Introspection.JWTs = true })
+	tok := idp.Token(t, authtest.Claims{Subject: "alice"})
+	for range 2 {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls = %d; want 1", got)
+	}
+	idp.Revoke(tok)
+	clk.advance(31 * time.Second)
+	if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("revoked JWT after the TTL = %v; want inactive", err)
+	}
+	forged := idp.Token(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"aud": "https://other.example.com"}})
+	if _, err := v.Verify(t.Context(), forged); reasonOf(err) != auth.ReasonWrongAudience {
+		t.Errorf("JWT refused locally = %v; want wrong_audience", err)
+	}
+	if got := idp.IntrospectionCalls(); got != 2 {
+		t.Errorf("calls = %d; want 2: a JWT refused locally is not sent", got)
+	}
+}
+
+// TestIntrospectionDiscovery: the endpoint comes from discovery; an issuer
+// whose discovery names none is 503.
+func TestIntrospectionDiscovery(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": base, "jwks_uri": idp.URL() + "/jwks.json"}) // the test fails on what it lacks
+	}))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	cfg := idp.Config()
+	cfg.Issuers = []auth.Issuer{{URL: base, Audiences: []string{authtest.Audience}, Introspection: auth.Introspection{ClientID: authtest.ClientID, ClientSecret: "s"}}}
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), "opaque_at_x.y"); reasonOf(err) != auth.ReasonIntrospectionDown {
+		t.Errorf("Verify = %v; want introspection_unavailable", err)
+	}
+}
+
+func TestIntrospectionSettingsContradictions(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	key := idp.NewClientKey(t, "ES256")
+	second := authtest.NewIdP(t)
+	tests := []struct {
+		name string
+		edit func(*auth.Config)
+		want string
+	}{
+		{"secret and key", func(c *auth.Config) { c.Issuers[0].Introspection.ClientKey = key }, "not both"},
+		{"client id alone", func(c *auth.Config) { c.Issuers[0].Introspection.ClientSecret = "" }, "needs a client secret or a client key"},
+		{"secret without client id", func(c *auth.Config) { c.Issuers[0].Introspection.ClientID = "" }, "needs the introspection client id"},
+		{"JWTs without introspection", func(c *auth.Config) { c.Issuers[0].Introspection = auth.Introspection{JWTs: true} }, "introspecting JWTs needs introspection"},
+		{"assertion audience without key", func(c *auth.Config) { c.Issuers[0].Introspection.AssertionAudience = "https://a.example.com" }, "an assertion audience needs a client key"},
+		{"plain http URL", func(c *auth.Config) { c.Issuers[0].Introspection.URL = "http://idp.example.com/introspect" }, "introspection url"},
+		{"two issuers introspect", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection"},
+		{"cache TTL over 5m", func(c *auth.Config) { c.IntrospectionCacheTTL = 6 * time.Minute }, "introspection cache TTL"},
+		{"timeout over 30s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := idp.Config()
+			cfg.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
+			tt.edit(&cfg)
+			if _, err := auth.NewVerifier(cfg, authtest.Discard()); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewVerifier = %v; want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
