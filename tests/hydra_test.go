@@ -344,6 +344,46 @@ func newHydraEnv(t *testing.T, h *hydra, db repotest.Database) *env {
 	})
 }
 
+// hydraIntrospectionTTL is how long the API believes Hydra's answers in
+// the introspection tests: short, so that they see a revocation take
+// effect.
+const hydraIntrospectionTTL = 2 * time.Second
+
+// newIntrospectingHydraEnv is newHydraEnv with the API asking Hydra about
+// its tokens as the client self, about JWTs too when jwts is set.
+func newIntrospectingHydraEnv(t *testing.T, h *hydra, db repotest.Database, self hydraClient, jwts bool) *env {
+	t.Helper()
+	return newEnvFor(t, nil, func(c *envConfig) {
+		c.db = db
+		iss := h.trust()
+		iss.Introspection = auth.Introspection{URL: h.introspectionURL(), ClientID: self.id, ClientSecret: self.secret, JWTs: jwts}
+		c.auth.Issuers = []auth.Issuer{iss}
+		c.auth.IntrospectionCacheTTL = hydraIntrospectionTTL
+	})
+}
+
+// wantRefusedAfterRevocation revokes tok at Hydra and checks that the API,
+// which accepted it, refuses it with 401 within its introspection cache's
+// lifetime (and a second for the call).
+func wantRefusedAfterRevocation(t *testing.T, e *env, h *hydra, c hydraClient, tok, path string) {
+	t.Helper()
+	e.do(t, request{method: http.MethodGet, path: path, token: tok}).wantStatus(t, http.StatusOK)
+	h.revoke(t, c, tok)
+	revoked := time.Now()
+	for {
+		r := e.do(t, request{method: http.MethodGet, path: path, token: tok})
+		if r.status == http.StatusUnauthorized {
+			t.Logf("refused %s after the revocation", time.Since(revoked).Round(time.Millisecond))
+			return
+		}
+		r.wantStatus(t, http.StatusOK)
+		if time.Since(revoked) > hydraIntrospectionTTL+time.Second {
+			t.Fatalf("a token revoked at Hydra is still accepted %s later; the cache lasts %s", time.Since(revoked).Round(time.Millisecond), hydraIntrospectionTTL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestHydraJWT runs the API against Ory Hydra v2.3.0 issuing JWT access
 // tokens through the client_credentials grant: they create and read
 // orders, two clients see only their own orders, and tokens for another
@@ -406,6 +446,12 @@ func TestHydraJWT(t *testing.T) {
 			}
 			e.do(t, request{method: http.MethodGet, path: "/orders/" + mine.ID, token: aliceRW}).wantStatus(t, http.StatusOK)
 		})
+
+		t.Run("revoked at Hydra, refused with ORDERS_AUTH_INTROSPECT_JWTS", func(t *testing.T) {
+			ie := newIntrospectingHydraEnv(t, h, db, h.newClient(t), true)
+			tok := h.token(t, alice, rw, hydraAudience)
+			wantRefusedAfterRevocation(t, ie, h, alice, tok, "/orders/"+mine.ID)
+		})
 	})
 }
 
@@ -466,4 +512,37 @@ func TestHydraOpaque(t *testing.T) {
 	if diff := cmp.Diff(hydraIntrospection{}, h.introspect(t, tok)); diff != "" {
 		t.Errorf("introspection after revocation, want only active false (-want +got):\n%s", diff)
 	}
+}
+
+// TestHydraIntrospection runs the API against Ory Hydra v2.3.0 issuing
+// opaque access tokens, which the API introspects at Hydra's admin
+// endpoint as a client of its own, on SQLite and PostgreSQL: they create
+// and read orders, two clients see only their own, a read-only token
+// cannot write, a token for another audience is refused, and a token
+// revoked at Hydra is refused within the introspection cache's lifetime.
+func TestHydraIntrospection(t *testing.T) {
+	t.Parallel()
+	h := startHydra(t, hydraOpaque)
+	self := h.newClient(t) // the API's own client at Hydra
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		e := newIntrospectingHydraEnv(t, h, db, self, false)
+		alice, bob := h.newClient(t, hydraAudience, "billing-api"), h.newClient(t, hydraAudience)
+		aliceRW, bobRW := h.token(t, alice, rw, hydraAudience), h.token(t, bob, rw, hydraAudience)
+		if strings.Count(aliceRW, ".") == 2 {
+			t.Fatal("Hydra's access token is a JWT; want an opaque one")
+		}
+		mine := e.create(t, aliceRW, item{"latte", "big", 1})
+		if l, _ := e.list(t, aliceRW, ""); len(l.Orders) != 1 || l.Orders[0].ID != mine.ID {
+			t.Errorf("alice's list = %+v; want her one order", l.Orders)
+		}
+		e.do(t, request{method: http.MethodGet, path: "/orders/" + mine.ID, token: bobRW}).wantProblem(t, http.StatusNotFound)
+
+		reader := h.token(t, alice, string(api.ScopeRead), hydraAudience)
+		e.do(t, request{method: http.MethodPost, path: "/orders", token: reader, body: `{"order":[{"product":"latte","size":"big"}]}`}).wantProblem(t, http.StatusForbidden)
+		e.do(t, request{method: http.MethodGet, path: "/orders/" + mine.ID, token: reader}).wantStatus(t, http.StatusOK)
+		e.do(t, request{method: http.MethodGet, path: "/orders", token: h.token(t, alice, rw, "billing-api")}).wantProblem(t, http.StatusUnauthorized)
+
+		wantRefusedAfterRevocation(t, e, h, alice, aliceRW, "/orders/"+mine.ID)
+	})
 }
