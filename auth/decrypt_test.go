@@ -169,7 +169,7 @@ func TestVerifyDecryptsAnyCTYSpellingOfJWT(t *testing.T) {
 // TestVerifyDecryptsAcrossKeyRotation: with the old and the new key in the
 // JWK set, tokens to either are accepted by kid; once the old key leaves
 // the set, tokens to it are refused as for an unknown key. A token
-// without kid is tried with each key.
+// without kid is not tried with keys that have one.
 func TestVerifyDecryptsAcrossKeyRotation(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
@@ -180,8 +180,7 @@ func TestVerifyDecryptsAcrossKeyRotation(t *testing.T) {
 	signed := idp.Token(t, authtest.Claims{Subject: "alice"})
 	toOlder := authtest.Encrypt(t, signed, older, authtest.Encryption{})
 	toNewer := authtest.Encrypt(t, signed, newer, authtest.Encryption{Alg: "ECDH-ES+A256KW"})
-	noKID := authtest.Encrypt(t, signed, authtest.DecryptionKey{Private: newer.Private}, authtest.Encryption{Alg: "ECDH-ES+A128KW"})
-	for _, tok := range []string{toOlder, toNewer, noKID} {
+	for _, tok := range []string{toOlder, toNewer} {
 		if _, err := both.Verify(t.Context(), tok); err != nil {
 			t.Errorf("with both keys: Verify = %v; want the token accepted", err)
 		}
@@ -191,20 +190,47 @@ func TestVerifyDecryptsAcrossKeyRotation(t *testing.T) {
 	}
 	_, err := after.Verify(t.Context(), toOlder)
 	wantReason(t, err, auth.ReasonJWEUnknownKey)
+	noKID := authtest.Encrypt(t, signed, authtest.DecryptionKey{Private: newer.Private}, authtest.Encryption{Alg: "ECDH-ES+A128KW"})
+	_, err = both.Verify(t.Context(), noKID)
+	wantReason(t, err, auth.ReasonJWEUnknownKey)
+}
+
+// TestVerifyDecryptsAcrossKIDLessKeyRotation: with two RSA keys without
+// kid (two PEM blocks), a token without kid is tried with the first, which
+// fails, then with the second, which decrypts it; and a token to neither
+// is refused after both were tried.
+func TestVerifyDecryptsAcrossKIDLessKeyRotation(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	older := authtest.NewDecryptionKey(t, "", "RSA")
+	newer := authtest.NewDecryptionKey(t, "", "RSA")
+	v := newDecryptingVerifier(t, idp, older, newer)
+	signed := idp.Token(t, authtest.Claims{Subject: "alice"})
+	for name, to := range map[string]authtest.DecryptionKey{"first key": older, "second key": newer} {
+		if _, err := v.Verify(t.Context(), authtest.Encrypt(t, signed, to, authtest.Encryption{})); err != nil {
+			t.Errorf("to the %s: Verify = %v; want the token accepted", name, err)
+		}
+	}
+	_, err := v.Verify(t.Context(), authtest.Encrypt(t, signed, authtest.NewDecryptionKey(t, "", "RSA"), authtest.Encryption{}))
+	wantReason(t, err, auth.ReasonJWEDecrypt)
 }
 
 // TestVerifyKeepsKIDLessKeysForKIDLessTokens: a key without kid (as PEM
-// keys are) decrypts only tokens that name no kid.
+// keys are) decrypts only tokens that name no kid, and a key with a kid
+// only tokens that name it.
 func TestVerifyKeepsKIDLessKeysForKIDLessTokens(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
 	key := authtest.NewDecryptionKey(t, "", "RSA")
-	v := newDecryptingVerifier(t, idp, key)
+	named := authtest.NewDecryptionKey(t, "named", "EC")
+	v := newDecryptingVerifier(t, idp, key, named)
 	signed := idp.Token(t, authtest.Claims{Subject: "alice"})
 	if _, err := v.Verify(t.Context(), authtest.Encrypt(t, signed, key, authtest.Encryption{})); err != nil {
 		t.Errorf("without kid: Verify = %v; want the token accepted", err)
 	}
 	_, err := v.Verify(t.Context(), authtest.Encrypt(t, signed, authtest.DecryptionKey{KID: "named", Private: key.Private}, authtest.Encryption{}))
+	wantReason(t, err, auth.ReasonJWEUnknownKey)
+	_, err = v.Verify(t.Context(), authtest.Encrypt(t, signed, authtest.DecryptionKey{Private: named.Private}, authtest.Encryption{}))
 	wantReason(t, err, auth.ReasonJWEUnknownKey)
 }
 
@@ -257,7 +283,16 @@ func TestVerifyRefusesWycheproofJWE(t *testing.T) {
 		if g.Comment != "jwe_ec" {
 			continue
 		}
-		if cfg.DecryptionKeys, err = jwe.ParseKeys(g.Private); err != nil {
+		var jwk map[string]any
+		if err := json.Unmarshal(g.Private, &jwk); err != nil {
+			t.Fatal(err)
+		}
+		delete(jwk, "kid") // the vectors name none, and a kid-less token fits only kid-less keys
+		private, err := json.Marshal(jwk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DecryptionKeys, err = jwe.ParseKeys(private); err != nil {
 			t.Fatal(err)
 		}
 	}
