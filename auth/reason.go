@@ -98,7 +98,7 @@ var reasons = [...]struct {
 	ReasonJWEMalformed:         {ErrInvalidToken, "jwe_malformed", "the encrypted token (JWE) is malformed, or a part of it is too long", ""},
 	ReasonJWEAlgorithm:         {ErrInvalidToken, "jwe_algorithm", "the encrypted token's alg or enc is not one this API accepts", "accepted are alg " + strings.Join(jwe.KeyAlgorithms(), ", ") + " and enc " + strings.Join(jwe.ContentAlgorithms(), ", ")},
 	ReasonJWECompressed:        {ErrInvalidToken, "jwe_compressed", "compressed encrypted tokens (zip) are not accepted", "ask the issuer not to compress access tokens"},
-	ReasonJWENotNested:         {ErrInvalidToken, "jwe_not_nested", "the encrypted token must hold a signed JWT (cty JWT), not bare claims", "the issuer must sign the token, then encrypt it (a nested JWT, RFC 7519, section 5.2)"},
+	ReasonJWENotNested:         {ErrInvalidToken, "jwe_not_nested", "the encrypted token must hold a signed JWT, not bare claims, and a cty, if any, must be JWT", "the issuer must sign the token, then encrypt it (a nested JWT, RFC 7519, section 5.2)"},
 	ReasonJWEUnknownKey:        {ErrInvalidToken, "jwe_unknown_key", "no decryption key of this API has the encrypted token's kid and fits its alg", "was it encrypted to another key, or to one the API no longer holds? A token without kid fits only keys without one (PEM keys)"},
 	ReasonJWEDecrypt:           {ErrInvalidToken, "jwe_decrypt", "the encrypted token does not decrypt with this API's keys", "was it changed, or encrypted to another key under the same kid?"},
 	ReasonMalformed:            {ErrInvalidToken, "malformed", "the token is malformed", ""},
