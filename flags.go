@@ -40,9 +40,10 @@ flags:
 
 Get a token from the issuer of a running serve --dev; with --dpop-key, a
 DPoP-bound token (token_type DPoP, cnf.jkt that key's thumbprint); with
---encrypt-to, that token encrypted to the API's public key (JWE:
-RSA-OAEP-256 or ECDH-ES, A256GCM, cty JWT), which serve decrypts with
-ORDERS_AUTH_DECRYPTION_KEY_FILE.
+--encrypt-to, that token encrypted to the API's public key, a PEM key or
+certificate, a JWK, or a JWK set (its only key, or its first with use enc)
+(JWE: the alg the JWK pins, else RSA-OAEP-256 or ECDH-ES; A256GCM; cty
+JWT), which serve decrypts with ORDERS_AUTH_DECRYPTION_KEY_FILE.
 
 flags:
 `,

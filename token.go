@@ -287,7 +287,7 @@ func mint(ctx context.Context, args []string, getenv func(string) string, stdout
 	ttl := fs.Duration("ttl", devissuer.TokenTTL, "how long the token lives, from "+minMintTTL.String()+" to 24h")
 	cnfCert := fs.String("cnf-cert", "", "PEM client certificate the token is bound to (cnf x5t#S256, RFC 8705); default: none")
 	keyFile := fs.String("dpop-key", "", "a private JWK from token dpop-key: the token is bound to it (DPoP)")
-	encryptTo := fs.String("encrypt-to", "", "the API's public key (PEM, certificate or JWK): the token is encrypted to it (JWE), as ORDERS_AUTH_DECRYPTION_KEY_FILE's private key decrypts")
+	encryptTo := fs.String("encrypt-to", "", "the API's public key (PEM, certificate, JWK or JWK set): the token is encrypted to it (JWE), as ORDERS_AUTH_DECRYPTION_KEY_FILE's private key decrypts")
 	if err := parseFlags(fs, args, commandUsage["token mint"], stdout); err != nil {
 		return err
 	}

@@ -247,8 +247,10 @@ func TestTokenTools(t *testing.T) {
 	if err := errors.Join(os.WriteFile(publicPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600), os.WriteFile(publicJWK, jwkJSON, 0o600)); err != nil {
 		t.Fatal(err)
 	}
-	jweEnv := map[string]string{"ORDERS_DEV_ISSUER_ADDR": issuerAddr, "ORDERS_AUTH_DECRYPTION_KEY_FILE": authtest.WriteKeySet(t, apiKey)}
-	for _, pub := range []string{publicPEM, publicJWK} {
+	// A PEM public key names no kid, so its tokens name none, and the API
+	// decrypts them only with a key that has none either.
+	for pub, private := range map[string]authtest.DecryptionKey{publicPEM: {Private: apiKey.Private}, publicJWK: apiKey} {
+		jweEnv := map[string]string{"ORDERS_DEV_ISSUER_ADDR": issuerAddr, "ORDERS_AUTH_DECRYPTION_KEY_FILE": authtest.WriteKeySet(t, private)}
 		encrypted, code := run(nil, "", "mint", "--dev-issuer-addr", issuerAddr, "--sub", "alice", "--encrypt-to", pub)
 		if code != 0 || strings.Count(encrypted, ".") != 4 {
 			t.Fatalf("mint --encrypt-to %s: exit %d\n%s", filepath.Base(pub), code, encrypted)

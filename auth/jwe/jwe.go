@@ -21,10 +21,13 @@ import (
 )
 
 // KeyAlgorithms lists the key management algorithms accepted. RSA1_5 is
-// not among them (its padding oracle, RFC 8725, section 3.2), nor dir (a
-// key shared with the issuer, which could then encrypt anything to
-// anyone holding it), nor PBES2 (passwords, and p2c lets a sender choose
-// how long we spend), nor AES key wrap alone (a shared key again).
+// not among them (its padding oracle, RFC 8725, section 3.2), nor PBES2
+// (passwords, and p2c lets a sender choose how long we spend), nor dir or
+// AES key wrap alone: their key is a secret shared with the issuer, so a
+// leak on either side reads every token, and each issuer needs a secret of
+// its own managed on both sides; to the API such a token is a reference
+// token that only its issuer reads, which package auth sends to the
+// issuer's introspection endpoint when it has one.
 func KeyAlgorithms() []string {
 	return []string{"RSA-OAEP-256", "RSA-OAEP", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"}
 }
@@ -46,18 +49,23 @@ const (
 	maxEncryptedKey = 1366
 )
 
-// b64 decodes base64url strictly: a part has one spelling only, so that
-// one token cannot be sent as many, each a new entry in the verified-token
-// cache and a new ath for DPoP.
-var b64 = base64.RawURLEncoding.Strict()
+// strictBase64 decodes base64url strictly: a part has one spelling only,
+// so that one token cannot be sent as many, each a new entry in the
+// verified-token cache and a new ath for DPoP.
+func strictBase64() *base64.Encoding { return base64.RawURLEncoding.Strict() }
 
-// ivLength and tagLength are the sizes, in bytes, an enc asks of the
-// initialization vector and the authentication tag (RFC 7518, sections
-// 5.2 and 5.3).
-var (
-	ivLength  = map[string]int{"A128GCM": 12, "A256GCM": 12, "A128CBC-HS256": 16, "A256CBC-HS512": 16}
-	tagLength = map[string]int{"A128GCM": 16, "A256GCM": 16, "A128CBC-HS256": 16, "A256CBC-HS512": 32}
-)
+// ivAndTagLength returns the sizes, in bytes, that enc, one of
+// ContentAlgorithms(), asks of the initialization vector and the
+// authentication tag (RFC 7518, sections 5.2 and 5.3).
+func ivAndTagLength(enc string) (iv, tag int) {
+	switch enc {
+	case "A128GCM", "A256GCM":
+		return 12, 16
+	case "A128CBC-HS256":
+		return 16, 16
+	}
+	return 16, 32
+}
 
 // Why a token is refused. Every error of ParseHeader and Decrypt matches
 // one of them with errors.Is.
@@ -74,10 +82,9 @@ var (
 type Header struct {
 	// Alg is one of KeyAlgorithms(), Enc one of ContentAlgorithms().
 	Alg, Enc string
-	// KID names the key the token is encrypted to; HasKID says whether the
-	// header has one at all.
-	KID    string
-	HasKID bool
+	// KID names the key the token is encrypted to, "" when absent (an
+	// empty kid names no key either).
+	KID string
 	// ContentType is cty, "" when absent: "JWT" for a nested JWT.
 	ContentType string
 }
@@ -90,16 +97,16 @@ type Header struct {
 // enc asks for.
 func ParseHeader(token string) (Header, error) {
 	if len(token) > MaxLength {
-		return Header{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(token))
+		return Header{}, fmt.Errorf("%w: %d characters", ErrMalformed, len(token))
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 5 {
 		return Header{}, fmt.Errorf("%w: %d parts", ErrMalformed, len(parts))
 	}
 	if len(parts[0]) > MaxHeaderLength {
-		return Header{}, fmt.Errorf("%w: header of %d bytes", ErrMalformed, len(parts[0]))
+		return Header{}, fmt.Errorf("%w: header of %d characters", ErrMalformed, len(parts[0]))
 	}
-	raw, err := b64.DecodeString(parts[0])
+	raw, err := strictBase64().DecodeString(parts[0])
 	if err != nil {
 		return Header{}, fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	}
@@ -142,11 +149,9 @@ func readHeader(members map[string]json.RawMessage) (Header, error) {
 	if !slices.Contains(KeyAlgorithms(), h.Alg) || !slices.Contains(ContentAlgorithms(), h.Enc) {
 		return Header{}, ErrAlgorithm
 	}
-	hasKID, err := str("kid", &h.KID)
-	if err != nil {
+	if _, err := str("kid", &h.KID); err != nil {
 		return Header{}, err
 	}
-	h.HasKID = hasKID
 	if _, err := str("cty", &h.ContentType); err != nil {
 		return Header{}, err
 	}
@@ -157,16 +162,18 @@ func readHeader(members map[string]json.RawMessage) (Header, error) {
 // token with header h, and checks that every part is base64url.
 func checkParts(h Header, parts []string) error {
 	encKey, iv, tag := parts[1], parts[2], parts[4]
+	ivLength, tagLength := ivAndTagLength(h.Enc)
+	b64 := strictBase64()
 	switch {
 	case h.Alg == "ECDH-ES" && encKey != "":
 		return fmt.Errorf("%w: ECDH-ES with an encrypted key", ErrMalformed)
 	case h.Alg != "ECDH-ES" && encKey == "":
 		return fmt.Errorf("%w: no encrypted key", ErrMalformed)
 	case len(encKey) > maxEncryptedKey:
-		return fmt.Errorf("%w: encrypted key of %d bytes", ErrMalformed, len(encKey))
-	case b64.EncodedLen(ivLength[h.Enc]) != len(iv):
+		return fmt.Errorf("%w: encrypted key of %d characters", ErrMalformed, len(encKey))
+	case b64.EncodedLen(ivLength) != len(iv):
 		return fmt.Errorf("%w: initialization vector of %d characters", ErrMalformed, len(iv))
-	case b64.EncodedLen(tagLength[h.Enc]) != len(tag):
+	case b64.EncodedLen(tagLength) != len(tag):
 		return fmt.Errorf("%w: tag of %d characters", ErrMalformed, len(tag))
 	case parts[3] == "":
 		return fmt.Errorf("%w: no ciphertext", ErrMalformed)
@@ -181,14 +188,17 @@ func checkParts(h Header, parts []string) error {
 
 // Decrypt returns the plaintext of token, whose header ParseHeader
 // returned as h. A token with a kid is decrypted only by the key with that
-// kid; one without is tried with each key, in the file's order. A key is
+// kid; one without only by the keys without a kid (as PEM keys are), in
+// the file's order. So a token costs at most one private-key operation per
+// key the operator left without a kid, never one per key of the file, and
+// leaving the kid out cannot make the API try keys that have one. A key is
 // tried only for an alg that fits its type and that its JWK, if it names
 // one, names. Errors: ErrUnknownKey when no key fits, ErrDecrypt when none
 // of those that fit decrypts the token (wrong key, or a tampered part).
 func (k *Keys) Decrypt(token string, h Header) ([]byte, error) {
 	var candidates []key
 	for _, ky := range k.keys {
-		if (h.HasKID && ky.kid != h.KID) || !fits(ky.private, h.Alg) || (ky.alg != "" && ky.alg != h.Alg) {
+		if ky.kid != h.KID || !fits(ky.private, h.Alg) || (ky.alg != "" && ky.alg != h.Alg) {
 			continue
 		}
 		candidates = append(candidates, ky)

@@ -32,7 +32,10 @@ type wycheproofJWE struct {
 // ciphertext, IV, encrypted key or header, missing parts, an epk off its
 // curve, JSON serialization) is refused. The AES key wrap group's key is
 // symmetric, which ParseKeys refuses, and its alg A256KW is refused by
-// ParseHeader, valid vector included.
+// ParseHeader, valid vector included. The EC vectors name no kid while the
+// group's key has one, so the key is given without it, as an operator
+// whose issuer sends no kid must (Decrypt tries a kid-less token only with
+// kid-less keys).
 func TestWycheproofJWE(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../testdata/wycheproof/json_web_crypto_test.json")
@@ -48,7 +51,7 @@ func TestWycheproofJWE(t *testing.T) {
 		if !strings.HasPrefix(g.Comment, "jwe_") {
 			continue
 		}
-		keys, keyErr := jwe.ParseKeys(g.Private)
+		keys, keyErr := jwe.ParseKeys(withoutKID(t, g.Private))
 		for _, tc := range g.Tests {
 			ran++
 			t.Run(fmt.Sprintf("%d %s %s", tc.TCID, g.Comment, tc.Comment), func(t *testing.T) {
@@ -88,4 +91,19 @@ func decrypt(keys *jwe.Keys, keyErr error, token string) ([]byte, error) {
 		return nil, errors.New("no usable key")
 	}
 	return keys.Decrypt(token, h)
+}
+
+// withoutKID returns the JWK jwk without its kid.
+func withoutKID(tb testing.TB, jwk json.RawMessage) []byte {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(jwk, &m); err != nil {
+		tb.Fatal(err)
+	}
+	delete(m, "kid")
+	b, err := json.Marshal(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
