@@ -126,7 +126,7 @@ func serverSettings() []setting {
 		{env: "ORDERS_AUTH_LEEWAY", flag: "auth-leeway", def: auth.DefaultLeeway.String(), doc: "clock skew allowed on exp, nbf and iat, at most " + auth.MaxLeeway.String(),
 			key: "auth.leeway", file: func(f *fileConfig) string { return f.Auth.Leeway },
 			apply: duration(func(v *values) *time.Duration { return &v.cfg.auth.Leeway }, 0, auth.MaxLeeway, "30s")},
-		{env: "ORDERS_AUTH_DECRYPTION_KEY_FILE", flag: "auth-decryption-key-file", doc: "the API's private keys that issuers encrypt access tokens (JWE) to: PEM (PKCS#8, PKCS#1, SEC1) or a JWK set, chosen by kid (a token without kid only by keys without one); RSA of 2048 to 8192 bits (each decryption costs about 1.4 ms at 2048 bits, 167 ms at 8192), or EC on P-256, P-384, P-521; encrypted tokens are refused without it",
+		{env: "ORDERS_AUTH_DECRYPTION_KEY_FILE", flag: "auth-decryption-key-file", doc: "the API's private keys that issuers encrypt access tokens (JWE) to: PEM (PKCS#8, PKCS#1, SEC1) or a JWK set, chosen by kid (a token without kid only by keys without one); RSA of 2048 to 4096 bits (each decryption costs about 1.4 ms at 2048 bits, 7.8 ms at 4096), or EC on P-256, P-384, P-521; encrypted tokens are refused without it",
 			key: "auth.decryption_key_file", file: func(f *fileConfig) string { return f.Auth.DecryptionKeyFile },
 			apply: text(func(v *values) *string { return &v.cfg.decryptionKeyFile })},
 		{env: "ORDERS_AUTH_DPOP", flag: "auth-dpop", def: string(auth.DPoPAllowed), doc: "DPoP-bound tokens (RFC 9449): off (Bearer only), allowed (both schemes) or required (DPoP only); a token bound to a key is never accepted as Bearer",

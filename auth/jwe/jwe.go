@@ -45,8 +45,8 @@ const (
 	// MaxHeaderLength bounds the protected header, which an ECDH-ES key
 	// on P-521 fills to about 400.
 	MaxHeaderLength = 2 << 10
-	// maxEncryptedKey fits the 1024 bytes of a MaxRSABits key.
-	maxEncryptedKey = 1366
+	// maxEncryptedKey fits the 512 bytes of a MaxRSABits key.
+	maxEncryptedKey = 683
 )
 
 // strictBase64 decodes base64url strictly: a part has one spelling only,

@@ -24,7 +24,10 @@ const (
 	// asks for 2048 bits or more).
 	MinRSABits = 2048
 	// MaxRSABits is the largest: its encrypted key fits maxEncryptedKey.
-	MaxRSABits = 8192
+	// Larger keys are refused for what they cost: a decryption with an
+	// 8192-bit key takes some 20 times that with a 4096-bit one, and
+	// anyone can make the API attempt one (docs/performance.md).
+	MaxRSABits = 4096
 )
 
 // Keys are the API's private decryption keys. They are never changed after

@@ -139,6 +139,7 @@ func TestParseKeysRefuses(t *testing.T) {
 		{"empty file", "", "neither PEM"},
 		{"garbage", "not a key", "neither PEM"},
 		{"RSA of 1024 bits", pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(weak)), "1024 bits"},
+		{"RSA of 4160 bits", pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(newRSA(t, 4160))), "4160 bits"},
 		{"P-224", pkcs8(t, p224), "P-224"},
 		{"Ed25519", pkcs8(t, edKey), "ed25519"},
 		{"public key PEM", pemOf("PUBLIC KEY", []byte{1}), "PUBLIC KEY, not a private key"},
