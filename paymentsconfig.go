@@ -69,8 +69,9 @@ func paymentSettingsDecl() []setting {
 const maxPaymentsTimeout = 25 * time.Second
 
 // The payments stand-in of --dev: its audience and scope, and the client
-// id the API exchanges tokens as, unless the settings name others. The dev
-// issuer checks no client secret.
+// id and secret the API exchanges tokens with, unless the settings name
+// others. The dev issuer's exchange policy allows that client, with that
+// secret, that audience and those scopes, and nothing else.
 const (
 	devPaymentsAudience = "payments"
 	devPaymentsScope    = "payments:charge"

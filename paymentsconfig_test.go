@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/payments"
 )
 
@@ -100,5 +103,27 @@ func TestPaymentSettings(t *testing.T) {
 			}
 			tt.check(t, c.payments.config)
 		})
+	}
+}
+
+// TestTokenEndpointIsTheCallersIssuers: the token endpoint pay exchanges
+// at is that of the issuer of the caller's token, from its discovery, and
+// none for an issuer not trusted.
+func TestTokenEndpointIsTheCallersIssuers(t *testing.T) {
+	t.Parallel()
+	a, b := authtest.NewIdP(t), authtest.NewIdP(t)
+	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: a.URL(), Audiences: []string{authtest.Audience}}, {URL: b.URL(), Audiences: []string{authtest.Audience}}}}, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := tokenEndpoint(v)
+	for _, idp := range []*authtest.IdP{a, b} {
+		got, err := endpoint(t.Context(), idp.URL())
+		if want := idp.URL() + devissuer.TokenPath; err != nil || got != want {
+			t.Errorf("token endpoint of %s = %q, %v; want %q", idp.URL(), got, err, want)
+		}
+	}
+	if got, err := endpoint(t.Context(), "https://untrusted.example.com"); err == nil {
+		t.Errorf("token endpoint of an untrusted issuer = %q; want an error", got)
 	}
 }
