@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -181,6 +182,11 @@ func TestPayThroughPaymentsService(t *testing.T) {
 			t.Fatalf("payments = %d; want 1", len(got))
 		}
 		p := got[0]
+		// Neither the exchanged token nor the client's secret may reach the
+		// server's log (checked when the test ends).
+		pe.mu.Lock()
+		pe.tokens = append(pe.tokens, p.Token, clientSecret)
+		pe.mu.Unlock()
 		if want := payments.IdempotencyKey(models.OrderID(o.ID)); p.Key != want || p.OrderID != o.ID {
 			t.Errorf("payment key, order = %q, %q; want %q, %q", p.Key, p.OrderID, want, o.ID)
 		}
@@ -520,5 +526,55 @@ func TestDevPaysThroughPaymentsStandIn(t *testing.T) {
 	direct.Body.Close()
 	if direct.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the caller's own token at the payments stand-in = %d; want 401", direct.StatusCode)
+	}
+}
+
+// TestPaymentsStandInChecksTokens: the stand-in checks tokens as the
+// orders API does: a token bound to a DPoP key or a client certificate
+// is refused as a bearer token, two Authorization headers are refused,
+// and a token without the actor or the scope is forbidden.
+func TestPaymentsStandInChecksTokens(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	standIn := devpayments.New(newPaymentsVerifier(t, idp.URL()), paymentsScope, ordersClientID)
+	srv := httptest.NewServer(standIn.Handler())
+	t.Cleanup(srv.Close)
+	token := func(extra map[string]any) string {
+		claims := map[string]any{"aud": paymentsAudience, "act": map[string]any{"sub": ordersClientID}}
+		maps.Copy(claims, extra)
+		return idp.Token(t, authtest.Claims{Subject: "alice", Scope: paymentsScope, Extra: claims})
+	}
+	good := token(nil)
+	tests := []struct {
+		name          string
+		authorization []string
+		want          int
+	}{
+		{"exchanged token", []string{"Bearer " + good}, http.StatusCreated},
+		{"bound to a DPoP key", []string{"Bearer " + token(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiGuA4I"}})}, http.StatusUnauthorized},
+		{"bound to a certificate", []string{"Bearer " + token(map[string]any{"cnf": map[string]any{"x5t#S256": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiGuA4I"}})}, http.StatusUnauthorized},
+		{"two Authorization headers", []string{"Bearer " + good, "Bearer " + good}, http.StatusBadRequest},
+		{"no actor", []string{"Bearer " + token(map[string]any{"act": authtest.Omit})}, http.StatusForbidden},
+		{"another actor", []string{"Bearer " + token(map[string]any{"act": map[string]any{"sub": "mallory"}})}, http.StatusForbidden},
+		{"the caller's own token", []string{"Bearer " + idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})}, http.StatusUnauthorized},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/payments", strings.NewReader(`{"order_id":"o"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Authorization"] = tt.authorization
+			req.Header.Set("Idempotency-Key", fmt.Sprint("k", i))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d; want %d", resp.StatusCode, tt.want)
+			}
+		})
 	}
 }
