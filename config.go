@@ -104,7 +104,7 @@ type fileConfig struct {
 		KeyID      string `yaml:"key_id"`
 	} `yaml:"client"`
 	DevPaymentsAddr string `yaml:"dev_payments_addr"`
-	Auth           struct {
+	Auth            struct {
 		Leeway            string           `yaml:"leeway"`
 		CacheSize         string           `yaml:"cache_size"`
 		CacheTTL          string           `yaml:"cache_ttl"`
