@@ -90,7 +90,22 @@ type fileConfig struct {
 	} `yaml:"tls"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	RedisURL       string   `yaml:"redis_url"`
-	Auth           struct {
+	Payments       struct {
+		URL      string `yaml:"url"`
+		Audience string `yaml:"audience"`
+		Scope    string `yaml:"scope"`
+		Timeout  string `yaml:"timeout"`
+		Token    string `yaml:"token"`
+	} `yaml:"payments"`
+	Client struct {
+		ID         string `yaml:"id"`
+		Secret     string `yaml:"secret"`
+		SecretFile string `yaml:"secret_file"`
+		KeyFile    string `yaml:"key_file"`
+		KeyID      string `yaml:"key_id"`
+	} `yaml:"client"`
+	DevPaymentsAddr string `yaml:"dev_payments_addr"`
+	Auth            struct {
 		Leeway                string           `yaml:"leeway"`
 		CacheSize             string           `yaml:"cache_size"`
 		CacheTTL              string           `yaml:"cache_ttl"`

@@ -231,11 +231,13 @@ func docsEndpoints(verifier *auth.Verifier) func(context.Context) (string, strin
 	}
 }
 
-// tokenEndpoint returns the token endpoint of the first issuer's metadata,
-// once checked, where the API gets its tokens for the payments service.
-func tokenEndpoint(verifier *auth.Verifier) func(context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
-		m, err := verifier.Metadata(ctx)
+// tokenEndpoint returns the token endpoint of the trusted issuer iss's
+// metadata, once checked, where the API exchanges the tokens iss signed
+// for tokens for the payments service: a caller's token goes to its own
+// issuer only.
+func tokenEndpoint(verifier *auth.Verifier) func(ctx context.Context, iss string) (string, error) {
+	return func(ctx context.Context, iss string) (string, error) {
+		m, err := verifier.IssuerMetadata(ctx, iss)
 		if err == nil {
 			err = auth.CheckURL(m.TokenEndpoint)
 		}
@@ -334,8 +336,13 @@ func startDevIssuer(ctx context.Context, cfg config, log *slog.Logger) (string, 
 	audience := cfg.auth.Issuers[0].Audiences[0]
 	iss, err := devissuer.New(issuerURL, audience, []string{string(api.ScopeRead), string(api.ScopeWrite)})
 	if err != nil {
-		ln.Close()
-		return "", err
+		return "", errors.Join(err, ln.Close())
+	}
+	if p := cfg.payments.config; p != nil {
+		// Only the API's own client, with its secret, may exchange the
+		// issuer's tokens for the orders API, and only for the payments
+		// service's audience and scopes.
+		iss.SetExchangePolicy(devissuer.ExchangePolicy{Client: p.Client.ID, Secret: p.Client.Secret, Audience: p.Audience, Scopes: strings.Fields(p.Scope)})
 	}
 	srv := newServer(iss.Handler(), log)
 	go func() {
@@ -360,8 +367,7 @@ func startDevPayments(ctx context.Context, cfg config, issuerURL string, log *sl
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuerURL, Audiences: []string{p.audience}}}, Leeway: auth.DefaultLeeway}, log)
 	if err != nil {
-		ln.Close()
-		return err
+		return errors.Join(err, ln.Close())
 	}
 	go v.Run(ctx)
 	srv := newServer(devpayments.New(v, auth.Scope(p.scope), p.clientID).Handler(), log)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/payments"
 )
 
@@ -33,6 +36,12 @@ func TestPaymentSettings(t *testing.T) {
 	}
 	keyFile := filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(dir, "orders.yaml")
+	yaml := "payments:\n  url: https://payments.example.com\n  audience: payments\n  scope: payments:charge\n  timeout: 3s\n  token: client_credentials\n" +
+		"client:\n  id: orders-api\n  secret_file: " + secretFile + "\n"
+	if err := os.WriteFile(configFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hosted := map[string]string{"ORDERS_AUTH_ISSUER": "https://tenant.eu.auth0.com/", "ORDERS_AUTH_AUDIENCE": "orders"}
@@ -79,6 +88,15 @@ func TestPaymentSettings(t *testing.T) {
 		{"unknown mode", merge(pay, map[string]string{"ORDERS_PAYMENTS_TOKEN": "forward"}), nil, nil, `ORDERS_PAYMENTS_TOKEN: "forward" is not exchange or client_credentials`},
 		{"timeout too long", merge(pay, map[string]string{"ORDERS_PAYMENTS_TIMEOUT": "1m"}), nil, nil, "ORDERS_PAYMENTS_TIMEOUT"},
 		{"client without payments", merge(hosted, map[string]string{"ORDERS_CLIENT_ID": "orders-api"}), nil, nil, "need ORDERS_PAYMENTS_URL"},
+		{"secret without payments", merge(hosted, map[string]string{"ORDERS_CLIENT_SECRET": "s3cret"}), nil, nil, "need ORDERS_PAYMENTS_URL"},
+		{"key file without payments", merge(hosted, map[string]string{"ORDERS_CLIENT_KEY_FILE": keyFile}), nil, nil, "need ORDERS_PAYMENTS_URL"},
+		{"client_credentials without payments", merge(hosted, map[string]string{"ORDERS_PAYMENTS_TOKEN": "client_credentials"}), nil, nil, "need ORDERS_PAYMENTS_URL"},
+		{"from the configuration file", merge(hosted, map[string]string{"ORDERS_CONFIG": configFile}), nil, func(t *testing.T, p *payments.Config) {
+			if p == nil || p.URL != "https://payments.example.com" || p.Audience != "payments" || p.Scope != "payments:charge" || p.Timeout != 3*time.Second ||
+				p.Mode != payments.ClientCredentials || p.Client.ID != "orders-api" || p.Client.Secret != "from-a-file" {
+				t.Errorf("payments = %+v; want the file's", p)
+			}
+		}, ""},
 		{"dev stand-in without dev", merge(hosted, map[string]string{"ORDERS_DEV_PAYMENTS_ADDR": "127.0.0.1:8002"}), nil, nil, "ORDERS_DEV_PAYMENTS_ADDR needs --dev"},
 		{"dev stand-in off loopback", nil, []string{"--dev", "--dev-payments-addr", "0.0.0.0:8002"}, nil, "ORDERS_DEV_PAYMENTS_ADDR"},
 	}
@@ -100,5 +118,27 @@ func TestPaymentSettings(t *testing.T) {
 			}
 			tt.check(t, c.payments.config)
 		})
+	}
+}
+
+// TestTokenEndpointIsTheCallersIssuers: the token endpoint pay exchanges
+// at is that of the issuer of the caller's token, from its discovery, and
+// none for an issuer not trusted.
+func TestTokenEndpointIsTheCallersIssuers(t *testing.T) {
+	t.Parallel()
+	a, b := authtest.NewIdP(t), authtest.NewIdP(t)
+	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: a.URL(), Audiences: []string{authtest.Audience}}, {URL: b.URL(), Audiences: []string{authtest.Audience}}}}, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := tokenEndpoint(v)
+	for _, idp := range []*authtest.IdP{a, b} {
+		got, err := endpoint(t.Context(), idp.URL())
+		if want := idp.URL() + devissuer.TokenPath; err != nil || got != want {
+			t.Errorf("token endpoint of %s = %q, %v; want %q", idp.URL(), got, err, want)
+		}
+	}
+	if got, err := endpoint(t.Context(), "https://untrusted.example.com"); err == nil {
+		t.Errorf("token endpoint of an untrusted issuer = %q; want an error", got)
 	}
 }

@@ -51,12 +51,14 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, models.ErrPaymentTimeout):
+	case errors.Is(err, models.ErrPaymentTimeout), errors.Is(err, models.ErrIssuerTimeout):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, models.ErrPaymentUnavailable):
+	case errors.Is(err, models.ErrPaymentUnavailable), errors.Is(err, models.ErrIssuerUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, models.ErrExchangeRefused), errors.Is(err, models.ErrPaymentFailed):
 		return http.StatusBadGateway
+	case errors.Is(err, models.ErrPaymentOrphaned):
+		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError
 	}
@@ -111,14 +113,20 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "the order's status does not allow this change", nil
 	case errors.Is(err, models.ErrUnavailable):
 		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
-	case errors.Is(err, models.ErrPaymentTimeout):
-		return "the payments service did not answer in time; the order was not paid, and paying again is safe", nil
-	case errors.Is(err, models.ErrPaymentUnavailable):
-		return "the payments service or the issuer cannot be reached; the order was not paid; retry after the time in Retry-After", nil
+	case errors.Is(err, models.ErrPaymentOrphaned):
+		return "the payment was taken, but the order was cancelled or deleted meanwhile and stays so; the payment is to be refunded", nil
+	case errors.Is(err, models.ErrIssuerTimeout):
+		return "the issuer did not answer in time; nothing was sent to the payments service, the order was not paid, and paying again is safe", nil
+	case errors.Is(err, models.ErrIssuerUnavailable):
+		return "the issuer cannot be reached; nothing was sent to the payments service and the order was not paid; retry after the time in Retry-After", nil
 	case errors.Is(err, models.ErrExchangeRefused):
-		return "the issuer refused to exchange the caller's token for a token for the payments service; the order was not paid", nil
+		return "the issuer refused to exchange the caller's token for a token for the payments service; nothing was sent to the payments service and the order was not paid", nil
+	case errors.Is(err, models.ErrPaymentTimeout):
+		return "the payments service did not answer in time; the order is still created; the payment may have been taken; paying again will not charge twice", nil
+	case errors.Is(err, models.ErrPaymentUnavailable):
+		return "the payments service cannot be reached or is unavailable; the order is still created; the payment may have been taken; paying again will not charge twice; retry after the time in Retry-After", nil
 	case errors.Is(err, models.ErrPaymentFailed):
-		return "the payments service failed or refused the payment; the order was not paid", nil
+		return "the payments service failed or refused the payment; the order is still created; if the payment was taken, paying again will not charge twice", nil
 	}
 	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
 		if errors.Is(err, e) {

@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,14 +14,17 @@ import (
 )
 
 // Payer takes the payment for an order from the payments service, on behalf
-// of the caller whose verified access token is token and whose subject is
-// subject. It returns nil only when the payment was taken; its errors match
-// models.ErrExchangeRefused, models.ErrPaymentFailed,
-// models.ErrPaymentUnavailable or models.ErrPaymentTimeout. Every attempt
-// for one order carries the same idempotency key, so paying again after a
+// of the caller whose verified access token is token, signed by the trusted
+// issuer issuer, with subject subject. It returns nil only when the payment
+// was taken; its errors match models.ErrExchangeRefused,
+// models.ErrIssuerUnavailable, models.ErrIssuerTimeout,
+// models.ErrPaymentFailed, models.ErrPaymentUnavailable,
+// models.ErrPaymentTimeout or models.ErrConflict. Every attempt for one
+// order carries the same idempotency key, Key(id), so paying again after a
 // failure never charges twice. main passes a *payments.Client.
 type Payer interface {
-	Pay(ctx context.Context, subject, token string, id models.OrderID) error
+	Pay(ctx context.Context, issuer, subject, token string, id models.OrderID) error
+	Key(id models.OrderID) string
 }
 
 // handlePay serves POST /orders/{order_id}/pay when payments go through a
@@ -30,7 +36,14 @@ type Payer interface {
 // concurrent pays of one order exactly one answers 200 and the others 409,
 // while the payments service sees one idempotency key for all of them. A
 // failed payment changes nothing, and the same pay may be sent again.
-func handlePay(store OrderStore, payer Payer) handler {
+//
+// A cancel or delete may land between the payment and the update: the
+// payment is then taken for an order that is no longer payable. That is
+// found by reading the order again, logged at Error with the order id and
+// the idempotency key, for the payment to be refunded, and answered 409
+// with a detail that says so (models.ErrPaymentOrphaned). Making cancel
+// wait for a pay in flight would need a state of its own in the database.
+func handlePay(store OrderStore, payer Payer, log *slog.Logger) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
@@ -52,14 +65,34 @@ func handlePay(store OrderStore, payer Payer) handler {
 		if err != nil {
 			return err
 		}
-		if err := payer.Pay(ctx, p.Subject, token, id); err != nil {
+		if err := payer.Pay(ctx, p.Issuer, p.Subject, token, id); err != nil {
 			return err
 		}
 		o, err = store.Transition(ctx, who, id, models.Pay())
+		if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrNotFound) {
+			return paidMeanwhile(ctx, store, log, who, id, payer.Key(id), err)
+		}
 		if err != nil {
 			return err
 		}
 		writeOrder(c, http.StatusOK, o)
 		return nil
 	}
+}
+
+// paidMeanwhile says why the order id, just paid at the payments service,
+// could not be marked paid (err): another pay of it came first, which is
+// a plain conflict, since the payments service charged once for both; or
+// it was cancelled or deleted, and the payment taken under key is
+// orphaned.
+func paidMeanwhile(ctx context.Context, store OrderStore, log *slog.Logger, who models.OwnerID, id models.OrderID, key string, err error) error {
+	o, gerr := store.Get(ctx, who, id)
+	if gerr == nil && o.Status == models.StatusPaid {
+		return err
+	}
+	log.ErrorContext(ctx, "payment taken for an order that changed meanwhile; refund it",
+		"order_id", id, "idempotency_key", key, "status", o.Status, "error", errors.Join(err, gerr))
+	// err is not wrapped: the answer is about the orphaned payment, not a
+	// plain conflict or a missing order.
+	return fmt.Errorf("pay order %s: %w (%v)", id, models.ErrPaymentOrphaned, err)
 }

@@ -53,7 +53,7 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 		{http.MethodGet, "/orders/:order_id", ScopeRead, handleGetOrder(store)},
 		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store)},
 		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store)},
-		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg.Payer, store)},
+		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg.Payer, store, log)},
 		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel())},
 	}
 	if cfg.MetricsHandler != nil {
@@ -72,11 +72,11 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 
 // payHandler pays through payer, or, without one, only marks the order
 // paid.
-func payHandler(payer Payer, store OrderStore) handler {
+func payHandler(payer Payer, store OrderStore, log *slog.Logger) handler {
 	if payer == nil {
 		return handleTransition(store, models.Pay())
 	}
-	return handlePay(store, payer)
+	return handlePay(store, payer, log)
 }
 
 // addRoutes registers table on r. A route that needs a scope runs noStore,

@@ -196,6 +196,17 @@ func (v *Verifier) Metadata(ctx context.Context) (jwks.Metadata, error) {
 	return v.issuers[v.cfg.Issuers[0].URL].keys.Metadata(ctx)
 }
 
+// IssuerMetadata returns the OpenID configuration of the trusted issuer
+// iss, a Principal's Issuer: where a token it signed is exchanged (RFC
+// 8693). It fails for an issuer the verifier does not trust.
+func (v *Verifier) IssuerMetadata(ctx context.Context, iss string) (jwks.Metadata, error) {
+	i := v.issuers[iss]
+	if i == nil {
+		return jwks.Metadata{}, fmt.Errorf("auth: %q is not a trusted issuer", iss)
+	}
+	return i.keys.Metadata(ctx)
+}
+
 // KeyStats are the counters of one issuer's key source.
 type KeyStats struct {
 	Issuer string

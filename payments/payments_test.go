@@ -29,6 +29,8 @@ type issuerAndPayments struct {
 	mu       sync.Mutex
 	answer   map[string]any
 	status   int
+	paid     int // the payments service's status
+	issuers  []string
 	forms    []url.Values
 	auths    []string
 	bodies   []map[string]string
@@ -39,7 +41,8 @@ type issuerAndPayments struct {
 
 func newIssuerAndPayments(t *testing.T) *issuerAndPayments {
 	t.Helper()
-	s := &issuerAndPayments{status: http.StatusOK, answer: map[string]any{"access_token": "exchanged", "token_type": "Bearer", "expires_in": 300}}
+	s := &issuerAndPayments{status: http.StatusOK, paid: http.StatusCreated, answer: map[string]any{"access_token": "exchanged",
+		"issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "token_type": "Bearer", "expires_in": 300}}
 	s.issuer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			s.problem("token request is not a form")
@@ -63,8 +66,9 @@ func newIssuerAndPayments(t *testing.T) *issuerAndPayments {
 		s.bodies = append(s.bodies, body)
 		s.bearers = append(s.bearers, r.Header.Get("Authorization"))
 		s.keys = append(s.keys, r.Header.Get("Idempotency-Key"))
+		paid := s.paid
 		s.mu.Unlock()
-		w.WriteHeader(http.StatusCreated)
+		w.WriteHeader(paid)
 	}))
 	t.Cleanup(s.payments.Close)
 	return s
@@ -78,8 +82,19 @@ func (s *issuerAndPayments) problem(p string) {
 
 func (s *issuerAndPayments) config(mode payments.Mode, client payments.ClientAuth) payments.Config {
 	return payments.Config{URL: s.payments.URL, Audience: "payments", Scope: "payments:charge", Mode: mode, Client: client,
-		TokenEndpoint: func(context.Context) (string, error) { return s.issuer.URL + "/token", nil }}
+		TokenEndpoint: func(_ context.Context, iss string) (string, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.issuers = append(s.issuers, iss)
+			return s.issuer.URL + "/token", nil
+		}}
 }
+
+// accessTokenType is RFC 8693's token type of access tokens.
+const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+// issuerA is the issuer of the callers' tokens in these tests.
+const issuerA = "https://a.example.com"
 
 func mustNew(t *testing.T, cfg payments.Config) *payments.Client {
 	t.Helper()
@@ -98,7 +113,7 @@ func TestExchangeWithClientSecretBasic(t *testing.T) {
 	t.Parallel()
 	s := newIssuerAndPayments(t)
 	c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders api", Secret: "p@ss:word+1"}))
-	if err := c.Pay(t.Context(), "alice", "callers-token", "order-1"); err != nil {
+	if err := c.Pay(t.Context(), issuerA, "alice", "callers-token", "order-1"); err != nil {
 		t.Fatal(err)
 	}
 	want := url.Values{
@@ -117,6 +132,9 @@ func TestExchangeWithClientSecretBasic(t *testing.T) {
 	if s.bearers[0] != "Bearer exchanged" || s.keys[0] != "order-order-1-pay" || s.bodies[0]["order_id"] != "order-1" || len(s.bodies[0]) != 1 {
 		t.Errorf("payment: Authorization %q, key %q, body %v; want the exchanged token, order-order-1-pay, just the order id", s.bearers[0], s.keys[0], s.bodies[0])
 	}
+	if len(s.issuers) != 1 || s.issuers[0] != issuerA {
+		t.Errorf("token endpoints asked of issuers %v; want just the caller's, %s", s.issuers, issuerA)
+	}
 	if len(s.problems) > 0 {
 		t.Error(s.problems)
 	}
@@ -132,7 +150,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Key: key, KeyID: "k1"}))
-	if err := c.Pay(t.Context(), "alice", "callers-token", "order-1"); err != nil {
+	if err := c.Pay(t.Context(), issuerA, "alice", "callers-token", "order-1"); err != nil {
 		t.Fatal(err)
 	}
 	form := s.forms[0]
@@ -157,15 +175,15 @@ func TestClientCredentials(t *testing.T) {
 	s := newIssuerAndPayments(t)
 	c := mustNew(t, s.config(payments.ClientCredentials, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
 	for _, caller := range []string{"alice-token", "bob-token"} {
-		if err := c.Pay(t.Context(), strings.TrimSuffix(caller, "-token"), caller, "order-1"); err != nil {
+		if err := c.Pay(t.Context(), issuerA, strings.TrimSuffix(caller, "-token"), caller, "order-1"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(s.forms) != 1 || s.forms[0].Get("grant_type") != "client_credentials" || s.forms[0].Has("subject_token") {
 		t.Errorf("token requests = %v; want one client_credentials request without a subject token", s.forms)
 	}
-	if s.bodies[0]["subject"] != "alice" || s.bodies[1]["subject"] != "bob" {
-		t.Errorf("payment bodies = %v; want the callers' subjects", s.bodies)
+	if s.bodies[0]["subject"] != "alice" || s.bodies[1]["subject"] != "bob" || s.bodies[0]["issuer"] != issuerA {
+		t.Errorf("payment bodies = %v; want the callers' subjects and issuer", s.bodies)
 	}
 }
 
@@ -180,12 +198,15 @@ func TestTokenAnswers(t *testing.T) {
 		want          error
 		tokenRequests int // for two pays
 	}{
-		{"cached until shortly before it expires", http.StatusOK, map[string]any{"access_token": "x", "token_type": "bearer", "expires_in": 300}, nil, 1},
-		{"not cached without expires_in", http.StatusOK, map[string]any{"access_token": "x", "token_type": "Bearer"}, nil, 2},
+		{"cached until shortly before it expires", http.StatusOK, map[string]any{"access_token": "x", "issued_token_type": accessTokenType, "token_type": "bearer", "expires_in": 300}, nil, 1},
+		{"not cached without expires_in", http.StatusOK, map[string]any{"access_token": "x", "issued_token_type": accessTokenType, "token_type": "Bearer"}, nil, 2},
+		{"an id token", http.StatusOK, map[string]any{"access_token": "x", "issued_token_type": "urn:ietf:params:oauth:token-type:id_token", "token_type": "Bearer", "expires_in": 300}, models.ErrExchangeRefused, 2},
+		{"no issued_token_type", http.StatusOK, map[string]any{"access_token": "x", "token_type": "Bearer", "expires_in": 300}, models.ErrExchangeRefused, 2},
+		{"issuer overloaded", http.StatusTooManyRequests, map[string]any{"error": "slow_down"}, models.ErrIssuerUnavailable, 2},
 		{"refused", http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "secret detail"}, models.ErrExchangeRefused, 2},
 		{"unauthorized client", http.StatusUnauthorized, map[string]any{"error": "invalid_client"}, models.ErrExchangeRefused, 2},
-		{"issuer fails", http.StatusInternalServerError, map[string]any{}, models.ErrPaymentUnavailable, 2},
-		{"not a bearer token", http.StatusOK, map[string]any{"access_token": "x", "token_type": "N_A", "expires_in": 300}, models.ErrExchangeRefused, 2},
+		{"issuer fails", http.StatusInternalServerError, map[string]any{}, models.ErrIssuerUnavailable, 2},
+		{"not a bearer token", http.StatusOK, map[string]any{"access_token": "x", "issued_token_type": accessTokenType, "token_type": "N_A", "expires_in": 300}, models.ErrExchangeRefused, 2},
 		{"no token", http.StatusOK, map[string]any{"token_type": "Bearer"}, models.ErrExchangeRefused, 2},
 	}
 	for _, tt := range tests {
@@ -195,7 +216,7 @@ func TestTokenAnswers(t *testing.T) {
 			s.status, s.answer = tt.status, tt.answer
 			c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
 			for range 2 {
-				err := c.Pay(t.Context(), "alice", "callers-token", "order-1")
+				err := c.Pay(t.Context(), issuerA, "alice", "callers-token", "order-1")
 				if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 					t.Fatalf("Pay = %v; want %v", err, tt.want)
 				}
@@ -219,14 +240,21 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, client := range map[string]payments.ClientAuth{
-		"no id":           {Secret: "s"},
-		"no credential":   {ID: "orders-api"},
-		"both":            {ID: "orders-api", Secret: "s", Key: key},
-		"unsupported key": {ID: "orders-api", Key: key},
-	} {
-		if _, err := payments.New(s.config(payments.Exchange, client)); err == nil {
-			t.Errorf("%s: New succeeded; want an error", name)
-		}
+	tests := []struct {
+		name   string
+		client payments.ClientAuth
+	}{
+		{"no id", payments.ClientAuth{Secret: "s"}},
+		{"no credential", payments.ClientAuth{ID: "orders-api"}},
+		{"both", payments.ClientAuth{ID: "orders-api", Secret: "s", Key: key}},
+		{"unsupported key", payments.ClientAuth{ID: "orders-api", Key: key}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := payments.New(s.config(payments.Exchange, tt.client)); err == nil {
+				t.Error("New succeeded; want an error")
+			}
+		})
 	}
 }

@@ -33,6 +33,10 @@ const (
 	tokenTypeAccess     = "urn:ietf:params:oauth:token-type:access_token"
 	assertionTypeJWT    = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	maxTokenAnswerBytes = 64 << 10
+	// maxTokenLife bounds how long a token is used, whatever the issuer's
+	// expires_in says: a token revoked at the issuer stops being used
+	// within it, and a huge expires_in cannot overflow.
+	maxTokenLife = time.Hour
 	// assertionTTL is how long a client assertion is valid: it is used at
 	// once, and a short life limits a replay.
 	assertionTTL = time.Minute
@@ -98,6 +102,10 @@ func (a ClientAuth) authenticate(r *http.Request, form url.Values, endpoint stri
 		return err
 	}
 	now := time.Now()
+	// The audience is the token endpoint, as RFC 7523 (section 3) allows,
+	// rather than the issuer identifier alone that
+	// draft-ietf-oauth-rfc7523bis prefers: Ory Hydra (fosite) accepts an
+	// assertion only when its aud names the token endpoint.
 	t := jwt.NewWithClaims(method, jwt.RegisteredClaims{
 		Issuer: a.ID, Subject: a.ID, Audience: jwt.ClaimStrings{endpoint},
 		ID: base64.RawURLEncoding.EncodeToString(jti), IssuedAt: jwt.NewNumericDate(now),
@@ -117,11 +125,11 @@ func (a ClientAuth) authenticate(r *http.Request, form url.Values, endpoint stri
 }
 
 // token returns the cache key and a token for the payments service on
-// behalf of the caller whose token is callerToken: from the cache, or from
-// the issuer.
-func (c *Client) token(ctx context.Context, callerToken string) ([sha256.Size]byte, string, error) {
-	key := c.tokenKey(callerToken)
-	if t, ok := c.tokens.get(key, time.Now()); ok {
+// behalf of who: from the cache, or from the token endpoint of who's
+// issuer.
+func (c *Client) token(ctx context.Context, who caller) ([sha256.Size]byte, string, error) {
+	key := c.tokenKey(who)
+	if t, ok := c.tokens.get(key, c.cfg.Now()); ok {
 		return key, t, nil
 	}
 	form := url.Values{"audience": {c.cfg.Audience}}
@@ -130,18 +138,25 @@ func (c *Client) token(ctx context.Context, callerToken string) ([sha256.Size]by
 	}
 	if c.cfg.Mode == Exchange {
 		form.Set("grant_type", grantTokenExchange)
-		form.Set("subject_token", callerToken)
+		form.Set("subject_token", who.token)
 		form.Set("subject_token_type", tokenTypeAccess)
 		form.Set("requested_token_type", tokenTypeAccess)
 	} else {
 		form.Set("grant_type", "client_credentials")
 	}
-	t, ttl, err := c.requestToken(ctx, form)
+	a, err := c.requestToken(ctx, who.issuer, form)
 	if err != nil {
 		return key, "", err
 	}
-	c.tokens.put(key, t, time.Now().Add(ttl-min(ttl/2, tokenMargin)))
-	return key, t, nil
+	// RFC 8693, 2.2.1: issued_token_type is required, and only an access
+	// token may go to the payments service.
+	if c.cfg.Mode == Exchange && a.IssuedTokenType != tokenTypeAccess {
+		return key, "", fmt.Errorf("%w: the token endpoint issued no access token (issued_token_type)", models.ErrExchangeRefused)
+	}
+	ttl := time.Duration(min(max(a.ExpiresIn, 0), int64(maxTokenLife/time.Second))) * time.Second
+	now := c.cfg.Now()
+	c.tokens.put(key, a.AccessToken, now, now.Add(ttl-min(ttl/2, tokenMargin)))
+	return key, a.AccessToken, nil
 }
 
 // tokenMargin is how long before it expires a token stops being used from
@@ -151,29 +166,31 @@ const tokenMargin = 30 * time.Second
 // tokenAnswer is the token endpoint's answer, success (RFC 6749, 5.1; RFC
 // 8693, 2.2.1) or error (RFC 6749, 5.2).
 type tokenAnswer struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Error       string `json:"error"`
+	AccessToken     string `json:"access_token"`
+	IssuedTokenType string `json:"issued_token_type"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int64  `json:"expires_in"`
+	Error           string `json:"error"`
 }
 
 // errorCode is what an OAuth error code looks like (RFC 6749, A.7), so
 // that only such a code, and no other text of the issuer's, reaches a log.
 var errorCode = regexp.MustCompile(`^[a-z_]{1,64}$`)
 
-// requestToken posts form to the issuer's token endpoint and returns the
-// access token and how long it lives (0 when the issuer does not say).
-func (c *Client) requestToken(ctx context.Context, form url.Values) (string, time.Duration, error) {
-	endpoint, err := c.cfg.TokenEndpoint(ctx)
+// requestToken posts form to the token endpoint of issuer and returns its
+// answer, which holds a Bearer access token.
+func (c *Client) requestToken(ctx context.Context, issuer string, form url.Values) (tokenAnswer, error) {
+	var a tokenAnswer
+	endpoint, err := c.cfg.TokenEndpoint(ctx, issuer)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: the issuer's token endpoint: %w", models.ErrPaymentUnavailable, err)
+		return a, fmt.Errorf("%w: the issuer's token endpoint: %w", models.ErrIssuerUnavailable, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
+		return a, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
 	}
 	if err := c.cfg.Client.authenticate(req, form, endpoint); err != nil {
-		return "", 0, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
+		return a, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
 	}
 	body := form.Encode()
 	req.Body = io.NopCloser(strings.NewReader(body))
@@ -182,26 +199,26 @@ func (c *Client) requestToken(ctx context.Context, form url.Values) (string, tim
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: token request: %w", transportError(err), err)
+		return a, fmt.Errorf("%w: token request: %w", transportError(err, models.ErrIssuerTimeout, models.ErrIssuerUnavailable), err)
 	}
 	defer resp.Body.Close()
-	var a tokenAnswer
 	derr := json.NewDecoder(io.LimitReader(resp.Body, maxTokenAnswerBytes)).Decode(&a)
 	switch {
-	case resp.StatusCode >= 500:
-		return "", 0, fmt.Errorf("%w: the token endpoint answered %s", models.ErrPaymentUnavailable, resp.Status)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return a, fmt.Errorf("%w: the token endpoint answered %s", models.ErrIssuerUnavailable, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		code := "no error code"
 		if errorCode.MatchString(a.Error) {
 			code = a.Error
 		}
-		return "", 0, fmt.Errorf("%w: the token endpoint answered %s (%s)", models.ErrExchangeRefused, resp.Status, code)
+		return a, fmt.Errorf("%w: the token endpoint answered %s (%s)", models.ErrExchangeRefused, resp.Status, code)
 	case derr != nil || a.AccessToken == "":
-		return "", 0, fmt.Errorf("%w: the token endpoint's answer holds no access token", models.ErrExchangeRefused)
+		return a, fmt.Errorf("%w: the token endpoint's answer holds no access token", models.ErrExchangeRefused)
 	case !strings.EqualFold(a.TokenType, "Bearer"):
-		return "", 0, fmt.Errorf("%w: the token endpoint issued a token of type %q, not Bearer", models.ErrExchangeRefused, a.TokenType)
+		// Not the type itself: it is the issuer's text, of any length.
+		return a, fmt.Errorf("%w: the token endpoint issued a token of a type other than Bearer", models.ErrExchangeRefused)
 	}
-	return a.AccessToken, time.Duration(max(a.ExpiresIn, 0)) * time.Second, nil
+	return a, nil
 }
 
 // maxCachedTokens bounds the tokens the cache holds.
@@ -234,10 +251,10 @@ func (tc *tokenCache) get(key [sha256.Size]byte, now time.Time) (string, bool) {
 	return t.token, true
 }
 
-// put keeps token until until, unless that has passed. When the cache is
-// full it drops the expired tokens, then, if it is still full, any one.
-func (tc *tokenCache) put(key [sha256.Size]byte, token string, until time.Time) {
-	now := time.Now()
+// put keeps token until until, unless that has passed at now. When the
+// cache is full it drops the expired tokens, then, if it is still full,
+// any one.
+func (tc *tokenCache) put(key [sha256.Size]byte, token string, now, until time.Time) {
 	if !now.Before(until) {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,17 +47,23 @@ type payEnv struct {
 	tokenRequests atomic.Int64
 }
 
+// clientSecret is the orders API's client secret at the IdPs of these
+// tests; it has what form-encoding changes (RFC 6749, 2.3.1).
+const clientSecret = "s3cret: with spaces & more"
+
+// allowExchange gives idp the exchange policy of the orders API's client
+// configured in cfg: its id and secret, for cfg's audience and scopes.
+func allowExchange(idp *authtest.IdP, cfg payments.Config) {
+	idp.SetExchangePolicy(devissuer.ExchangePolicy{Client: cfg.Client.ID, Secret: cfg.Client.Secret, Audience: cfg.Audience, Scopes: strings.Fields(cfg.Scope)})
+}
+
 // newPayEnv starts a payments stand-in and an API on db that pays through
 // it; configure may change the payments client's configuration.
 func newPayEnv(t *testing.T, db repotest.Database, configure func(*payments.Config)) *payEnv {
 	t.Helper()
 	idp := authtest.NewIdP(t)
 	pe := &payEnv{}
-	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: idp.URL(), Audiences: []string{paymentsAudience}}}, Leeway: auth.DefaultLeeway}, authtest.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go v.Run(t.Context())
+	v := newPaymentsVerifier(t, idp.URL())
 	pe.payments = devpayments.New(v, paymentsScope, ordersClientID)
 	standIn := pe.payments.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,13 +77,14 @@ func newPayEnv(t *testing.T, db repotest.Database, configure func(*payments.Conf
 	pe.paymentsURL = srv.URL
 	cfg := payments.Config{
 		URL: srv.URL, Audience: paymentsAudience, Scope: paymentsScope, Timeout: 2 * time.Second,
-		Mode: payments.Exchange, Client: payments.ClientAuth{ID: ordersClientID, Secret: "s3cret: with spaces & more"},
-		TokenEndpoint: func(ctx context.Context) (string, error) { return idp.URL() + devissuer.TokenPath, nil },
-		HTTP:          &http.Client{Transport: countTokenRequests{&pe.tokenRequests, idp.URL() + devissuer.TokenPath}},
+		Mode: payments.Exchange, Client: payments.ClientAuth{ID: ordersClientID, Secret: clientSecret},
+		TokenEndpoint: func(_ context.Context, iss string) (string, error) { return iss + devissuer.TokenPath, nil },
+		HTTP:          &http.Client{Transport: countTokenRequests{n: &pe.tokenRequests, url: idp.URL() + devissuer.TokenPath}},
 	}
 	if configure != nil {
 		configure(&cfg)
 	}
+	allowExchange(idp, cfg)
 	payer, err := payments.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -85,17 +93,38 @@ func newPayEnv(t *testing.T, db repotest.Database, configure func(*payments.Conf
 	return pe
 }
 
-// countTokenRequests is a transport that counts the requests to one URL.
+// newPaymentsVerifier returns the payments service's verifier: it trusts
+// issuers for the payments audience.
+func newPaymentsVerifier(t *testing.T, issuers ...string) *auth.Verifier {
+	t.Helper()
+	var trusted []auth.Issuer
+	for _, iss := range issuers {
+		trusted = append(trusted, auth.Issuer{URL: iss, Audiences: []string{paymentsAudience}})
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: trusted, Leeway: auth.DefaultLeeway}, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go v.Run(t.Context())
+	return v
+}
+
+// countTokenRequests is a transport that counts the requests to one URL,
+// then sends them with next (http.DefaultTransport if nil).
 type countTokenRequests struct {
-	n   *atomic.Int64
-	url string
+	n    *atomic.Int64
+	url  string
+	next http.RoundTripper
 }
 
 func (c countTokenRequests) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.String() == c.url {
 		c.n.Add(1)
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	if c.next == nil {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	return c.next.RoundTrip(r)
 }
 
 // setFault makes the payments service answer with f; nil restores it.
@@ -153,6 +182,11 @@ func TestPayThroughPaymentsService(t *testing.T) {
 			t.Fatalf("payments = %d; want 1", len(got))
 		}
 		p := got[0]
+		// Neither the exchanged token nor the client's secret may reach the
+		// server's log (checked when the test ends).
+		pe.mu.Lock()
+		pe.tokens = append(pe.tokens, p.Token, clientSecret)
+		pe.mu.Unlock()
 		if want := payments.IdempotencyKey(models.OrderID(o.ID)); p.Key != want || p.OrderID != o.ID {
 			t.Errorf("payment key, order = %q, %q; want %q, %q", p.Key, p.OrderID, want, o.ID)
 		}
@@ -176,58 +210,56 @@ func TestPayThroughPaymentsService(t *testing.T) {
 }
 
 // TestPayFailuresChangeNothing: whatever fails, the payments service or
-// the exchange, pay answers a problem, the order stays created, and a
-// later pay works with the same idempotency key.
+// the issuer, pay answers a problem that says which and whether the
+// payment may have been taken, the order stays created, and a later pay
+// works with the same idempotency key.
 func TestPayFailuresChangeNothing(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
+	const (
+		timeout  = 400 * time.Millisecond
+		notPaid  = "nothing was sent to the payments service"
+		maybe    = "the payment may have been taken; paying again will not charge twice"
+		ifItWas  = "if the payment was taken, paying again will not charge twice"
+		issuerIs = "the issuer"
+	)
+	atPayments := func(f http.HandlerFunc) func(pe *payEnv) func() {
+		return func(pe *payEnv) func() {
+			pe.setFault(f)
+			return func() { pe.setFault(nil) }
+		}
+	}
+	atIssuer := func(f http.HandlerFunc) func(pe *payEnv) func() {
+		return func(pe *payEnv) func() {
+			pe.idp.SetFault(f)
+			return func() { pe.idp.SetFault(nil) }
+		}
+	}
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		// Read the body, so the server sees the client go.
+		_, _ = io.Copy(io.Discard, r.Body)
+		authtest.Hang(w, r)
+	}
 	tests := []struct {
-		name      string
-		configure func(*payments.Config)
+		name string
 		// fault breaks the payments service or the issuer; it returns
 		// what undoes it.
 		fault  func(pe *payEnv) (undo func())
 		status int
-		detail string
+		says   []string
 	}{
-		{name: "payments service drops the connection", status: http.StatusServiceUnavailable, detail: "cannot be reached",
-			fault: func(pe *payEnv) func() {
-				pe.setFault(func(w http.ResponseWriter, r *http.Request) { authtest.Reset(w, r) })
-				return func() { pe.setFault(nil) }
-			}},
-		{name: "payments service answers 500", status: http.StatusBadGateway, detail: "payments service failed",
-			fault: func(pe *payEnv) func() {
-				pe.setFault(authtest.Status(http.StatusInternalServerError))
-				return func() { pe.setFault(nil) }
-			}},
-		{name: "payments service answers 503", status: http.StatusServiceUnavailable, detail: "cannot be reached",
-			fault: func(pe *payEnv) func() {
-				pe.setFault(authtest.Status(http.StatusServiceUnavailable))
-				return func() { pe.setFault(nil) }
-			}},
-		{name: "payments service hangs", status: http.StatusGatewayTimeout, detail: "did not answer in time",
-			fault: func(pe *payEnv) func() {
-				pe.setFault(func(w http.ResponseWriter, r *http.Request) {
-					// Read the body, so the server sees the client go.
-					_, _ = io.Copy(io.Discard, r.Body)
-					authtest.Hang(w, r)
-				})
-				return func() { pe.setFault(nil) }
-			}},
-		{name: "issuer refuses the exchange", status: http.StatusBadGateway, detail: "issuer refused",
-			fault: func(pe *payEnv) func() {
-				pe.idp.SetFault(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusBadRequest)
-					_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
-				})
-				return func() { pe.idp.SetFault(nil) }
-			}},
-		{name: "issuer drops the connection", status: http.StatusServiceUnavailable, detail: "cannot be reached",
-			fault: func(pe *payEnv) func() {
-				pe.idp.SetFault(authtest.Reset)
-				return func() { pe.idp.SetFault(nil) }
-			}},
+		{"payments service drops the connection", atPayments(authtest.Reset), http.StatusServiceUnavailable, []string{"payments service cannot be reached", maybe}},
+		{"payments service answers 500", atPayments(authtest.Status(http.StatusInternalServerError)), http.StatusBadGateway, []string{"payments service failed", ifItWas}},
+		{"payments service answers 503", atPayments(authtest.Status(http.StatusServiceUnavailable)), http.StatusServiceUnavailable, []string{"payments service cannot be reached", maybe}},
+		{"payments service hangs", atPayments(hang), http.StatusGatewayTimeout, []string{"payments service did not answer in time", maybe}},
+		{"issuer refuses the exchange", atIssuer(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+		}), http.StatusBadGateway, []string{"issuer refused", notPaid}},
+		{"issuer drops the connection", atIssuer(authtest.Reset), http.StatusServiceUnavailable, []string{issuerIs + " cannot be reached", notPaid}},
+		{"issuer answers 500", atIssuer(authtest.Status(http.StatusInternalServerError)), http.StatusServiceUnavailable, []string{issuerIs + " cannot be reached", notPaid}},
+		{"issuer answers 429", atIssuer(authtest.Status(http.StatusTooManyRequests)), http.StatusServiceUnavailable, []string{issuerIs + " cannot be reached", notPaid}},
+		{"issuer hangs", atIssuer(hang), http.StatusGatewayTimeout, []string{issuerIs + " did not answer in time", notPaid}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,12 +271,18 @@ func TestPayFailuresChangeNothing(t *testing.T) {
 				o := pe.create(t, alice, item{"latte", "big", 1})
 				undo := tt.fault(pe)
 				start := time.Now()
-				p := pe.pay(t, alice, o.ID).wantProblem(t, tt.status)
+				r := pe.pay(t, alice, o.ID)
+				p := r.wantProblem(t, tt.status)
 				if took := time.Since(start); took > timeout+time.Second {
 					t.Errorf("the failed pay took %s; want at most the timeout %s and a little", took, timeout)
 				}
-				if !strings.Contains(p.Detail, tt.detail) || !strings.Contains(p.Detail, "not paid") {
-					t.Errorf("detail = %q; want it to say %q and that the order was not paid", p.Detail, tt.detail)
+				for _, want := range tt.says {
+					if !strings.Contains(p.Detail, want) {
+						t.Errorf("detail = %q; want it to say %q", p.Detail, want)
+					}
+				}
+				if tt.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") == "" {
+					t.Error("a 503 without Retry-After")
 				}
 				undo()
 				if s := pe.status(t, alice, o.ID); s != "created" {
@@ -259,26 +297,117 @@ func TestPayFailuresChangeNothing(t *testing.T) {
 	}
 }
 
-// TestPayWithTheWrongAudience: a token the payments service does not
-// accept is a 502, the order stays created.
-func TestPayWithTheWrongAudience(t *testing.T) {
+// TestLostAnswerIsPaidOnce: the payments service takes the payment, then
+// the answer is lost; the retry is answered for that payment, the order
+// becomes paid, and exactly one payment was taken.
+func TestLostAnswerIsPaidOnce(t *testing.T) {
 	t.Parallel()
-	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
-		t.Parallel()
-		pe := newPayEnv(t, db, func(c *payments.Config) { c.Audience = "shipping" })
-		alice := pe.token(t, "alice", rw)
-		o := pe.create(t, alice, item{"latte", "big", 1})
-		p := pe.pay(t, alice, o.ID).wantProblem(t, http.StatusBadGateway)
-		if !strings.Contains(p.Detail, "not paid") {
-			t.Errorf("detail = %q; want it to say the order was not paid", p.Detail)
+	pe := newPayEnv(t, repotest.SQLite(t), nil)
+	standIn := pe.payments.Handler()
+	pe.setFault(func(w http.ResponseWriter, r *http.Request) {
+		standIn.ServeHTTP(httptest.NewRecorder(), r)
+		authtest.Reset(w, r)
+	})
+	alice := pe.token(t, "alice", rw)
+	o := pe.create(t, alice, item{"latte", "big", 1})
+	pe.pay(t, alice, o.ID).wantProblem(t, http.StatusServiceUnavailable)
+	pe.setFault(nil)
+	pe.pay(t, alice, o.ID).wantStatus(t, http.StatusOK)
+	if n, got := pe.payments.Calls(), pe.payments.Payments(); n != 2 || len(got) != 1 {
+		t.Errorf("payments calls, payments = %d, %d; want 2 calls, 1 payment", n, len(got))
+	}
+	if s := pe.status(t, alice, o.ID); s != "paid" {
+		t.Errorf("status = %q; want paid", s)
+	}
+}
+
+// TestCancelDuringPay: a cancel that lands between the payment and the
+// order's update wins; the pay answers 409 saying the payment was taken
+// and is to be refunded, and logs it at error with the order id and the
+// idempotency key.
+func TestCancelDuringPay(t *testing.T) {
+	t.Parallel()
+	pe := newPayEnv(t, repotest.SQLite(t), nil)
+	alice := pe.token(t, "alice", rw)
+	o := pe.create(t, alice, item{"latte", "big", 1})
+	standIn := pe.payments.Handler()
+	var cancelled atomic.Int64 // the cancel's status
+	pe.setFault(func(w http.ResponseWriter, r *http.Request) {
+		standIn.ServeHTTP(w, r)
+		req, err := http.NewRequest(http.MethodPost, pe.url+"/orders/"+o.ID+"/cancel", nil)
+		if err != nil {
+			return
 		}
-		if n, got := pe.payments.Calls(), pe.payments.Payments(); n != 1 || len(got) != 0 {
-			t.Errorf("payments calls, payments = %d, %d; want 1 refused call, no payment", n, len(got))
-		}
-		if s := pe.status(t, alice, o.ID); s != "created" {
-			t.Errorf("status = %q; want created", s)
+		req.Header.Set("Authorization", "Bearer "+alice)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			cancelled.Store(int64(resp.StatusCode))
 		}
 	})
+	p := pe.pay(t, alice, o.ID).wantProblem(t, http.StatusConflict)
+	if s := cancelled.Load(); s != http.StatusOK {
+		t.Fatalf("the cancel during the pay = %d; want 200", s)
+	}
+	if !strings.Contains(p.Detail, "payment was taken") || !strings.Contains(p.Detail, "refunded") {
+		t.Errorf("detail = %q; want it to say the payment was taken and is to be refunded", p.Detail)
+	}
+	if s := pe.status(t, alice, o.ID); s != "cancelled" {
+		t.Errorf("status = %q; want cancelled", s)
+	}
+	key := payments.IdempotencyKey(models.OrderID(o.ID))
+	var found bool
+	for line := range strings.SplitSeq(pe.log.String(), "\n") {
+		found = found || strings.Contains(line, `"level":"ERROR"`) && strings.Contains(line, `"order_id":"`+o.ID+`"`) && strings.Contains(line, `"idempotency_key":"`+key+`"`)
+	}
+	if !found {
+		t.Errorf("no error log line with the order id and the idempotency key %q in:\n%s", key, pe.log.String())
+	}
+}
+
+// TestPayExchangesAtTheCallersIssuer: with two trusted issuers, a caller's
+// token is exchanged at the token endpoint of the issuer that signed it,
+// found by its discovery, and the other issuer gets no token request.
+func TestPayExchangesAtTheCallersIssuer(t *testing.T) {
+	t.Parallel()
+	a, b := authtest.NewIdP(t), authtest.NewIdP(t)
+	standIn := devpayments.New(newPaymentsVerifier(t, a.URL(), b.URL()), paymentsScope, ordersClientID)
+	paySrv := httptest.NewServer(standIn.Handler())
+	t.Cleanup(paySrv.Close)
+	trusted := auth.Config{Issuers: []auth.Issuer{{URL: a.URL(), Audiences: []string{authtest.Audience}}, {URL: b.URL(), Audiences: []string{authtest.Audience}}}, Leeway: auth.DefaultLeeway}
+	// The orders API's verifier, whose discovery gives each issuer's token
+	// endpoint, as serve's does.
+	v, err := auth.NewVerifier(trusted, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go v.Run(t.Context())
+	var requests [2]atomic.Int64
+	cfg := payments.Config{URL: paySrv.URL, Audience: paymentsAudience, Scope: paymentsScope, Timeout: 2 * time.Second, Mode: payments.Exchange,
+		Client: payments.ClientAuth{ID: ordersClientID, Secret: clientSecret},
+		TokenEndpoint: func(ctx context.Context, iss string) (string, error) {
+			m, err := v.IssuerMetadata(ctx, iss)
+			return m.TokenEndpoint, err
+		},
+		HTTP: &http.Client{Transport: countTokenRequests{n: &requests[0], url: a.URL() + devissuer.TokenPath}},
+	}
+	cfg.HTTP.Transport = countTokenRequests{n: &requests[1], url: b.URL() + devissuer.TokenPath, next: cfg.HTTP.Transport}
+	allowExchange(a, cfg)
+	allowExchange(b, cfg)
+	payer, err := payments.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvFor(t, a, func(c *envConfig) { c.auth, c.api.Payer = trusted, payer })
+	bob := b.Token(t, authtest.Claims{Subject: "bob", Scope: rw})
+	o := e.create(t, bob, item{"latte", "big", 1})
+	e.do(t, request{method: http.MethodPost, path: "/orders/" + o.ID + "/pay", token: bob}).wantStatus(t, http.StatusOK)
+	if na, nb := requests[0].Load(), requests[1].Load(); na != 0 || nb != 1 {
+		t.Errorf("token requests at A, B = %d, %d; want 0, 1: bob's token is B's", na, nb)
+	}
+	got := standIn.Payments()
+	if len(got) != 1 || claimsOf(t, got[0].Token)["iss"] != b.URL() || got[0].Subject != "bob" {
+		t.Errorf("payments = %+v; want one by bob with a token B issued", got)
+	}
 }
 
 // TestConcurrentPaysPayOnce: eight pays of one order at once give one 200
@@ -397,5 +526,55 @@ func TestDevPaysThroughPaymentsStandIn(t *testing.T) {
 	direct.Body.Close()
 	if direct.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the caller's own token at the payments stand-in = %d; want 401", direct.StatusCode)
+	}
+}
+
+// TestPaymentsStandInChecksTokens: the stand-in checks tokens as the
+// orders API does: a token bound to a DPoP key or a client certificate
+// is refused as a bearer token, two Authorization headers are refused,
+// and a token without the actor or the scope is forbidden.
+func TestPaymentsStandInChecksTokens(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	standIn := devpayments.New(newPaymentsVerifier(t, idp.URL()), paymentsScope, ordersClientID)
+	srv := httptest.NewServer(standIn.Handler())
+	t.Cleanup(srv.Close)
+	token := func(extra map[string]any) string {
+		claims := map[string]any{"aud": paymentsAudience, "act": map[string]any{"sub": ordersClientID}}
+		maps.Copy(claims, extra)
+		return idp.Token(t, authtest.Claims{Subject: "alice", Scope: paymentsScope, Extra: claims})
+	}
+	good := token(nil)
+	tests := []struct {
+		name          string
+		authorization []string
+		want          int
+	}{
+		{"exchanged token", []string{"Bearer " + good}, http.StatusCreated},
+		{"bound to a DPoP key", []string{"Bearer " + token(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiGuA4I"}})}, http.StatusUnauthorized},
+		{"bound to a certificate", []string{"Bearer " + token(map[string]any{"cnf": map[string]any{"x5t#S256": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiGuA4I"}})}, http.StatusUnauthorized},
+		{"two Authorization headers", []string{"Bearer " + good, "Bearer " + good}, http.StatusBadRequest},
+		{"no actor", []string{"Bearer " + token(map[string]any{"act": authtest.Omit})}, http.StatusForbidden},
+		{"another actor", []string{"Bearer " + token(map[string]any{"act": map[string]any{"sub": "mallory"}})}, http.StatusForbidden},
+		{"the caller's own token", []string{"Bearer " + idp.Token(t, authtest.Claims{Subject: "alice", Scope: rw})}, http.StatusUnauthorized},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/payments", strings.NewReader(`{"order_id":"o"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Authorization"] = tt.authorization
+			req.Header.Set("Idempotency-Key", fmt.Sprint("k", i))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d; want %d", resp.StatusCode, tt.want)
+			}
+		})
 	}
 }

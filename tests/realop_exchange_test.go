@@ -19,6 +19,7 @@ import (
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
 	"github.com/coffeemesh/orders/internal/devpayments"
+	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/payments"
 	"github.com/coffeemesh/orders/repository/repotest"
 )
@@ -59,21 +60,45 @@ func (s *exchangeOP) AuthorizeClientIDSecret(ctx context.Context, id, secret str
 	return s.realOP.AuthorizeClientIDSecret(ctx, id, secret)
 }
 
-// ValidateTokenExchangeRequest is the provider's policy: access tokens
-// only, from the orders API's client, for the payments audience and scope.
+// ValidateTokenExchangeRequest is the provider's policy, the dev issuer's
+// (devissuer.ExchangePolicy): access tokens only, from the orders API's
+// client (authenticated by the provider with its secret), of bearer
+// tokens for the orders API, for the payments audience and scope.
 func (s *exchangeOP) ValidateTokenExchangeRequest(_ context.Context, r op.TokenExchangeRequest) error {
 	if r.GetRequestedTokenType() == "" {
 		r.SetRequestedTokenType(oidc.AccessTokenType)
 	}
+	claims := r.GetExchangeSubjectTokenClaims()
 	switch {
 	case r.GetClientID() != s.apiID:
 		return oidc.ErrUnauthorizedClient().WithDescription("this client may not exchange tokens")
 	case r.GetRequestedTokenType() != oidc.AccessTokenType || r.GetExchangeSubjectTokenType() != oidc.AccessTokenType:
 		return oidc.ErrInvalidRequest().WithDescription("access tokens only")
+	case !slices.Contains(audienceOf(claims["aud"]), *s.audience.Load()):
+		return oidc.ErrInvalidGrant().WithDescription("only tokens for the orders API")
+	case claims["cnf"] != nil:
+		return oidc.ErrInvalidGrant().WithDescription("a sender-constrained token is not exchanged for a bearer token")
 	case !slices.Equal(r.GetAudience(), []string{paymentsAudience}):
 		return oidc.ErrInvalidTarget().WithDescription("only the payments audience")
 	case !slices.Equal(r.GetScopes(), []string{paymentsScope}):
 		return oidc.ErrInvalidScope().WithDescription("only the payments scope")
+	}
+	return nil
+}
+
+// audienceOf reads a JWT's aud claim, a string or an array of them.
+func audienceOf(aud any) []string {
+	switch a := aud.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
 	}
 	return nil
 }
@@ -146,7 +171,7 @@ func TestPayWithRealProviderExchange(t *testing.T) {
 	newPayer := func(scope string) *payments.Client {
 		p, err := payments.New(payments.Config{URL: paySrv.URL, Audience: paymentsAudience, Scope: scope, Timeout: 5 * time.Second, Mode: payments.Exchange,
 			Client:        payments.ClientAuth{ID: provider.apiID, Secret: provider.apiSecret},
-			TokenEndpoint: func(ctx context.Context) (string, error) { return discoveredTokenEndpoint(ctx, issuer) }})
+			TokenEndpoint: func(ctx context.Context, iss string) (string, error) { return discoveredTokenEndpoint(ctx, iss) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,5 +199,21 @@ func TestPayWithRealProviderExchange(t *testing.T) {
 	}
 	if c := claimsOf(t, got[0].Token); c["iss"] != issuer {
 		t.Errorf("the exchanged token's iss = %v; want the provider %s", c["iss"], issuer)
+	}
+
+	// The provider refuses to exchange what its policy does not allow:
+	// the exchanged token again, and a token for another audience.
+	elsewhere := "https://elsewhere.example.com"
+	provider.audience.Store(&elsewhere)
+	other := clientCredentials(t, issuer, provider.clientID, provider.secret, "orders:read orders:write")
+	aud := ordersAudience
+	provider.audience.Store(&aud)
+	for _, subject := range []string{got[0].Token, other} {
+		if err := newPayer(paymentsScope).Pay(t.Context(), issuer, provider.clientID, subject, "order-x"); !errors.Is(err, models.ErrExchangeRefused) {
+			t.Errorf("exchange of a token not for the orders API = %v; want %v", err, models.ErrExchangeRefused)
+		}
+	}
+	if n := standIn.Calls(); n != 1 {
+		t.Errorf("payments calls = %d; want 1", n)
 	}
 }

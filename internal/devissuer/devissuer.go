@@ -81,9 +81,10 @@ type Issuer struct {
 	// proofs checks the DPoP proofs of token requests.
 	proofs *dpop.Verifier
 
-	mu    sync.RWMutex
-	keys  []Key            // keys[0] signs; all are published
-	codes map[string]grant // authorization codes not yet exchanged
+	mu       sync.RWMutex
+	keys     []Key            // keys[0] signs; all are published
+	codes    map[string]grant // authorization codes not yet exchanged
+	exchange *ExchangePolicy  // nil: no token is exchanged
 }
 
 // New returns an issuer that calls itself url, mints tokens for audience

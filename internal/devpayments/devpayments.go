@@ -5,17 +5,18 @@
 // charges nothing and remembers payments in memory, one per idempotency
 // key.
 //
-// It is what `serve --dev` runs on loopback with ORDERS_DEV_PAYMENTS=true,
+// It is what `serve --dev` runs on loopback with ORDERS_DEV_PAYMENTS_ADDR,
 // and what the end-to-end tests pay through. It must never be reachable
 // from a network.
 package devpayments
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
-	"strings"
 	"sync"
 
+	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth"
@@ -56,26 +57,42 @@ func New(verifier *auth.Verifier, scope auth.Scope, actor string) *Service {
 
 // Handler serves POST /payments: 201 for a new payment, 200 for a payment
 // of a known idempotency key (the first one's answer, nothing charged
-// again), 400 for a request without a key or order_id, 401 for a refused
-// token, 403 for a token without the scope or the actor.
+// again), 400 for a request without a key or order_id, or with two
+// Authorization headers, 401 for a refused token, 403 for a token without
+// the scope or the actor. Tokens are checked by auth.Authenticate, as the
+// orders API checks its own: a token bound to a DPoP key or a client
+// certificate is refused without its proof or certificate.
 func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /payments", s.servePayment)
-	return mux
+	r := gin.New()
+	r.POST("/payments", s.count, auth.Authenticate(s.verifier, refuse), s.servePayment)
+	return r
 }
 
-func (s *Service) servePayment(w http.ResponseWriter, r *http.Request) {
+// count counts a request for a payment, taken or refused.
+func (s *Service) count(*gin.Context) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.calls++
-	s.mu.Unlock()
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		answer(w, http.StatusUnauthorized, "a bearer token is required")
-		return
+}
+
+// refuse answers a request Authenticate refused.
+func refuse(c *gin.Context, err error) {
+	status := http.StatusUnauthorized
+	switch {
+	case errors.Is(err, auth.ErrInvalidRequest):
+		status = http.StatusBadRequest
+	case errors.Is(err, auth.ErrUnavailable):
+		status = http.StatusServiceUnavailable
 	}
-	p, err := s.verifier.Verify(r.Context(), token)
+	answer(c.Writer, status, "the token is not for this service")
+}
+
+func (s *Service) servePayment(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	p, _ := auth.FromContext(r.Context()) // Authenticate has stored it
+	token, err := auth.SubjectToken(r)
 	if err != nil {
-		answer(w, http.StatusUnauthorized, "the token is not for this service")
+		answer(w, http.StatusUnauthorized, "a bearer token is required")
 		return
 	}
 	actor := actorOf(token)
