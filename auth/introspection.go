@@ -13,6 +13,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/coffeemesh/orders/auth/introspect"
@@ -29,6 +30,16 @@ const maxOpaqueLength = maxCachedLookup
 // long.
 const inactiveTTL = 5 * time.Second
 
+// MaxConcurrentIntrospections bounds the calls under way to one issuer's
+// introspection endpoint. Concurrent requests with one token share a call,
+// but each distinct token, junk included, costs one, with a goroutine and
+// a connection for up to the timeout; a request that finds every slot
+// taken is answered 503 at once rather than queued.
+const MaxConcurrentIntrospections = 32
+
+// errBusy is why a request found every introspection slot taken.
+var errBusy = fmt.Errorf("%d introspection calls under way", MaxConcurrentIntrospections)
+
 // LatencyBuckets are the upper bounds, in seconds, of the histogram of
 // introspection calls.
 func LatencyBuckets() []float64 {
@@ -40,6 +51,8 @@ type introspector struct {
 	client *introspect.Client
 	// flight makes concurrent requests with one token wait for one call.
 	flight singleflight.Group
+	// slots bounds the calls under way to MaxConcurrentIntrospections.
+	slots *semaphore.Weighted
 	// refused remembers, by the SHA-256 of the token, the refusals that
 	// came from an answer, for inactiveTTL; nil when caching is off.
 	refused *lru.Cache[[sha256.Size]byte, refusal]
@@ -57,6 +70,8 @@ type refusal struct {
 // introspectionCounters count one issuer's introspection calls.
 type introspectionCounters struct {
 	calls, active, inactive, refused, errors, hits atomic.Int64
+	// busy counts the requests refused without a call, every slot taken.
+	busy atomic.Int64
 	// nanos sums the calls' latency; buckets[i] counts the calls that took
 	// at most LatencyBuckets()[i] and more than the bound before it.
 	nanos   atomic.Int64
@@ -90,7 +105,7 @@ func newIntrospector(iss Issuer, meta func(context.Context) (jwks.Metadata, erro
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", iss.URL, err)
 	}
-	out := &introspector{client: client, ttl: cfg.IntrospectionCacheTTL}
+	out := &introspector{client: client, ttl: cfg.IntrospectionCacheTTL, slots: semaphore.NewWeighted(MaxConcurrentIntrospections)}
 	if out.ttl > 0 && cfg.CacheSize > 0 {
 		out.refused, _ = lru.New[[sha256.Size]byte, refusal](cfg.CacheSize) // the size is positive, so this cannot fail
 	} else {
@@ -199,6 +214,11 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 		}
 	}
 	p, err, _ := in.flight.Do(string(key[:]), func() (any, error) {
+		if !in.slots.TryAcquire(1) {
+			in.stats.busy.Add(1)
+			return Principal{}, fail(ReasonIntrospectionDown, errBusy)
+		}
+		defer in.slots.Release(1)
 		p, c, err := v.ask(ctx, iss, token)
 		var e *Error
 		switch {
@@ -309,6 +329,9 @@ type IntrospectionStats struct {
 	Calls, Active, Inactive, Refused, Errors int64
 	// CacheHits counts the requests answered from the cache.
 	CacheHits int64
+	// Busy counts the requests answered 503 without a call, as
+	// MaxConcurrentIntrospections calls were under way.
+	Busy int64
 	// LatencySeconds sums the calls' latency; LatencyBuckets counts the
 	// calls that took at most each of LatencyBuckets(), cumulatively.
 	LatencySeconds float64
@@ -326,7 +349,7 @@ func (v *Verifier) IntrospectionStats() []IntrospectionStats {
 		}
 		s := IntrospectionStats{
 			Issuer: c.URL, Calls: in.stats.calls.Load(), Active: in.stats.active.Load(), Inactive: in.stats.inactive.Load(),
-			Refused: in.stats.refused.Load(), Errors: in.stats.errors.Load(), CacheHits: in.stats.hits.Load(),
+			Refused: in.stats.refused.Load(), Errors: in.stats.errors.Load(), CacheHits: in.stats.hits.Load(), Busy: in.stats.busy.Load(),
 			LatencySeconds: time.Duration(in.stats.nanos.Load()).Seconds(), LatencyBuckets: map[float64]uint64{},
 		}
 		var sum uint64

@@ -402,6 +402,56 @@ func TestIntrospectionOneCallPerToken(t *testing.T) {
 	}
 }
 
+// TestIntrospectionSlots: distinct tokens cannot open more than
+// MaxConcurrentIntrospections calls to the issuer at once; one more is 503
+// at once, without a call, and counted; once the calls end, the slots are
+// free again.
+func TestIntrospectionSlots(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	answer := fmt.Sprintf(`{"active":true,"sub":"alice","iss":%q,"aud":%q,"exp":%d}`, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	entered, release := make(chan struct{}, auth.MaxConcurrentIntrospections), make(chan struct{})
+	idp.SetIntrospectionFault(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		authtest.Body("application/json", answer)(w, r)
+	})
+	var done sync.WaitGroup
+	errs := make(chan error, auth.MaxConcurrentIntrospections)
+	for range auth.MaxConcurrentIntrospections {
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		done.Go(func() {
+			_, err := v.Verify(t.Context(), tok)
+			errs <- err
+		})
+	}
+	for range auth.MaxConcurrentIntrospections {
+		<-entered
+	}
+	_, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"}))
+	if reasonOf(err) != auth.ReasonIntrospectionDown {
+		t.Errorf("one token more = %v; want introspection_unavailable", err)
+	}
+	if got := v.IntrospectionStats()[0].Busy; got != 1 {
+		t.Errorf("busy = %d; want 1", got)
+	}
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a call within the slots: %v", err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != auth.MaxConcurrentIntrospections {
+		t.Errorf("calls = %d; want %d", got, auth.MaxConcurrentIntrospections)
+	}
+	if _, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Errorf("once the calls ended: %v", err)
+	}
+}
+
 // TestIntrospectionFailuresAre503: whatever keeps the endpoint from telling
 // is 503 with Retry-After, never 401 or 500; it is logged at warn without
 // the token or the secret, and not remembered.
