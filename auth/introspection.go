@@ -200,7 +200,8 @@ func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token string, p
 // introspect asks iss about token, once for all concurrent requests with
 // it, and returns the principal of an active, acceptable answer; cache,
 // when the answers may be believed for a while, stores it. A refusal that
-// came from an answer is remembered for inactiveTTL.
+// came from an answer is remembered for inactiveTTL. A request whose ctx
+// ends stops waiting, while the call goes on for the others.
 func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, cache func(Principal, *claims)) (Principal, error) {
 	in := iss.introspector
 	key := tokenKey(token)
@@ -213,7 +214,7 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 			in.refused.Remove(key)
 		}
 	}
-	p, err, _ := in.flight.Do(string(key[:]), func() (any, error) {
+	ch := in.flight.DoChan(string(key[:]), func() (any, error) {
 		if !in.slots.TryAcquire(1) {
 			in.stats.busy.Add(1)
 			return Principal{}, fail(ReasonIntrospectionDown, errBusy)
@@ -229,10 +230,16 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 		}
 		return p, err
 	})
-	if err != nil {
-		return Principal{}, err
+	var r singleflight.Result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return Principal{}, fail(ReasonIntrospectionDown, context.Cause(ctx))
 	}
-	principal, _ := p.(Principal) // the function above returns only Principals
+	if r.Err != nil {
+		return Principal{}, r.Err
+	}
+	principal, _ := r.Val.(Principal) // the function above returns only Principals
 	return principal, nil
 }
 

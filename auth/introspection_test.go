@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -402,6 +403,46 @@ func TestIntrospectionOneCallPerToken(t *testing.T) {
 	}
 }
 
+// TestIntrospectionOutlivesACancelledRequest: a request that ends while
+// its token is being introspected stops waiting at once, and the call it
+// started goes on for another request with the same token.
+func TestIntrospectionOutlivesACancelledRequest(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+	answer := fmt.Sprintf(`{"active":true,"sub":"alice","iss":%q,"aud":%q,"exp":%d}`, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	entered, release := make(chan struct{}), make(chan struct{})
+	idp.SetIntrospectionFault(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		authtest.Body("application/json", answer)(w, r)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, tok)
+		first <- err
+	}()
+	<-entered
+	second := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(t.Context(), tok)
+		second <- err
+	}()
+	cancel()
+	if err := <-first; reasonOf(err) != auth.ReasonIntrospectionDown {
+		t.Errorf("cancelled request = %v; want introspection_unavailable while the call is under way", err)
+	}
+	close(release)
+	if err := <-second; err != nil {
+		t.Errorf("the request still waiting = %v; want accepted", err)
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls = %d; want 1", got)
+	}
+}
+
 // TestIntrospectionSlots: distinct tokens cannot open more than
 // MaxConcurrentIntrospections calls to the issuer at once; one more is 503
 // at once, without a call, and counted; once the calls end, the slots are
@@ -641,7 +682,7 @@ func TestIntrospectionSettingsContradictions(t *testing.T) {
 		{"plain http URL", func(c *auth.Config) { c.Issuers[0].Introspection.URL = "http://idp.example.com/introspect" }, "introspection url"},
 		{"two issuers introspect", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection"},
 		{"cache TTL over 5m", func(c *auth.Config) { c.IntrospectionCacheTTL = 6 * time.Minute }, "introspection cache TTL"},
-		{"timeout over 30s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
+		{"timeout over 10s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,9 @@ import (
 // Defaults and bounds of Options.
 const (
 	DefaultTimeout = 5 * time.Second
-	MaxTimeout     = 30 * time.Second
+	// MaxTimeout stays well below the API's write timeout (30 s), so that
+	// the 503 of an endpoint that does not answer is still written.
+	MaxTimeout = 10 * time.Second
 	// MaxAnswerBytes bounds an answer's body; a longer one is an error.
 	MaxAnswerBytes = 64 << 10
 	// assertionLifetime is how long a client assertion is valid.
