@@ -169,12 +169,14 @@ func sealedForIssuer(token string) bool {
 }
 
 // verifyOpaque returns the principal of an opaque token as the issuer with
-// introspection describes it, and caches it.
+// introspection describes it, and caches it no longer than its exp, the
+// introspection TTL and the cache's TTL.
 func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, error) {
 	iss := v.opaque
 	return v.introspect(ctx, iss, token, func(p Principal, c *claims) {
 		e := cached{principal: p, until: c.expiresAt.Time, hits: &iss.introspector.stats.hits}
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
+		e.limit(v.cfg.Now().Add(v.cfg.CacheTTL))
 		if c.notBefore != nil {
 			e.notBefore = c.notBefore.Add(-v.cfg.Leeway)
 		}

@@ -342,6 +342,40 @@ func TestIntrospectionCache(t *testing.T) {
 			t.Errorf("calls = %d; want 2: one, then one more after 5s", got)
 		}
 	})
+	t.Run("active no longer than the cache TTL", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.CacheTTL = time.Second })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		if _, err := v.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+		idp.Revoke(tok)
+		clk.advance(2 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Errorf("revoked, past ORDERS_AUTH_CACHE_TTL = %v; want inactive", err)
+		}
+	})
+	t.Run("refusals no longer than a shorter TTL", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.IntrospectionCacheTTL = 2 * time.Second })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"active": false}})
+		for range 2 {
+			if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+				t.Fatalf("Verify = %v; want inactive", err)
+			}
+		}
+		clk.advance(3 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Fatalf("Verify = %v; want inactive", err)
+		}
+		if got := idp.IntrospectionCalls(); got != 2 {
+			t.Errorf("calls = %d; want 2: a refusal is remembered min(5s, TTL)", got)
+		}
+	})
 	t.Run("TTL 0 asks every time", func(t *testing.T) {
 		t.Parallel()
 		idp := authtest.NewIdP(t)
