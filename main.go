@@ -440,6 +440,7 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 			"introspection_url", iss.Introspection.URL,
 			"introspection_private_key_jwt", iss.Introspection.ClientKey != nil,
 			"introspect_jwts", iss.Introspection.JWTs,
+			"introspect_jwts_only", iss.Introspection.JWTsOnly,
 		)
 	}
 	if cfg.decryptionKeyReadable {

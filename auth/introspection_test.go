@@ -675,6 +675,40 @@ func TestIntrospectJWTs(t *testing.T) {
 	}
 }
 
+// TestIntrospectJWTsOfASecondIssuer: an issuer may introspect its JWTs
+// alone while another receives the opaque tokens; a JWT goes to its own
+// issuer, an opaque token only to the one that receives them.
+func TestIntrospectJWTsOfASecondIssuer(t *testing.T) {
+	t.Parallel()
+	opaque, jwts := authtest.NewIdP(t), authtest.NewIdP(t)
+	cfg := opaque.Config()
+	second := jwts.TrustIntrospecting()
+	second.Introspection.JWTs, second.Introspection.JWTsOnly = true, true
+	cfg.Issuers = []auth.Issuer{opaque.TrustIntrospecting(), second}
+	cfg.IntrospectionCacheTTL = 0
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), opaque.OpaqueToken(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Errorf("opaque token of the first issuer: %v", err)
+	}
+	tok := jwts.Token(t, authtest.Claims{Subject: "bob"})
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Errorf("JWT of the second issuer: %v", err)
+	}
+	jwts.Revoke(tok)
+	if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("revoked JWT of the second issuer = %v; want inactive", err)
+	}
+	if _, err := v.Verify(t.Context(), jwts.OpaqueToken(t, authtest.Claims{Subject: "bob"})); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("opaque token of the second issuer = %v; want inactive, from the first issuer", err)
+	}
+	if got, want := [2]int64{opaque.IntrospectionCalls(), jwts.IntrospectionCalls()}, [2]int64{2, 2}; got != want {
+		t.Errorf("calls (first, second) = %v; want %v", got, want)
+	}
+}
+
 // TestIntrospectionDiscovery: the endpoint comes from discovery; an issuer
 // whose discovery names none is 503.
 func TestIntrospectionDiscovery(t *testing.T) {
@@ -714,7 +748,8 @@ func TestIntrospectionSettingsContradictions(t *testing.T) {
 		{"JWTs without introspection", func(c *auth.Config) { c.Issuers[0].Introspection = auth.Introspection{JWTs: true} }, "introspecting JWTs needs introspection"},
 		{"assertion audience without key", func(c *auth.Config) { c.Issuers[0].Introspection.AssertionAudience = "https://a.example.com" }, "an assertion audience needs a client key"},
 		{"plain http URL", func(c *auth.Config) { c.Issuers[0].Introspection.URL = "http://idp.example.com/introspect" }, "introspection url"},
-		{"two issuers introspect", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection"},
+		{"JWTs only without JWTs", func(c *auth.Config) { c.Issuers[0].Introspection.JWTsOnly = true }, "introspecting JWTs only needs introspecting JWTs"},
+		{"two issuers receive opaque tokens", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection of opaque tokens"},
 		{"cache TTL over 5m", func(c *auth.Config) { c.IntrospectionCacheTTL = 6 * time.Minute }, "introspection cache TTL"},
 		{"timeout over 10s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
 	}
