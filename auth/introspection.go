@@ -173,7 +173,7 @@ func sealedForIssuer(token string) bool {
 // introspection TTL and the cache's TTL.
 func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, error) {
 	iss := v.opaque
-	return v.introspect(ctx, iss, token, func(p Principal, c *claims) {
+	return v.introspect(ctx, iss, token, token, func(p Principal, c *claims) {
 		e := cached{principal: p, until: c.expiresAt.Time, hits: &iss.introspector.stats.hits}
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
 		e.limit(v.cfg.Now().Add(v.cfg.CacheTTL))
@@ -186,9 +186,12 @@ func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, e
 
 // checkActive asks the issuer whether a JWT that passed every local check
 // is still active, and caches the JWT's principal p no longer than an
-// answer is believed.
-func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token string, p Principal, e cached, held func() bool) (Principal, error) {
-	_, err := v.introspect(ctx, iss, token, func(Principal, *claims) {
+// answer is believed. token is the token as sent, which the cache and the
+// merging of concurrent calls key on; signed is the JWS the issuer signed
+// (token itself, or what an encrypted token held), which is what is sent:
+// the issuer may have no key to read a JWE encrypted to the API.
+func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token, signed string, p Principal, e cached, held func() bool) (Principal, error) {
+	_, err := v.introspect(ctx, iss, token, signed, func(Principal, *claims) {
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
 		e.hits = &iss.introspector.stats.hits
 		v.cache.add(token, e, held)
@@ -199,12 +202,12 @@ func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token string, p
 	return p, nil
 }
 
-// introspect asks iss about token, once for all concurrent requests with
-// it, and returns the principal of an active, acceptable answer; cache,
+// introspect asks iss about token, sending sent (token, or the JWS inside
+// it), once for all concurrent requests with token, and returns the principal of an active, acceptable answer; cache,
 // when the answers may be believed for a while, stores it. A refusal that
 // came from an answer is remembered for inactiveTTL. A request whose ctx
 // ends stops waiting, while the call goes on for the others.
-func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, cache func(Principal, *claims)) (Principal, error) {
+func (v *Verifier) introspect(ctx context.Context, iss *issuer, token, sent string, cache func(Principal, *claims)) (Principal, error) {
 	in := iss.introspector
 	key := tokenKey(token)
 	if in.refused != nil {
@@ -222,7 +225,7 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 			return Principal{}, fail(ReasonIntrospectionDown, errBusy)
 		}
 		defer in.slots.Release(1)
-		p, c, err := v.ask(ctx, iss, token)
+		p, c, err := v.ask(ctx, iss, sent)
 		var e *Error
 		switch {
 		case err == nil && in.ttl > 0:

@@ -675,6 +675,35 @@ func TestIntrospectJWTs(t *testing.T) {
 	}
 }
 
+// TestIntrospectEncryptedJWTs: with JWTs introspected, an encrypted token
+// is asked about as the JWS its issuer signed, which the issuer can read,
+// and cached as sent.
+func TestIntrospectEncryptedJWTs(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	clk := &clock{}
+	key := authtest.NewDecryptionKey(t, "api-1", "EC")
+	v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) {
+		c.Issuers[0].Introspection.JWTs = true
+		c.DecryptionKeys = authtest.KeySet(t, key)
+	})
+	signed := idp.Token(t, authtest.Claims{Subject: "alice"})
+	tok := authtest.Encrypt(t, signed, key, authtest.Encryption{})
+	for range 2 {
+		if p, err := v.Verify(t.Context(), tok); err != nil || p.Subject != "alice" {
+			t.Fatalf("Verify = %+v, %v; want alice", p, err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls = %d; want 1, then the cache", got)
+	}
+	idp.Revoke(signed)
+	clk.advance(31 * time.Second)
+	if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("encrypted token whose JWS was revoked = %v; want inactive", err)
+	}
+}
+
 // TestIntrospectJWTsOfASecondIssuer: an issuer may introspect its JWTs
 // alone while another receives the opaque tokens; a JWT goes to its own
 // issuer, an opaque token only to the one that receives them.

@@ -295,7 +295,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		if v.cache != nil {
 			e = v.cache.entry(p, &c, used)
 		}
-		return v.checkActive(ctx, iss, token, p, e, held)
+		return v.checkActive(ctx, iss, token, signed, p, e, held)
 	}
 	v.cache.put(token, p, &c, used, held)
 	return p, nil
