@@ -191,13 +191,21 @@ func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, e
 // (token itself, or what an encrypted token held), which is what is sent:
 // the issuer may have no key to read a JWE encrypted to the API.
 func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token, signed string, p Principal, e cached, held func() bool) (Principal, error) {
-	_, err := v.introspect(ctx, iss, token, signed, func(Principal, *claims) {
+	answered, err := v.introspect(ctx, iss, token, signed, func(answered Principal, _ *claims) {
+		if answered.Subject != p.Subject {
+			return
+		}
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
 		e.hits = &iss.introspector.stats.hits
 		v.cache.add(token, e, held)
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return Principal{}, err
+	case answered.Subject != p.Subject:
+		// The answer is about another subject: the issuer does not vouch
+		// for this JWT.
+		return Principal{}, fail(ReasonInactive, errors.New("the introspection answer names another sub than the JWT"))
 	}
 	return p, nil
 }
@@ -311,11 +319,18 @@ func (iss *issuer) answer(body []byte, now time.Time, leeway time.Duration) (*cl
 		return nil, fail(ReasonWrongIssuer, nil)
 	}
 	typ, err := c.stringClaim("token_type")
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
-	case typ == "refresh_token":
-		return nil, fail(ReasonNotAccessToken, errors.New("token_type is refresh_token"))
+	}
+	switch {
+	case typ == "refresh_token", typ == "urn:ietf:params:oauth:token-type:refresh_token":
+		return nil, fail(ReasonNotAccessToken, errors.New("token_type is a refresh token's"))
+	case strings.EqualFold(typ, "DPoP"):
+		// A DPoP-bound token's answer names its key (RFC 9449, section
+		// 6.2); without it the token would pass as a bearer token.
+		if jkt, _, err := c.confirmation(); err != nil || jkt == "" {
+			return nil, fail(ReasonMalformedClaims, errors.New("token_type DPoP without cnf.jkt"))
+		}
 	}
 	if err := iss.check(&c, true); err != nil {
 		return nil, err

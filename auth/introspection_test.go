@@ -123,6 +123,9 @@ func TestIntrospectionRefuses(t *testing.T) {
 		{"other audience", opaque(map[string]any{"aud": "https://other.example.com"}), auth.ReasonWrongAudience},
 		{"no audience", opaque(map[string]any{"aud": authtest.Omit}), auth.ReasonNoAudience},
 		{"refresh token by token_type", opaque(map[string]any{"token_type": "refresh_token"}), auth.ReasonNotAccessToken},
+		{"refresh token by token_type URN", opaque(map[string]any{"token_type": "urn:ietf:params:oauth:token-type:refresh_token"}), auth.ReasonNotAccessToken},
+		{"DPoP token_type without cnf", opaque(map[string]any{"token_type": "DPoP"}), auth.ReasonMalformedClaims},
+		{"DPoP token_type with cnf.x5t#S256 alone", opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"x5t#S256": "abc"}}), auth.ReasonMalformedClaims},
 		{"refresh token by Hydra's token_use", opaque(map[string]any{"token_use": "refresh_token"}), auth.ReasonNotAccessToken},
 		{"id token by token_use", opaque(map[string]any{"token_use": "id"}), auth.ReasonNotAccessToken},
 		{"token_type a number", opaque(map[string]any{"token_type": 1}), auth.ReasonMalformedClaims},
@@ -672,6 +675,49 @@ func TestIntrospectJWTs(t *testing.T) {
 	}
 	if got := idp.IntrospectionCalls(); got != 2 {
 		t.Errorf("calls = %d; want 2: a JWT refused locally is not sent", got)
+	}
+}
+
+// TestIntrospectJWTsAnswers: with JWTs introspected, an answer about
+// another subject refuses the JWT, and an endpoint that cannot tell makes a
+// JWT 503 as it does an opaque token.
+func TestIntrospectJWTsAnswers(t *testing.T) {
+	t.Parallel()
+	answer := func(idp *authtest.IdP, sub string) string {
+		return fmt.Sprintf(`{"active":true,"sub":%q,"iss":%q,"aud":%q,"exp":%d}`, sub, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	}
+	tests := []struct {
+		name  string
+		fault func(*authtest.IdP) http.HandlerFunc
+		want  auth.Reason
+	}{
+		{"same sub", func(idp *authtest.IdP) http.HandlerFunc {
+			return authtest.Body("application/json", answer(idp, "alice"))
+		}, 0},
+		{"another sub", func(idp *authtest.IdP) http.HandlerFunc {
+			return authtest.Body("application/json", answer(idp, "mallory"))
+		}, auth.ReasonInactive},
+		{"endpoint down", func(*authtest.IdP) http.HandlerFunc { return authtest.Status(http.StatusServiceUnavailable) }, auth.ReasonIntrospectionDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := authtest.NewIdP(t)
+			v := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].Introspection.JWTs = true })
+			idp.SetIntrospectionFault(tt.fault(idp))
+			tok := idp.Token(t, authtest.Claims{Subject: "alice"})
+			for range 2 {
+				if _, err := v.Verify(t.Context(), tok); reasonOf(err) != tt.want || (tt.want == 0) != (err == nil) {
+					t.Errorf("Verify = %v; want reason %s", err, tt.want)
+				}
+			}
+			if tt.want == auth.ReasonIntrospectionDown {
+				code, header, _ := authenticate(v, tok)
+				if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+					t.Errorf("got %d, Retry-After %q; want 503 with Retry-After", code, header.Get("Retry-After"))
+				}
+			}
+		})
 	}
 }
 
