@@ -40,11 +40,10 @@ const MaxConcurrentIntrospections = 32
 // errBusy is why a request found every introspection slot taken.
 var errBusy = fmt.Errorf("%d introspection calls under way", MaxConcurrentIntrospections)
 
-// LatencyBuckets are the upper bounds, in seconds, of the histogram of
-// introspection calls.
-func LatencyBuckets() []float64 {
-	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-}
+// latencyBuckets are the upper bounds, in seconds, of the histogram of
+// introspection calls; never written. An array, so that the counters
+// are sized by it and cannot disagree with it.
+var latencyBuckets = [...]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // introspector asks one issuer about its tokens.
 type introspector struct {
@@ -73,16 +72,16 @@ type introspectionCounters struct {
 	// busy counts the requests refused without a call, every slot taken.
 	busy atomic.Int64
 	// nanos sums the calls' latency; buckets[i] counts the calls that took
-	// at most LatencyBuckets()[i] and more than the bound before it.
+	// at most latencyBuckets[i] and more than the bound before it.
 	nanos   atomic.Int64
-	buckets [11]atomic.Int64
+	buckets [len(latencyBuckets)]atomic.Int64
 }
 
 // observe counts a call that took d.
 func (ic *introspectionCounters) observe(d time.Duration) {
 	ic.calls.Add(1)
 	ic.nanos.Add(int64(d))
-	for i, bound := range LatencyBuckets() {
+	for i, bound := range latencyBuckets {
 		if d.Seconds() <= bound {
 			ic.buckets[i].Add(1)
 			return
@@ -360,7 +359,7 @@ type IntrospectionStats struct {
 	// MaxConcurrentIntrospections calls were under way.
 	Busy int64
 	// LatencySeconds sums the calls' latency; LatencyBuckets counts the
-	// calls that took at most each of LatencyBuckets(), cumulatively.
+	// calls that took at most each of its bounds, cumulatively.
 	LatencySeconds float64
 	LatencyBuckets map[float64]uint64
 }
@@ -380,7 +379,7 @@ func (v *Verifier) IntrospectionStats() []IntrospectionStats {
 			LatencySeconds: time.Duration(in.stats.nanos.Load()).Seconds(), LatencyBuckets: map[float64]uint64{},
 		}
 		var sum uint64
-		for i, bound := range LatencyBuckets() {
+		for i, bound := range latencyBuckets {
 			sum += uint64(in.stats.buckets[i].Load())
 			s.LatencyBuckets[bound] = sum
 		}
