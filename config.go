@@ -497,6 +497,20 @@ func splitList(s string) []string {
 	return parts
 }
 
+// redactEndpoint hides the query of an endpoint's URL, which may carry a
+// credential, for the log; auth.CheckURL has refused user info already.
+func redactEndpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
+}
+
 // redactURL hides the password of a database URL, for the log.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +156,30 @@ func TestTwoIssuersWithIntrospectionRefused(t *testing.T) {
 	}
 	if in := c.auth.Issuers[1].Introspection; !in.JWTs || !in.JWTsOnly {
 		t.Errorf("second issuer's introspection = %+v; want JWTs only", in)
+	}
+}
+
+// TestIntrospectionURLLoggedRedacted: a credential in the introspection
+// URL's query never reaches the log of the configuration.
+func TestIntrospectionURLLoggedRedacted(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(nil, env(map[string]string{
+		"ORDERS_AUTH_ISSUER": "https://hydra.example.com/", "ORDERS_AUTH_AUDIENCE": "orders",
+		"ORDERS_AUTH_INTROSPECTION_CLIENT_ID": "orders-api", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "client-secret",
+		"ORDERS_AUTH_INTROSPECTION_URL": "https://hydra.example.com/oauth2/introspect?api_key=query-secret",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logConfig(t.Context(), slog.New(slog.NewJSONHandler(&logs, nil)), c)
+	out := logs.String()
+	for _, secret := range []string{"query-secret", "client-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"introspection_url":"https://hydra.example.com/oauth2/introspect?redacted"`) {
+		t.Errorf("log = %s; want the introspection URL with its query redacted", out)
 	}
 }
