@@ -1,6 +1,7 @@
 package introspect_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/introspect"
 )
 
@@ -89,8 +93,8 @@ func TestParseKey(t *testing.T) {
 			switch {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("ParseKey = %v; want an error about %q", err, tt.wantErr)
-			case tt.wantErr == "" && (err != nil || k.Alg != tt.alg || len(k.ID) != 43):
-				t.Errorf("ParseKey = %+v, %v; want %s with a thumbprint as kid", k, err, tt.alg)
+			case tt.wantErr == "" && (err != nil || k.Alg != tt.alg || k.ID != dpopThumbprint(t, k.Signer.Public())):
+				t.Errorf("ParseKey = %+v, %v; want %s with its RFC 7638 thumbprint as kid", k, err, tt.alg)
 			}
 		})
 	}
@@ -99,3 +103,19 @@ func TestParseKey(t *testing.T) {
 		t.Errorf("ParseKey with a kid = %+v, %v; want kid mine", k, err)
 	}
 }
+
+// dpopThumbprint is the RFC 7638 thumbprint of pub as the DPoP package
+// computes it from pub's JWK, so that both agree.
+func dpopThumbprint(tb testing.TB, pub crypto.PublicKey) string {
+	tb.Helper()
+	jwk, err := (&jose.JSONWebKey{Key: pub}).MarshalJSON()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tp, err := dpop.Thumbprint(jwk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tp
+}
+
