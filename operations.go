@@ -69,15 +69,15 @@ var (
 	introspectionTime  = prometheus.NewDesc("orders_introspection_duration_seconds", "Latency of introspection requests, by issuer.", []string{"issuer"}, nil)
 )
 
-func (k introspectionCollector) Describe(ch chan<- *prometheus.Desc) {
+func (ic introspectionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- introspectionsDesc
 	ch <- introspectionHits
 	ch <- introspectionBusy
 	ch <- introspectionTime
 }
 
-func (k introspectionCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range k.v.IntrospectionStats() {
+func (ic introspectionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range ic.v.IntrospectionStats() {
 		for outcome, n := range map[string]int64{"active": s.Active, "inactive": s.Inactive, "refused": s.Refused, "error": s.Errors} {
 			ch <- prometheus.MustNewConstMetric(introspectionsDesc, prometheus.CounterValue, float64(n), s.Issuer, outcome)
 		}

@@ -241,8 +241,8 @@ func (p *IdP) jwtAnswer(token string) []byte {
 
 // authenticateClient accepts client_secret_basic with the form-urlencoded
 // ClientID and ClientSecret, or a client assertion (RFC 7523) by a
-// registered key that names the introspection endpoint in its aud and is
-// used once.
+// registered key whose aud is the issuer (or what ExpectAssertionAudience
+// set), as a single string, and that is used once.
 func (p *IdP) authenticateClient(r *http.Request) error {
 	if id, secret, ok := r.BasicAuth(); ok {
 		id, idErr := url.QueryUnescape(id)
