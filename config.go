@@ -144,6 +144,7 @@ type issuerSettings struct {
 	IntrospectionAssertionAudience string `yaml:"introspection_client_assertion_audience"`
 	IntrospectionURL               string `yaml:"introspection_url"`
 	IntrospectJWTs                 bool   `yaml:"introspect_jwts"`
+	IntrospectJWTsOnly             bool   `yaml:"introspect_jwts_only"`
 }
 
 // devHints complete "ORDERS_AUTH_ISSUER is required" for each command that
@@ -417,7 +418,7 @@ func (s issuerSettings) toIssuer(name func(string) string, hint string) (auth.Is
 // error naming its settings by name(its environment variable).
 func (s issuerSettings) introspection(name func(string) string) (auth.Introspection, []error) {
 	in := auth.Introspection{URL: s.IntrospectionURL, ClientID: s.IntrospectionClientID, ClientSecret: s.IntrospectionClientSecret,
-		AssertionAudience: s.IntrospectionAssertionAudience, JWTs: s.IntrospectJWTs}
+		AssertionAudience: s.IntrospectionAssertionAudience, JWTs: s.IntrospectJWTs, JWTsOnly: s.IntrospectJWTsOnly}
 	var errs []error
 	refuse := func(format string, envs ...string) {
 		names := make([]any, len(envs))
@@ -430,14 +431,15 @@ func (s issuerSettings) introspection(name func(string) string) (auth.Introspect
 		id, secretEnv, secretFile = "ORDERS_AUTH_INTROSPECTION_CLIENT_ID", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE"
 		keyFile, keyID            = "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE", "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_ID"
 		assertionAud              = "ORDERS_AUTH_INTROSPECTION_CLIENT_ASSERTION_AUDIENCE"
+		jwts, jwtsOnly            = "ORDERS_AUTH_INTROSPECT_JWTS", "ORDERS_AUTH_INTROSPECT_JWTS_ONLY"
 	)
 	given := map[string]bool{
 		"ORDERS_AUTH_INTROSPECTION_URL": s.IntrospectionURL != "", secretEnv: s.IntrospectionClientSecret != "",
 		secretFile: s.IntrospectionClientSecretFile != "", keyFile: s.IntrospectionClientKeyFile != "",
-		keyID: s.IntrospectionClientKeyID != "", assertionAud: s.IntrospectionAssertionAudience != "", "ORDERS_AUTH_INTROSPECT_JWTS": s.IntrospectJWTs,
+		keyID: s.IntrospectionClientKeyID != "", assertionAud: s.IntrospectionAssertionAudience != "", jwts: s.IntrospectJWTs, jwtsOnly: s.IntrospectJWTsOnly,
 	}
 	if s.IntrospectionClientID == "" {
-		for _, env := range []string{"ORDERS_AUTH_INTROSPECTION_URL", secretEnv, secretFile, keyFile, keyID, assertionAud, "ORDERS_AUTH_INTROSPECT_JWTS"} {
+		for _, env := range []string{"ORDERS_AUTH_INTROSPECTION_URL", secretEnv, secretFile, keyFile, keyID, assertionAud, jwts, jwtsOnly} {
 			if given[env] {
 				refuse("%s needs %s: introspection is on only with the API's client credentials", env, id)
 			}
@@ -455,6 +457,13 @@ func (s issuerSettings) introspection(name func(string) string) (auth.Introspect
 		refuse("%s needs %s", keyID, keyFile)
 	case given[assertionAud] && !given[keyFile]:
 		refuse("%s needs %s", assertionAud, keyFile)
+	case given[jwtsOnly] && !given[jwts]:
+		refuse("%s needs %s", jwtsOnly, jwts)
+	}
+	if len(errs) > 0 {
+		// The files are not read: they would only add errors about a
+		// setting already refused.
+		return auth.Introspection{}, errs
 	}
 	if given[secretFile] {
 		b, err := os.ReadFile(s.IntrospectionClientSecretFile)
@@ -501,6 +510,20 @@ func splitList(s string) []string {
 		parts[i] = strings.TrimSpace(p)
 	}
 	return parts
+}
+
+// redactEndpoint hides the query of an endpoint's URL, which may carry a
+// credential, for the log; auth.CheckURL has refused user info already.
+func redactEndpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // redactURL hides the password of a database URL, for the log.

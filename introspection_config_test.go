@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +89,8 @@ func TestIntrospectionSettings(t *testing.T) {
 			"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET and ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE exclude each other"},
 		{"introspection secret and key", merge(withID, map[string]string{"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "s", "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE": keyFile}), nil,
 			"ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE and a client secret exclude each other"},
+		{"introspection secret file and key", merge(withID, map[string]string{"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE": secretFile, "ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE": secretFile}), nil,
+			"ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE and a client secret exclude each other"},
 		{"introspection client id alone", withID, nil, "ORDERS_AUTH_INTROSPECTION_CLIENT_ID needs ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET, ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET_FILE or ORDERS_AUTH_INTROSPECTION_CLIENT_KEY_FILE"},
 		{"introspection secret without client id", merge(hosted, map[string]string{"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "s"}), nil, "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET needs ORDERS_AUTH_INTROSPECTION_CLIENT_ID"},
 		{"introspection URL without client id", merge(hosted, map[string]string{"ORDERS_AUTH_INTROSPECTION_URL": "https://hydra.example.com/oauth2/introspect"}), nil, "ORDERS_AUTH_INTROSPECTION_URL needs ORDERS_AUTH_INTROSPECTION_CLIENT_ID"},
@@ -99,6 +103,7 @@ func TestIntrospectionSettings(t *testing.T) {
 		{"introspection URL over http", merge(withID, map[string]string{"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "s", "ORDERS_AUTH_INTROSPECTION_URL": "http://hydra.example.com/introspect"}), nil, "introspection url"},
 		{"introspection cache TTL over 5m", merge(hosted, map[string]string{"ORDERS_AUTH_INTROSPECTION_CACHE_TTL": "10m"}), nil, `ORDERS_AUTH_INTROSPECTION_CACHE_TTL: "10m" is out of range: allowed is 0s to 5m0s`},
 		{"introspection timeout 0", merge(hosted, map[string]string{"ORDERS_AUTH_INTROSPECTION_TIMEOUT": "0s"}), nil, `ORDERS_AUTH_INTROSPECTION_TIMEOUT: "0s" is out of range`},
+		{"introspect JWTs only without JWTs", merge(withID, map[string]string{"ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "s", "ORDERS_AUTH_INTROSPECT_JWTS_ONLY": "true"}), nil, "ORDERS_AUTH_INTROSPECT_JWTS_ONLY needs ORDERS_AUTH_INTROSPECT_JWTS"},
 		{"introspect JWTs not a boolean", merge(hosted, map[string]string{"ORDERS_AUTH_INTROSPECT_JWTS": "yes"}), nil, `ORDERS_AUTH_INTROSPECT_JWTS: "yes" is not true or false`},
 	}
 	for _, tt := range tests {
@@ -112,6 +117,9 @@ func TestIntrospectionSettings(t *testing.T) {
 				if strings.Contains(err.Error(), `"s"`) {
 					t.Errorf("the error quotes the secret: %v", err)
 				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("more than the one error: %v", err)
+				}
 				return
 			}
 			if err != nil {
@@ -123,7 +131,8 @@ func TestIntrospectionSettings(t *testing.T) {
 }
 
 // TestTwoIssuersWithIntrospectionRefused: opaque tokens name no issuer, so
-// only one issuer of the file may have introspection.
+// only one issuer of the file may receive them; another may introspect its
+// JWTs alone.
 func TestTwoIssuersWithIntrospectionRefused(t *testing.T) {
 	t.Parallel()
 	configFile := filepath.Join(t.TempDir(), "orders.yaml")
@@ -134,7 +143,43 @@ func TestTwoIssuersWithIntrospectionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := loadConfig(nil, env(map[string]string{"ORDERS_CONFIG": configFile}), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "give only one issuer introspection") {
+	if err == nil || !strings.Contains(err.Error(), "give only one issuer introspection of opaque tokens") {
 		t.Errorf("loadConfig = %v; want two introspecting issuers refused", err)
+	}
+	jwtsOnly := issuer("https://b.example.com/") + "      introspect_jwts: true\n      introspect_jwts_only: true\n"
+	if err := os.WriteFile(configFile, []byte("auth:\n  issuers:\n"+issuer("https://a.example.com/")+jwtsOnly), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(nil, env(map[string]string{"ORDERS_CONFIG": configFile}), io.Discard)
+	if err != nil {
+		t.Fatalf("loadConfig with the second issuer introspecting JWTs only: %v", err)
+	}
+	if in := c.auth.Issuers[1].Introspection; !in.JWTs || !in.JWTsOnly {
+		t.Errorf("second issuer's introspection = %+v; want JWTs only", in)
+	}
+}
+
+// TestIntrospectionURLLoggedRedacted: a credential in the introspection
+// URL's query never reaches the log of the configuration.
+func TestIntrospectionURLLoggedRedacted(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(nil, env(map[string]string{
+		"ORDERS_AUTH_ISSUER": "https://hydra.example.com/", "ORDERS_AUTH_AUDIENCE": "orders",
+		"ORDERS_AUTH_INTROSPECTION_CLIENT_ID": "orders-api", "ORDERS_AUTH_INTROSPECTION_CLIENT_SECRET": "client-secret",
+		"ORDERS_AUTH_INTROSPECTION_URL": "https://hydra.example.com/oauth2/introspect?api_key=query-secret",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logConfig(t.Context(), slog.New(slog.NewJSONHandler(&logs, nil)), c)
+	out := logs.String()
+	for _, secret := range []string{"query-secret", "client-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"introspection_url":"https://hydra.example.com/oauth2/introspect?redacted"`) {
+		t.Errorf("log = %s; want the introspection URL with its query redacted", out)
 	}
 }

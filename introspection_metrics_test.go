@@ -59,6 +59,7 @@ func TestIntrospectionMetrics(t *testing.T) {
 		"orders_introspection_calls_total/refused":  0,
 		"orders_introspection_calls_total/error":    0,
 		"orders_introspection_cache_hits_total":     1,
+		"orders_introspection_busy_total":           0,
 		"orders_introspection_duration_seconds":     2,
 	}
 	for name, w := range want {

@@ -389,8 +389,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // logConfig logs the effective configuration, and warns about each scope
 // check turned off and a decryption key file others may read; it holds no
-// secret, and the database URL's password, if
-// any, is redacted.
+// secret: the database URL's password and the introspection URL's query,
+// if any, are redacted.
 func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 	log.InfoContext(ctx, "config",
 		"addr", cfg.addr,
@@ -443,9 +443,10 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 			"scope_claims", iss.ScopeClaims,
 			"scope_names", iss.ScopeNames,
 			"introspection_client_id", iss.Introspection.ClientID,
-			"introspection_url", iss.Introspection.URL,
+			"introspection_url", redactEndpoint(iss.Introspection.URL),
 			"introspection_private_key_jwt", iss.Introspection.ClientKey != nil,
 			"introspect_jwts", iss.Introspection.JWTs,
+			"introspect_jwts_only", iss.Introspection.JWTsOnly,
 		)
 	}
 	if cfg.decryptionKeyReadable {

@@ -65,21 +65,24 @@ type introspectionCollector struct{ v *auth.Verifier }
 var (
 	introspectionsDesc = prometheus.NewDesc("orders_introspection_calls_total", "Introspection requests to the issuer, by issuer and outcome: active, inactive, refused (active but not acceptable here) or error.", []string{"issuer", "outcome"}, nil)
 	introspectionHits  = prometheus.NewDesc("orders_introspection_cache_hits_total", "Requests answered from remembered introspection answers, by issuer.", []string{"issuer"}, nil)
+	introspectionBusy  = prometheus.NewDesc("orders_introspection_busy_total", "Requests answered 503 without a call, as the most calls allowed to the issuer were under way, by issuer.", []string{"issuer"}, nil)
 	introspectionTime  = prometheus.NewDesc("orders_introspection_duration_seconds", "Latency of introspection requests, by issuer.", []string{"issuer"}, nil)
 )
 
-func (k introspectionCollector) Describe(ch chan<- *prometheus.Desc) {
+func (ic introspectionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- introspectionsDesc
 	ch <- introspectionHits
+	ch <- introspectionBusy
 	ch <- introspectionTime
 }
 
-func (k introspectionCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range k.v.IntrospectionStats() {
+func (ic introspectionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range ic.v.IntrospectionStats() {
 		for outcome, n := range map[string]int64{"active": s.Active, "inactive": s.Inactive, "refused": s.Refused, "error": s.Errors} {
 			ch <- prometheus.MustNewConstMetric(introspectionsDesc, prometheus.CounterValue, float64(n), s.Issuer, outcome)
 		}
 		ch <- prometheus.MustNewConstMetric(introspectionHits, prometheus.CounterValue, float64(s.CacheHits), s.Issuer)
+		ch <- prometheus.MustNewConstMetric(introspectionBusy, prometheus.CounterValue, float64(s.Busy), s.Issuer)
 		ch <- prometheus.MustNewConstHistogram(introspectionTime, uint64(s.Calls), s.LatencySeconds, s.LatencyBuckets, s.Issuer)
 	}
 }

@@ -214,6 +214,8 @@ func issuerSettingsDecl() []setting {
 			apply: text(func(v *values) *string { return &v.issuer.IntrospectionURL })},
 		{env: "ORDERS_AUTH_INTROSPECT_JWTS", key: "introspect_jwts", flag: "auth-introspect-jwts", doc: "ask the issuer about JWTs too, after local verification, so revoked ones are refused: true or false (default); needs introspection",
 			apply: boolean(func(v *values) *bool { return &v.issuer.IntrospectJWTs })},
+		{env: "ORDERS_AUTH_INTROSPECT_JWTS_ONLY", key: "introspect_jwts_only", flag: "auth-introspect-jwts-only", doc: "keep opaque tokens from this issuer: its introspection serves ORDERS_AUTH_INTROSPECT_JWTS alone, so any number of issuers may have it: true or false (default)",
+			apply: boolean(func(v *values) *bool { return &v.issuer.IntrospectJWTsOnly })},
 	}
 }
 

@@ -129,11 +129,20 @@ type Introspection struct {
 	// locally, so that a revoked JWT is refused within
 	// Config.IntrospectionCacheTTL.
 	JWTs bool
+	// JWTsOnly keeps opaque tokens from the issuer: its introspection
+	// serves JWTs alone, which name their issuer, so any number of issuers
+	// may have it. Needs JWTs.
+	JWTsOnly bool
 }
 
 // enabled reports whether in turns introspection on.
 func (in Introspection) enabled() bool {
 	return in.ClientID != ""
+}
+
+// opaque reports whether in receives the tokens that name no issuer.
+func (in Introspection) opaque() bool {
+	return in.enabled() && !in.JWTsOnly
 }
 
 // validate refuses settings that contradict each other.
@@ -151,6 +160,9 @@ func (in Introspection) validate() error {
 	}
 	if in.JWTs && !in.enabled() {
 		errs = append(errs, errors.New("introspecting JWTs needs introspection (a client id and its secret or key)"))
+	}
+	if in.JWTsOnly && !in.JWTs {
+		errs = append(errs, errors.New("introspecting JWTs only needs introspecting JWTs"))
 	}
 	if in.URL != "" {
 		if err := CheckURL(in.URL); err != nil {
@@ -275,8 +287,10 @@ type Issuer struct {
 	// ID tokens lack. Introspection answers must carry them too.
 	RequiredClaims map[string]string
 	// Introspection, when enabled, sends the tokens that are neither a JWS
-	// nor a JWE to the issuer's introspection endpoint. Opaque tokens do
-	// not name their issuer, so only one issuer may have it.
+	// nor a JWE (and sealed JWEs) to the issuer's introspection endpoint,
+	// unless JWTsOnly. Opaque tokens do not name their issuer, so only one
+	// issuer may receive them; with two trusted issuers, the other's opaque
+	// tokens go to that one too, which answers that it does not know them.
 	Introspection Introspection
 }
 
@@ -289,7 +303,7 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	var introspecting []string
 	for i := range c.Issuers {
-		if c.Issuers[i].Introspection.enabled() {
+		if c.Issuers[i].Introspection.opaque() {
 			introspecting = append(introspecting, c.Issuers[i].URL)
 		}
 		iss := &c.Issuers[i]
@@ -305,7 +319,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if len(introspecting) > 1 {
-		errs = append(errs, fmt.Errorf("issuers %s all have introspection: opaque tokens do not name their issuer, and are never sent to one that may not have issued them; give only one issuer introspection", strings.Join(introspecting, ", ")))
+		errs = append(errs, fmt.Errorf("issuers %s would all receive opaque tokens, which do not name their issuer: give only one issuer introspection of opaque tokens, and the others JWT introspection alone", strings.Join(introspecting, ", ")))
 	}
 	if c.IntrospectionCacheTTL < 0 || c.IntrospectionCacheTTL > MaxIntrospectionCacheTTL {
 		errs = append(errs, fmt.Errorf("introspection cache TTL must be between 0s and %s", MaxIntrospectionCacheTTL))

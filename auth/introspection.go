@@ -13,6 +13,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/coffeemesh/orders/auth/introspect"
@@ -29,17 +30,28 @@ const maxOpaqueLength = maxCachedLookup
 // long.
 const inactiveTTL = 5 * time.Second
 
-// LatencyBuckets are the upper bounds, in seconds, of the histogram of
-// introspection calls.
-func LatencyBuckets() []float64 {
-	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-}
+// MaxConcurrentIntrospections bounds the calls under way to one issuer's
+// introspection endpoint. Concurrent requests with one token share a call,
+// but each distinct token, junk included, costs one, with a goroutine and
+// a connection for up to the timeout; a request that finds every slot
+// taken is answered 503 at once rather than queued.
+const MaxConcurrentIntrospections = 32
+
+// errBusy is why a request found every introspection slot taken.
+var errBusy = fmt.Errorf("%d introspection calls under way", MaxConcurrentIntrospections)
+
+// latencyBuckets are the upper bounds, in seconds, of the histogram of
+// introspection calls; never written. An array, so that the counters
+// are sized by it and cannot disagree with it.
+var latencyBuckets = [...]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // introspector asks one issuer about its tokens.
 type introspector struct {
 	client *introspect.Client
 	// flight makes concurrent requests with one token wait for one call.
 	flight singleflight.Group
+	// slots bounds the calls under way to MaxConcurrentIntrospections.
+	slots *semaphore.Weighted
 	// refused remembers, by the SHA-256 of the token, the refusals that
 	// came from an answer, for inactiveTTL; nil when caching is off.
 	refused *lru.Cache[[sha256.Size]byte, refusal]
@@ -57,17 +69,19 @@ type refusal struct {
 // introspectionCounters count one issuer's introspection calls.
 type introspectionCounters struct {
 	calls, active, inactive, refused, errors, hits atomic.Int64
+	// busy counts the requests refused without a call, every slot taken.
+	busy atomic.Int64
 	// nanos sums the calls' latency; buckets[i] counts the calls that took
-	// at most LatencyBuckets()[i] and more than the bound before it.
+	// at most latencyBuckets[i] and more than the bound before it.
 	nanos   atomic.Int64
-	buckets [11]atomic.Int64
+	buckets [len(latencyBuckets)]atomic.Int64
 }
 
 // observe counts a call that took d.
 func (ic *introspectionCounters) observe(d time.Duration) {
 	ic.calls.Add(1)
 	ic.nanos.Add(int64(d))
-	for i, bound := range LatencyBuckets() {
+	for i, bound := range latencyBuckets {
 		if d.Seconds() <= bound {
 			ic.buckets[i].Add(1)
 			return
@@ -90,7 +104,7 @@ func newIntrospector(iss Issuer, meta func(context.Context) (jwks.Metadata, erro
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", iss.URL, err)
 	}
-	out := &introspector{client: client, ttl: cfg.IntrospectionCacheTTL}
+	out := &introspector{client: client, ttl: cfg.IntrospectionCacheTTL, slots: semaphore.NewWeighted(MaxConcurrentIntrospections)}
 	if out.ttl > 0 && cfg.CacheSize > 0 {
 		out.refused, _ = lru.New[[sha256.Size]byte, refusal](cfg.CacheSize) // the size is positive, so this cannot fail
 	} else {
@@ -154,12 +168,14 @@ func sealedForIssuer(token string) bool {
 }
 
 // verifyOpaque returns the principal of an opaque token as the issuer with
-// introspection describes it, and caches it.
+// introspection describes it, and caches it no longer than its exp, the
+// introspection TTL and the cache's TTL.
 func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, error) {
 	iss := v.opaque
-	return v.introspect(ctx, iss, token, func(p Principal, c *claims) {
+	return v.introspect(ctx, iss, token, token, func(p Principal, c *claims) {
 		e := cached{principal: p, until: c.expiresAt.Time, hits: &iss.introspector.stats.hits}
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
+		e.limit(v.cfg.Now().Add(v.cfg.CacheTTL))
 		if c.notBefore != nil {
 			e.notBefore = c.notBefore.Add(-v.cfg.Leeway)
 		}
@@ -169,24 +185,36 @@ func (v *Verifier) verifyOpaque(ctx context.Context, token string) (Principal, e
 
 // checkActive asks the issuer whether a JWT that passed every local check
 // is still active, and caches the JWT's principal p no longer than an
-// answer is believed.
-func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token string, p Principal, e cached, held func() bool) (Principal, error) {
-	_, err := v.introspect(ctx, iss, token, func(Principal, *claims) {
+// answer is believed. token is the token as sent, which the cache and the
+// merging of concurrent calls key on; signed is the JWS the issuer signed
+// (token itself, or what an encrypted token held), which is what is sent:
+// the issuer may have no key to read a JWE encrypted to the API.
+func (v *Verifier) checkActive(ctx context.Context, iss *issuer, token, signed string, p Principal, e cached, held func() bool) (Principal, error) {
+	answered, err := v.introspect(ctx, iss, token, signed, func(answered Principal, _ *claims) {
+		if answered.Subject != p.Subject {
+			return
+		}
 		e.limit(v.cfg.Now().Add(iss.introspector.ttl))
 		e.hits = &iss.introspector.stats.hits
 		v.cache.add(token, e, held)
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return Principal{}, err
+	case answered.Subject != p.Subject:
+		// The answer is about another subject: the issuer does not vouch
+		// for this JWT.
+		return Principal{}, fail(ReasonInactive, errors.New("the introspection answer names another sub than the JWT"))
 	}
 	return p, nil
 }
 
-// introspect asks iss about token, once for all concurrent requests with
-// it, and returns the principal of an active, acceptable answer; cache,
+// introspect asks iss about token, sending sent (token, or the JWS inside
+// it), once for all concurrent requests with token, and returns the principal of an active, acceptable answer; cache,
 // when the answers may be believed for a while, stores it. A refusal that
-// came from an answer is remembered for inactiveTTL.
-func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, cache func(Principal, *claims)) (Principal, error) {
+// came from an answer is remembered for inactiveTTL. A request whose ctx
+// ends stops waiting, while the call goes on for the others.
+func (v *Verifier) introspect(ctx context.Context, iss *issuer, token, sent string, cache func(Principal, *claims)) (Principal, error) {
 	in := iss.introspector
 	key := tokenKey(token)
 	if in.refused != nil {
@@ -198,8 +226,13 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 			in.refused.Remove(key)
 		}
 	}
-	p, err, _ := in.flight.Do(string(key[:]), func() (any, error) {
-		p, c, err := v.ask(ctx, iss, token)
+	ch := in.flight.DoChan(string(key[:]), func() (any, error) {
+		if !in.slots.TryAcquire(1) {
+			in.stats.busy.Add(1)
+			return Principal{}, fail(ReasonIntrospectionDown, errBusy)
+		}
+		defer in.slots.Release(1)
+		p, c, err := v.ask(ctx, iss, sent)
 		var e *Error
 		switch {
 		case err == nil && in.ttl > 0:
@@ -209,10 +242,16 @@ func (v *Verifier) introspect(ctx context.Context, iss *issuer, token string, ca
 		}
 		return p, err
 	})
-	if err != nil {
-		return Principal{}, err
+	var r singleflight.Result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return Principal{}, fail(ReasonIntrospectionDown, context.Cause(ctx))
 	}
-	principal, _ := p.(Principal) // the function above returns only Principals
+	if r.Err != nil {
+		return Principal{}, r.Err
+	}
+	principal, _ := r.Val.(Principal) // the function above returns only Principals
 	return principal, nil
 }
 
@@ -279,11 +318,18 @@ func (iss *issuer) answer(body []byte, now time.Time, leeway time.Duration) (*cl
 		return nil, fail(ReasonWrongIssuer, nil)
 	}
 	typ, err := c.stringClaim("token_type")
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
-	case typ == "refresh_token":
-		return nil, fail(ReasonNotAccessToken, errors.New("token_type is refresh_token"))
+	}
+	switch {
+	case typ == "refresh_token", typ == "urn:ietf:params:oauth:token-type:refresh_token":
+		return nil, fail(ReasonNotAccessToken, errors.New("token_type is a refresh token's"))
+	case strings.EqualFold(typ, "DPoP"):
+		// A DPoP-bound token's answer names its key (RFC 9449, section
+		// 6.2); without it the token would pass as a bearer token.
+		if jkt, _, err := c.confirmation(); err != nil || jkt == "" {
+			return nil, fail(ReasonMalformedClaims, errors.New("token_type DPoP without cnf.jkt"))
+		}
 	}
 	if err := iss.check(&c, true); err != nil {
 		return nil, err
@@ -309,8 +355,11 @@ type IntrospectionStats struct {
 	Calls, Active, Inactive, Refused, Errors int64
 	// CacheHits counts the requests answered from the cache.
 	CacheHits int64
+	// Busy counts the requests answered 503 without a call, as
+	// MaxConcurrentIntrospections calls were under way.
+	Busy int64
 	// LatencySeconds sums the calls' latency; LatencyBuckets counts the
-	// calls that took at most each of LatencyBuckets(), cumulatively.
+	// calls that took at most each of its bounds, cumulatively.
 	LatencySeconds float64
 	LatencyBuckets map[float64]uint64
 }
@@ -326,11 +375,11 @@ func (v *Verifier) IntrospectionStats() []IntrospectionStats {
 		}
 		s := IntrospectionStats{
 			Issuer: c.URL, Calls: in.stats.calls.Load(), Active: in.stats.active.Load(), Inactive: in.stats.inactive.Load(),
-			Refused: in.stats.refused.Load(), Errors: in.stats.errors.Load(), CacheHits: in.stats.hits.Load(),
+			Refused: in.stats.refused.Load(), Errors: in.stats.errors.Load(), CacheHits: in.stats.hits.Load(), Busy: in.stats.busy.Load(),
 			LatencySeconds: time.Duration(in.stats.nanos.Load()).Seconds(), LatencyBuckets: map[float64]uint64{},
 		}
 		var sum uint64
-		for i, bound := range LatencyBuckets() {
+		for i, bound := range latencyBuckets {
 			sum += uint64(in.stats.buckets[i].Load())
 			s.LatencyBuckets[bound] = sum
 		}

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,6 +124,9 @@ func TestIntrospectionRefuses(t *testing.T) {
 		{"other audience", opaque(map[string]any{"aud": "https://other.example.com"}), auth.ReasonWrongAudience},
 		{"no audience", opaque(map[string]any{"aud": authtest.Omit}), auth.ReasonNoAudience},
 		{"refresh token by token_type", opaque(map[string]any{"token_type": "refresh_token"}), auth.ReasonNotAccessToken},
+		{"refresh token by token_type URN", opaque(map[string]any{"token_type": "urn:ietf:params:oauth:token-type:refresh_token"}), auth.ReasonNotAccessToken},
+		{"DPoP token_type without cnf", opaque(map[string]any{"token_type": "DPoP"}), auth.ReasonMalformedClaims},
+		{"DPoP token_type with cnf.x5t#S256 alone", opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"x5t#S256": "abc"}}), auth.ReasonMalformedClaims},
 		{"refresh token by Hydra's token_use", opaque(map[string]any{"token_use": "refresh_token"}), auth.ReasonNotAccessToken},
 		{"id token by token_use", opaque(map[string]any{"token_use": "id"}), auth.ReasonNotAccessToken},
 		{"token_type a number", opaque(map[string]any{"token_type": 1}), auth.ReasonMalformedClaims},
@@ -341,6 +346,40 @@ func TestIntrospectionCache(t *testing.T) {
 			t.Errorf("calls = %d; want 2: one, then one more after 5s", got)
 		}
 	})
+	t.Run("active no longer than the cache TTL", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.CacheTTL = time.Second })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		if _, err := v.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+		idp.Revoke(tok)
+		clk.advance(2 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Errorf("revoked, past ORDERS_AUTH_CACHE_TTL = %v; want inactive", err)
+		}
+	})
+	t.Run("refusals no longer than a shorter TTL", func(t *testing.T) {
+		t.Parallel()
+		idp := authtest.NewIdP(t)
+		clk := &clock{}
+		v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) { c.IntrospectionCacheTTL = 2 * time.Second })
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice", Extra: map[string]any{"active": false}})
+		for range 2 {
+			if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+				t.Fatalf("Verify = %v; want inactive", err)
+			}
+		}
+		clk.advance(3 * time.Second)
+		if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+			t.Fatalf("Verify = %v; want inactive", err)
+		}
+		if got := idp.IntrospectionCalls(); got != 2 {
+			t.Errorf("calls = %d; want 2: a refusal is remembered min(5s, TTL)", got)
+		}
+	})
 	t.Run("TTL 0 asks every time", func(t *testing.T) {
 		t.Parallel()
 		idp := authtest.NewIdP(t)
@@ -402,6 +441,96 @@ func TestIntrospectionOneCallPerToken(t *testing.T) {
 	}
 }
 
+// TestIntrospectionOutlivesACancelledRequest: a request that ends while
+// its token is being introspected stops waiting at once, and the call it
+// started goes on for another request with the same token.
+func TestIntrospectionOutlivesACancelledRequest(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+	answer := fmt.Sprintf(`{"active":true,"sub":"alice","iss":%q,"aud":%q,"exp":%d}`, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	entered, release := make(chan struct{}), make(chan struct{})
+	idp.SetIntrospectionFault(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		authtest.Body("application/json", answer)(w, r)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, tok)
+		first <- err
+	}()
+	<-entered
+	second := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(t.Context(), tok)
+		second <- err
+	}()
+	cancel()
+	if err := <-first; reasonOf(err) != auth.ReasonIntrospectionDown {
+		t.Errorf("cancelled request = %v; want introspection_unavailable while the call is under way", err)
+	}
+	close(release)
+	if err := <-second; err != nil {
+		t.Errorf("the request still waiting = %v; want accepted", err)
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls = %d; want 1", got)
+	}
+}
+
+// TestIntrospectionSlots: distinct tokens cannot open more than
+// MaxConcurrentIntrospections calls to the issuer at once; one more is 503
+// at once, without a call, and counted; once the calls end, the slots are
+// free again.
+func TestIntrospectionSlots(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	v := newIntrospectingVerifier(t, idp, nil, nil)
+	answer := fmt.Sprintf(`{"active":true,"sub":"alice","iss":%q,"aud":%q,"exp":%d}`, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	entered, release := make(chan struct{}, auth.MaxConcurrentIntrospections), make(chan struct{})
+	idp.SetIntrospectionFault(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		authtest.Body("application/json", answer)(w, r)
+	})
+	var done sync.WaitGroup
+	errs := make(chan error, auth.MaxConcurrentIntrospections)
+	for range auth.MaxConcurrentIntrospections {
+		tok := idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})
+		done.Go(func() {
+			_, err := v.Verify(t.Context(), tok)
+			errs <- err
+		})
+	}
+	for range auth.MaxConcurrentIntrospections {
+		<-entered
+	}
+	_, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"}))
+	if reasonOf(err) != auth.ReasonIntrospectionDown {
+		t.Errorf("one token more = %v; want introspection_unavailable", err)
+	}
+	if got := v.IntrospectionStats()[0].Busy; got != 1 {
+		t.Errorf("busy = %d; want 1", got)
+	}
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a call within the slots: %v", err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != auth.MaxConcurrentIntrospections {
+		t.Errorf("calls = %d; want %d", got, auth.MaxConcurrentIntrospections)
+	}
+	if _, err := v.Verify(t.Context(), idp.OpaqueToken(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Errorf("once the calls ended: %v", err)
+	}
+}
+
 // TestIntrospectionFailuresAre503: whatever keeps the endpoint from telling
 // is 503 with Retry-After, never 401 or 500; it is logged at warn without
 // the token or the secret, and not remembered.
@@ -441,8 +570,15 @@ func TestIntrospectionFailuresAre503(t *testing.T) {
 			if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || reasonOf(err) != auth.ReasonIntrospectionDown {
 				t.Errorf("got %d, Retry-After %q, %v; want 503 with Retry-After, introspection_unavailable", code, header.Get("Retry-After"), err)
 			}
-			if out := logs.String(); !strings.Contains(out, `"level":"WARN","msg":"introspection failed"`) || strings.Contains(out, tok) || strings.Contains(out, idp.ClientSecret()) {
-				t.Errorf("log = %s; want a warning without the token or the secret", out)
+			out := logs.String()
+			if !strings.Contains(out, `"level":"WARN","msg":"introspection failed"`) {
+				t.Errorf("log = %s; want a warning", out)
+			}
+			basic := strings.TrimPrefix(introspect.BasicAuth(authtest.ClientID, idp.ClientSecret()), "Basic ")
+			for _, s := range []string{tok, idp.ClientSecret(), url.QueryEscape(idp.ClientSecret()), basic} {
+				if strings.Contains(out, s) {
+					t.Errorf("log = %s; holds the token or the secret (%q)", out, s)
+				}
 			}
 			idp.SetIntrospectionFault(nil)
 			if _, err := v.Verify(t.Context(), tok); err != nil {
@@ -550,6 +686,112 @@ func TestIntrospectJWTs(t *testing.T) {
 	}
 }
 
+// TestIntrospectJWTsAnswers: with JWTs introspected, an answer about
+// another subject refuses the JWT, and an endpoint that cannot tell makes a
+// JWT 503 as it does an opaque token.
+func TestIntrospectJWTsAnswers(t *testing.T) {
+	t.Parallel()
+	answer := func(idp *authtest.IdP, sub string) string {
+		return fmt.Sprintf(`{"active":true,"sub":%q,"iss":%q,"aud":%q,"exp":%d}`, sub, idp.URL(), authtest.Audience, time.Now().Add(time.Hour).Unix())
+	}
+	tests := []struct {
+		name  string
+		fault func(*authtest.IdP) http.HandlerFunc
+		want  auth.Reason
+	}{
+		{"same sub", func(idp *authtest.IdP) http.HandlerFunc {
+			return authtest.Body("application/json", answer(idp, "alice"))
+		}, 0},
+		{"another sub", func(idp *authtest.IdP) http.HandlerFunc {
+			return authtest.Body("application/json", answer(idp, "mallory"))
+		}, auth.ReasonInactive},
+		{"endpoint down", func(*authtest.IdP) http.HandlerFunc { return authtest.Status(http.StatusServiceUnavailable) }, auth.ReasonIntrospectionDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := authtest.NewIdP(t)
+			v := newIntrospectingVerifier(t, idp, nil, func(c *auth.Config) { c.Issuers[0].Introspection.JWTs = true })
+			idp.SetIntrospectionFault(tt.fault(idp))
+			tok := idp.Token(t, authtest.Claims{Subject: "alice"})
+			for range 2 {
+				if _, err := v.Verify(t.Context(), tok); reasonOf(err) != tt.want || (tt.want == 0) != (err == nil) {
+					t.Errorf("Verify = %v; want reason %s", err, tt.want)
+				}
+			}
+			if tt.want == auth.ReasonIntrospectionDown {
+				code, header, _ := authenticate(v, tok)
+				if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+					t.Errorf("got %d, Retry-After %q; want 503 with Retry-After", code, header.Get("Retry-After"))
+				}
+			}
+		})
+	}
+}
+
+// TestIntrospectEncryptedJWTs: with JWTs introspected, an encrypted token
+// is asked about as the JWS its issuer signed, which the issuer can read,
+// and cached as sent.
+func TestIntrospectEncryptedJWTs(t *testing.T) {
+	t.Parallel()
+	idp := authtest.NewIdP(t)
+	clk := &clock{}
+	key := authtest.NewDecryptionKey(t, "api-1", "EC")
+	v := newIntrospectingVerifier(t, idp, clk, func(c *auth.Config) {
+		c.Issuers[0].Introspection.JWTs = true
+		c.DecryptionKeys = authtest.KeySet(t, key)
+	})
+	signed := idp.Token(t, authtest.Claims{Subject: "alice"})
+	tok := authtest.Encrypt(t, signed, key, authtest.Encryption{})
+	for range 2 {
+		if p, err := v.Verify(t.Context(), tok); err != nil || p.Subject != "alice" {
+			t.Fatalf("Verify = %+v, %v; want alice", p, err)
+		}
+	}
+	if got := idp.IntrospectionCalls(); got != 1 {
+		t.Errorf("calls = %d; want 1, then the cache", got)
+	}
+	idp.Revoke(signed)
+	clk.advance(31 * time.Second)
+	if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("encrypted token whose JWS was revoked = %v; want inactive", err)
+	}
+}
+
+// TestIntrospectJWTsOfASecondIssuer: an issuer may introspect its JWTs
+// alone while another receives the opaque tokens; a JWT goes to its own
+// issuer, an opaque token only to the one that receives them.
+func TestIntrospectJWTsOfASecondIssuer(t *testing.T) {
+	t.Parallel()
+	opaque, jwts := authtest.NewIdP(t), authtest.NewIdP(t)
+	cfg := opaque.Config()
+	second := jwts.TrustIntrospecting()
+	second.Introspection.JWTs, second.Introspection.JWTsOnly = true, true
+	cfg.Issuers = []auth.Issuer{opaque.TrustIntrospecting(), second}
+	cfg.IntrospectionCacheTTL = 0
+	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), opaque.OpaqueToken(t, authtest.Claims{Subject: "alice"})); err != nil {
+		t.Errorf("opaque token of the first issuer: %v", err)
+	}
+	tok := jwts.Token(t, authtest.Claims{Subject: "bob"})
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Errorf("JWT of the second issuer: %v", err)
+	}
+	jwts.Revoke(tok)
+	if _, err := v.Verify(t.Context(), tok); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("revoked JWT of the second issuer = %v; want inactive", err)
+	}
+	if _, err := v.Verify(t.Context(), jwts.OpaqueToken(t, authtest.Claims{Subject: "bob"})); reasonOf(err) != auth.ReasonInactive {
+		t.Errorf("opaque token of the second issuer = %v; want inactive, from the first issuer", err)
+	}
+	if got, want := [2]int64{opaque.IntrospectionCalls(), jwts.IntrospectionCalls()}, [2]int64{2, 2}; got != want {
+		t.Errorf("calls (first, second) = %v; want %v", got, want)
+	}
+}
+
 // TestIntrospectionDiscovery: the endpoint comes from discovery; an issuer
 // whose discovery names none is 503.
 func TestIntrospectionDiscovery(t *testing.T) {
@@ -589,9 +831,10 @@ func TestIntrospectionSettingsContradictions(t *testing.T) {
 		{"JWTs without introspection", func(c *auth.Config) { c.Issuers[0].Introspection = auth.Introspection{JWTs: true} }, "introspecting JWTs needs introspection"},
 		{"assertion audience without key", func(c *auth.Config) { c.Issuers[0].Introspection.AssertionAudience = "https://a.example.com" }, "an assertion audience needs a client key"},
 		{"plain http URL", func(c *auth.Config) { c.Issuers[0].Introspection.URL = "http://idp.example.com/introspect" }, "introspection url"},
-		{"two issuers introspect", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection"},
+		{"JWTs only without JWTs", func(c *auth.Config) { c.Issuers[0].Introspection.JWTsOnly = true }, "introspecting JWTs only needs introspecting JWTs"},
+		{"two issuers receive opaque tokens", func(c *auth.Config) { c.Issuers = append(c.Issuers, second.TrustIntrospecting()) }, "give only one issuer introspection of opaque tokens"},
 		{"cache TTL over 5m", func(c *auth.Config) { c.IntrospectionCacheTTL = 6 * time.Minute }, "introspection cache TTL"},
-		{"timeout over 30s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
+		{"timeout over 10s", func(c *auth.Config) { c.IntrospectionTimeout = time.Minute }, "introspection timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

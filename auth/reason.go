@@ -93,7 +93,7 @@ var reasons = [...]struct {
 	ReasonAmbiguous:            {ErrInvalidRequest, "ambiguous", "the request must carry exactly one token, in one Authorization header and nowhere else", ""},
 	ReasonEmpty:                {ErrInvalidToken, "empty", "the bearer token is empty", ""},
 	ReasonTooLong:              {ErrInvalidToken, "too_long", "the token is too long", ""},
-	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "opaque tokens are accepted only with introspection (ORDERS_AUTH_INTROSPECTION_CLIENT_ID); else ask the issuer for a JWT access token"},
+	ReasonNotJWS:               {ErrInvalidToken, "not_jws", "the token is not a JWS in compact form", "an opaque token is sent to its issuer only with introspection (ORDERS_AUTH_INTROSPECTION_CLIENT_ID), and only if it is at most 4 KiB of RFC 6750 b64token characters; else ask the issuer for a JWT access token"},
 	ReasonJWENoKey:             {ErrInvalidToken, "jwe_no_key", "the token is encrypted (JWE), and this API holds no key to decrypt it", "ORDERS_AUTH_DECRYPTION_KEY_FILE names the API's private keys that the issuer encrypts to"},
 	ReasonJWEMalformed:         {ErrInvalidToken, "jwe_malformed", "the encrypted token (JWE) is malformed, or a part of it is too long", ""},
 	ReasonJWEAlgorithm:         {ErrInvalidToken, "jwe_algorithm", "the encrypted token's alg or enc is not one this API accepts", "accepted are alg " + strings.Join(jwe.KeyAlgorithms(), ", ") + " and enc " + strings.Join(jwe.ContentAlgorithms(), ", ")},

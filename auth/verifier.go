@@ -29,8 +29,8 @@ type Verifier struct {
 	cache *tokenCache
 	// proofs verifies DPoP proofs; never nil after NewVerifier.
 	proofs *dpop.Verifier
-	// opaque is the one issuer with introspection, which tokens that are
-	// neither a JWS nor a JWE are sent to; nil when none has it.
+	// opaque is the one issuer whose introspection receives the tokens
+	// that are neither a JWS nor a JWE, and sealed JWEs; nil when none.
 	opaque *issuer
 	log    *slog.Logger
 }
@@ -118,7 +118,7 @@ func NewVerifier(cfg Config, log *slog.Logger) (*Verifier, error) {
 			answerScopes = append(slices.Clip(scopeClaims), scopeClaim{name: "scope", parts: []string{"scope"}})
 		}
 		v.issuers[iss.URL] = &issuer{Issuer: iss, keys: keys, scopeClaims: scopeClaims, answerScopes: answerScopes, spelling: spelling(iss.ScopeNames), introspector: in}
-		if in != nil {
+		if iss.Introspection.opaque() {
 			v.opaque = v.issuers[iss.URL]
 		}
 	}
@@ -231,8 +231,8 @@ func (v *Verifier) Realm() string {
 // verified with its issuer's keys, and asked about at the issuer too when
 // the issuer introspects JWTs; a token that is neither a JWS nor a JWE, or
 // is a JWE sealed with a key only its issuer holds, goes to the
-// introspection endpoint of the one issuer that has one, and is refused
-// without any call when none has. Every failure is an *Error of
+// introspection endpoint of the one issuer that receives opaque tokens,
+// and is refused without any call when none does. Every failure is an *Error of
 // kind ErrInvalidToken, or ErrUnavailable when the issuer's keys could not
 // be had or its introspection endpoint could not tell.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
@@ -306,7 +306,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		if v.cache != nil {
 			e = v.cache.entry(p, &c, used)
 		}
-		return v.checkActive(ctx, iss, token, p, e, held)
+		return v.checkActive(ctx, iss, token, signed, p, e, held)
 	}
 	v.cache.put(token, p, &c, used, held)
 	return p, nil

@@ -175,9 +175,10 @@ func (p *IdP) SetIntrospectionFault(f http.HandlerFunc) {
 }
 
 // serveIntrospection answers an introspection request (RFC 7662, section
-// 2): 401 unless the client authenticates, else what it knows of the
-// token: its answer, inactive once revoked; for a JWT it signed, the
-// JWT's claims; else inactive.
+// 2): 400 unless it is a form POST that accepts JSON and hints an access
+// token, as the API's always are; 401 unless the client authenticates;
+// else what it knows of the token: its answer, inactive once revoked; for
+// a JWT it signed, the JWT's claims; else inactive.
 func (p *IdP) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	p.intro.mu.Lock()
 	p.intro.calls++
@@ -187,8 +188,12 @@ func (p *IdP) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		fault(w, r)
 		return
 	}
-	if r.Method != http.MethodPost || r.ParseForm() != nil {
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
 		http.Error(w, "a form POST is required", http.StatusBadRequest)
+		return
+	}
+	if r.Header.Get("Accept") != "application/json" || r.PostForm.Get("token_type_hint") != "access_token" || len(r.PostForm["token"]) != 1 {
+		http.Error(w, "one token, hinted access_token, answered in JSON, is required", http.StatusBadRequest)
 		return
 	}
 	if err := p.authenticateClient(r); err != nil {
@@ -236,8 +241,8 @@ func (p *IdP) jwtAnswer(token string) []byte {
 
 // authenticateClient accepts client_secret_basic with the form-urlencoded
 // ClientID and ClientSecret, or a client assertion (RFC 7523) by a
-// registered key that names the introspection endpoint in its aud and is
-// used once.
+// registered key whose aud is the issuer (or what ExpectAssertionAudience
+// set), as a single string, and that is used once.
 func (p *IdP) authenticateClient(r *http.Request) error {
 	if id, secret, ok := r.BasicAuth(); ok {
 		id, idErr := url.QueryUnescape(id)

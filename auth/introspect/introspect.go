@@ -31,7 +31,9 @@ import (
 // Defaults and bounds of Options.
 const (
 	DefaultTimeout = 5 * time.Second
-	MaxTimeout     = 30 * time.Second
+	// MaxTimeout stays well below the API's write timeout (30 s), so that
+	// the 503 of an endpoint that does not answer is still written.
+	MaxTimeout = 10 * time.Second
 	// MaxAnswerBytes bounds an answer's body; a longer one is an error.
 	MaxAnswerBytes = 64 << 10
 	// assertionLifetime is how long a client assertion is valid.
@@ -175,13 +177,16 @@ func transportError(err error) error {
 }
 
 // readAnswer returns the body of a 200 JSON answer of at most
-// MaxAnswerBytes.
+// MaxAnswerBytes. Another answer's body is read up to MaxAnswerBytes and
+// dropped, so that its connection serves the next call.
 func readAnswer(endpoint string, resp *http.Response) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
+		drain(resp.Body)
 		return nil, fmt.Errorf("%w: %s answered %s", ErrUnavailable, endpoint, resp.Status)
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
+		drain(resp.Body)
 		return nil, fmt.Errorf("%w: %s answered %q, not application/json", ErrUnavailable, endpoint, resp.Header.Get("Content-Type"))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
@@ -192,6 +197,13 @@ func readAnswer(endpoint string, resp *http.Response) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s answered more than %d bytes", ErrUnavailable, endpoint, MaxAnswerBytes)
 	}
 	return body, nil
+}
+
+// drain reads what is left of body, up to MaxAnswerBytes: a body read to
+// its end frees its connection for reuse, and a longer one is not worth the
+// wait.
+func drain(body io.Reader) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, MaxAnswerBytes)) // an error only means the connection is not reused
 }
 
 // endpoint returns the introspection endpoint.

@@ -1,6 +1,7 @@
 package introspect_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,9 +10,17 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/introspect"
 )
 
@@ -89,13 +98,64 @@ func TestParseKey(t *testing.T) {
 			switch {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("ParseKey = %v; want an error about %q", err, tt.wantErr)
-			case tt.wantErr == "" && (err != nil || k.Alg != tt.alg || len(k.ID) != 43):
-				t.Errorf("ParseKey = %+v, %v; want %s with a thumbprint as kid", k, err, tt.alg)
+			case tt.wantErr == "" && (err != nil || k.Alg != tt.alg || k.ID != dpopThumbprint(t, k.Signer.Public())):
+				t.Errorf("ParseKey = %+v, %v; want %s with its RFC 7638 thumbprint as kid", k, err, tt.alg)
 			}
 		})
 	}
 	k, err := introspect.ParseKey(pkcs8(p256), "mine")
 	if err != nil || k.ID != "mine" {
 		t.Errorf("ParseKey with a kid = %+v, %v; want kid mine", k, err)
+	}
+}
+
+// dpopThumbprint is the RFC 7638 thumbprint of pub as the DPoP package
+// computes it from pub's JWK, so that both agree.
+func dpopThumbprint(tb testing.TB, pub crypto.PublicKey) string {
+	tb.Helper()
+	jwk, err := (&jose.JSONWebKey{Key: pub}).MarshalJSON()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tp, err := dpop.Thumbprint(jwk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tp
+}
+
+// TestFailedAnswersKeepTheConnection: the body of an answer that is not a
+// 200 JSON is read and dropped, so the next call reuses the connection.
+func TestFailedAnswersKeepTheConnection(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("html") {
+			w.Header().Set("Content-Type", "text/html")
+		} else {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		_, _ = w.Write([]byte(strings.Repeat("error ", 2000))) // the client's loss if it went away
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for _, endpoint := range []string{srv.URL, srv.URL + "?html"} {
+		c, err := introspect.New(introspect.Options{Endpoint: endpoint, ClientID: "orders", Secret: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := c.Introspect(t.Context(), "token"); !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("Introspect = %v; want ErrUnavailable", err)
+			}
+		}
+	}
+	if got := conns.Load(); got > 2 {
+		t.Errorf("connections for 3 failed calls by each of two clients = %d; want one each at most", got)
 	}
 }

@@ -7,14 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 
-	"github.com/MicahParks/jwkset"
-
-	"github.com/coffeemesh/orders/auth/dpop"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // minRSABits is the smallest RSA key that signs client assertions.
@@ -95,15 +93,14 @@ func algorithmOf(s crypto.Signer) (string, error) {
 	return "", fmt.Errorf("a %T cannot sign client assertions", s)
 }
 
-// thumbprint returns the RFC 7638 thumbprint of pub.
+// thumbprint returns the RFC 7638 SHA-256 thumbprint of pub,
+// base64url-encoded. go-jose, which the JWE code uses already, computes it
+// from the key itself; the DPoP package's, which hashes a JWK as its client
+// spelled it, is for keys that arrive as JWKs.
 func thumbprint(pub crypto.PublicKey) (string, error) {
-	jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{})
+	b, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("thumbprint: %w", err)
 	}
-	b, err := json.Marshal(jwk.Marshal())
-	if err != nil {
-		return "", fmt.Errorf("thumbprint: %w", err)
-	}
-	return dpop.Thumbprint(b)
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
