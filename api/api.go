@@ -42,6 +42,10 @@ type Config struct {
 	// Payer, when set, takes the payment of POST /orders/{order_id}/pay
 	// before the order is marked paid; nil marks it paid at once.
 	Payer Payer
+	// RequireIfMatch makes a change of an order (PUT, DELETE, pay, cancel)
+	// without If-Match a 428, so that no client can overwrite a change it
+	// has not seen.
+	RequireIfMatch bool
 }
 
 // Validate checks c.
@@ -147,8 +151,8 @@ func headAsGet(h http.Handler) http.Handler {
 func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP"},
-		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match"},
+		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag"},
 		AllowCredentials: false,
 		MaxAge:           10 * time.Minute,
 	}

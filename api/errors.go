@@ -37,6 +37,10 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, models.ErrStale):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, errPreconditionRequired):
+		return http.StatusPreconditionRequired
 	case errors.Is(err, auth.ErrInsufficientScope):
 		return http.StatusForbidden
 	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidProof):
@@ -109,6 +113,8 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "no order with this id", nil
 	case errors.Is(err, models.ErrConflict):
 		return "the order's status does not allow this change", nil
+	case errors.Is(err, models.ErrStale):
+		return "the order has changed since the ETag in If-Match; nothing was changed; read the order again", nil
 	case errors.Is(err, models.ErrUnavailable):
 		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
 	case errors.Is(err, models.ErrPaymentTimeout):
@@ -120,7 +126,7 @@ func detailOf(err error, status int) (string, []fieldError) {
 	case errors.Is(err, models.ErrPaymentFailed):
 		return "the payments service failed or refused the payment; the order was not paid", nil
 	}
-	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
+	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod, errPreconditionRequired} {
 		if errors.Is(err, e) {
 			return e.Error(), nil
 		}

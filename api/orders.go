@@ -18,9 +18,12 @@ type OrderStore interface {
 	Create(ctx context.Context, owner models.OwnerID, items []models.Item) (models.Order, error)
 	Get(ctx context.Context, owner models.OwnerID, id models.OrderID) (models.Order, error)
 	List(ctx context.Context, owner models.OwnerID, q models.ListQuery) (models.Page, error)
-	ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item) (models.Order, error)
-	Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition) (models.Order, error)
-	Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error
+	// ReplaceItems, Transition and Delete change the order only if it has
+	// version match (any, for models.AnyVersion), and return
+	// models.ErrStale otherwise.
+	ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item, match models.Version) (models.Order, error)
+	Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition, match models.Version) (models.Order, error)
+	Delete(ctx context.Context, owner models.OwnerID, id models.OrderID, match models.Version) error
 }
 
 // errNoPrincipal means a handler that needs the caller ran without
@@ -93,7 +96,8 @@ func handleCreateOrder(store OrderStore, log *slog.Logger) handler {
 	}
 }
 
-// handleGetOrder serves GET /orders/{order_id}.
+// handleGetOrder serves GET /orders/{order_id}: the order, or 304 Not
+// Modified when If-None-Match names its ETag.
 func handleGetOrder(store OrderStore) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
@@ -104,15 +108,25 @@ func handleGetOrder(store OrderStore) handler {
 		if err != nil {
 			return err
 		}
+		if noneMatch(c, o) {
+			c.Header("ETag", etag(o))
+			c.Status(http.StatusNotModified)
+			return nil
+		}
 		writeOrder(c, http.StatusOK, o)
 		return nil
 	}
 }
 
-// handleReplaceOrder serves PUT /orders/{order_id}: new items, same order.
-func handleReplaceOrder(store OrderStore) handler {
+// handleReplaceOrder serves PUT /orders/{order_id}: new items, same order,
+// if it has the version If-Match names (see ifMatch).
+func handleReplaceOrder(store OrderStore, requireIfMatch bool) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
+		if err != nil {
+			return err
+		}
+		match, err := ifMatch(c, requireIfMatch, store, who, id)
 		if err != nil {
 			return err
 		}
@@ -120,7 +134,7 @@ func handleReplaceOrder(store OrderStore) handler {
 		if err != nil {
 			return err
 		}
-		o, err := store.ReplaceItems(c.Request.Context(), who, id, items)
+		o, err := store.ReplaceItems(c.Request.Context(), who, id, items, match)
 		if err != nil {
 			return err
 		}
@@ -129,14 +143,19 @@ func handleReplaceOrder(store OrderStore) handler {
 	}
 }
 
-// handleDeleteOrder serves DELETE /orders/{order_id}.
-func handleDeleteOrder(store OrderStore) handler {
+// handleDeleteOrder serves DELETE /orders/{order_id}, if the order has the
+// version If-Match names (see ifMatch).
+func handleDeleteOrder(store OrderStore, requireIfMatch bool) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			return err
 		}
-		if err := store.Delete(c.Request.Context(), who, id); err != nil {
+		match, err := ifMatch(c, requireIfMatch, store, who, id)
+		if err != nil {
+			return err
+		}
+		if err := store.Delete(c.Request.Context(), who, id, match); err != nil {
 			return err
 		}
 		c.Status(http.StatusNoContent)
@@ -144,14 +163,19 @@ func handleDeleteOrder(store OrderStore) handler {
 	}
 }
 
-// handleTransition serves POST /orders/{order_id}/pay and .../cancel.
-func handleTransition(store OrderStore, t models.Transition) handler {
+// handleTransition serves POST /orders/{order_id}/pay and .../cancel, if
+// the order has the version If-Match names (see ifMatch).
+func handleTransition(store OrderStore, t models.Transition, requireIfMatch bool) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			return err
 		}
-		o, err := store.Transition(c.Request.Context(), who, id, t)
+		match, err := ifMatch(c, requireIfMatch, store, who, id)
+		if err != nil {
+			return err
+		}
+		o, err := store.Transition(c.Request.Context(), who, id, t, match)
 		if err != nil {
 			return err
 		}
@@ -160,7 +184,8 @@ func handleTransition(store OrderStore, t models.Transition) handler {
 	}
 }
 
-// writeOrder answers with status and o.
+// writeOrder answers with status and o, and o's ETag.
 func writeOrder(c *gin.Context, status int, o models.Order) {
+	c.Header("ETag", etag(o))
 	writeBody(c, status, func(b []byte) []byte { return appendOrder(b, o) })
 }

@@ -30,9 +30,16 @@ type Payer interface {
 // concurrent pays of one order exactly one answers 200 and the others 409,
 // while the payments service sees one idempotency key for all of them. A
 // failed payment changes nothing, and the same pay may be sent again.
-func handlePay(store OrderStore, payer Payer) handler {
+//
+// If-Match (see ifMatch) is checked before the payment and again by the
+// update after it.
+func handlePay(store OrderStore, payer Payer, requireIfMatch bool) handler {
 	return func(c *gin.Context) error {
 		who, id, err := ownerAndOrder(c)
+		if err != nil {
+			return err
+		}
+		match, err := ifMatch(c, requireIfMatch, store, who, id)
 		if err != nil {
 			return err
 		}
@@ -40,6 +47,9 @@ func handlePay(store OrderStore, payer Payer) handler {
 		o, err := store.Get(ctx, who, id)
 		if err != nil {
 			return err
+		}
+		if match != models.AnyVersion && o.Version != match {
+			return models.ErrStale
 		}
 		if !models.Pay().Allows(o.Status) {
 			return models.ErrConflict
@@ -55,7 +65,7 @@ func handlePay(store OrderStore, payer Payer) handler {
 		if err := payer.Pay(ctx, p.Subject, token, id); err != nil {
 			return err
 		}
-		o, err = store.Transition(ctx, who, id, models.Pay())
+		o, err = store.Transition(ctx, who, id, models.Pay(), match)
 		if err != nil {
 			return err
 		}

@@ -51,10 +51,10 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 		{http.MethodGet, "/orders", ScopeRead, handleListOrders(store)},
 		{http.MethodPost, "/orders", ScopeWrite, handleCreateOrder(store, log)},
 		{http.MethodGet, "/orders/:order_id", ScopeRead, handleGetOrder(store)},
-		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store)},
-		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store)},
-		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg.Payer, store)},
-		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel())},
+		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store, cfg.RequireIfMatch)},
+		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store, cfg.RequireIfMatch)},
+		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg, store)},
+		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel(), cfg.RequireIfMatch)},
 	}
 	if cfg.MetricsHandler != nil {
 		table = append(table, route{http.MethodGet, "/metrics", public, serveHTTP(cfg.MetricsHandler)})
@@ -70,13 +70,13 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 	return table
 }
 
-// payHandler pays through payer, or, without one, only marks the order
+// payHandler pays through cfg.Payer, or, without one, only marks the order
 // paid.
-func payHandler(payer Payer, store OrderStore) handler {
-	if payer == nil {
-		return handleTransition(store, models.Pay())
+func payHandler(cfg Config, store OrderStore) handler {
+	if cfg.Payer == nil {
+		return handleTransition(store, models.Pay(), cfg.RequireIfMatch)
 	}
-	return handlePay(store, payer)
+	return handlePay(store, cfg.Payer, cfg.RequireIfMatch)
 }
 
 // addRoutes registers table on r. A route that needs a scope runs noStore,
