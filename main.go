@@ -405,6 +405,8 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"public_url", cfg.auth.DPoP.PublicURL,
 		"redis_url", redactURL(cfg.redisURL),
 		"cors_origins", cfg.api.CORSOrigins,
+		"require_if_match", cfg.api.RequireIfMatch,
+		"idempotency_ttl", cfg.api.IdempotencyTTL.String(),
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,
 		"auth_decryption_key_file", cfg.decryptionKeyFile,

@@ -46,6 +46,9 @@ type Config struct {
 	// without If-Match a 428, so that no client can overwrite a change it
 	// has not seen.
 	RequireIfMatch bool
+	// IdempotencyTTL is how long an Idempotency-Key and its answer are
+	// kept; DefaultIdempotencyTTL when zero.
+	IdempotencyTTL time.Duration
 }
 
 // Validate checks c.
@@ -120,7 +123,7 @@ func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger)
 	}
 	e.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
-	if err := addRoutes(e, routes(cfg, store, log), v, writeError); err != nil {
+	if err := addRoutes(e, routes(cfg, store, log, m), v, writeError); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -151,8 +154,8 @@ func headAsGet(h http.Handler) http.Handler {
 func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match"},
-		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match", "Idempotency-Key"},
+		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", replayedHeader},
 		AllowCredentials: false,
 		MaxAge:           10 * time.Minute,
 	}

@@ -45,7 +45,9 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidProof):
 		return http.StatusUnauthorized
-	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
+	case errors.Is(err, errKeyReused):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody), errors.Is(err, errBadIdempotencyKey):
 		return http.StatusBadRequest
 	case errors.Is(err, auth.ErrUnavailable), errors.Is(err, errNotReady), errors.Is(err, models.ErrUnavailable):
 		return http.StatusServiceUnavailable
@@ -126,7 +128,8 @@ func detailOf(err error, status int) (string, []fieldError) {
 	case errors.Is(err, models.ErrPaymentFailed):
 		return "the payments service failed or refused the payment; the order was not paid", nil
 	}
-	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod, errPreconditionRequired} {
+	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod, errPreconditionRequired,
+		errBadIdempotencyKey, errKeyReused} {
 		if errors.Is(err, e) {
 			return e.Error(), nil
 		}
@@ -167,6 +170,19 @@ func logError(ctx context.Context, log *slog.Logger, route string, status int, e
 	}
 }
 
+// countControl counts a refusal by one of the controls of retries and
+// concurrent edits.
+func countControl(m *metrics, status int, err error) {
+	switch {
+	case status == http.StatusPreconditionFailed:
+		m.control("precondition_failed")
+	case status == http.StatusPreconditionRequired:
+		m.control("precondition_required")
+	case errors.Is(err, errKeyReused):
+		m.control("idempotency_key_reused")
+	}
+}
+
 // errorWriter returns the function that answers every failed request with
 // problem+json. It logs server errors with their cause, refusals of
 // authentication or authorization at info level with their reason code,
@@ -176,6 +192,7 @@ func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 		status := statusOf(err)
 		detail, fields := detailOf(err, status)
 		m.authRefused(err)
+		countControl(m, status, err)
 		logError(c.Request.Context(), log, c.FullPath(), status, err)
 		c.Header("Content-Type", "application/problem+json")
 		c.Header("Cache-Control", "no-store")

@@ -24,6 +24,14 @@ type OrderStore interface {
 	ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item, match models.Version) (models.Order, error)
 	Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition, match models.Version) (models.Order, error)
 	Delete(ctx context.Context, owner models.OwnerID, id models.OrderID, match models.Version) error
+	// CreateOnce and TransitionOnce are Create and Transition under an
+	// idempotency key: the change and once's answer are stored together,
+	// and models.ErrConflict, with nothing changed, means the owner holds
+	// the key already. Answered returns the answer stored with the
+	// owner's key, or models.ErrNotFound.
+	CreateOnce(ctx context.Context, owner models.OwnerID, items []models.Item, once models.Once) (models.Order, error)
+	TransitionOnce(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition, match models.Version, once models.Once) (models.Order, error)
+	Answered(ctx context.Context, owner models.OwnerID, key string) (models.Answer, error)
 }
 
 // errNoPrincipal means a handler that needs the caller ran without
@@ -74,9 +82,10 @@ func handleListOrders(store OrderStore) handler {
 	}
 }
 
-// handleCreateOrder serves POST /orders.
-func handleCreateOrder(store OrderStore, log *slog.Logger) handler {
-	return func(c *gin.Context) error {
+// handleCreateOrder serves POST /orders, under an idempotency key if the
+// request has one (see idempotency).
+func handleCreateOrder(store OrderStore, log *slog.Logger) change {
+	return func(c *gin.Context, once *models.Once) error {
 		who, err := owner(c)
 		if err != nil {
 			return err
@@ -85,11 +94,26 @@ func handleCreateOrder(store OrderStore, log *slog.Logger) handler {
 		if err != nil {
 			return err
 		}
-		o, err := store.Create(c.Request.Context(), who, items)
+		var (
+			o      models.Order
+			answer models.Answer
+		)
+		if once == nil {
+			o, err = store.Create(c.Request.Context(), who, items)
+		} else {
+			once.Answer = func(o models.Order) models.Answer {
+				return orderAnswer(http.StatusCreated, c.Request.URL.Path+"/"+string(o.ID), o, &answer)
+			}
+			o, err = store.CreateOnce(c.Request.Context(), who, items, *once)
+		}
 		if err != nil {
 			return err
 		}
 		log.InfoContext(c.Request.Context(), "order created", "order_id", o.ID, "owner", o.Owner)
+		if once != nil {
+			writeAnswer(c, answer)
+			return nil
+		}
 		c.Header("Location", c.Request.URL.Path+"/"+string(o.ID))
 		writeOrder(c, http.StatusCreated, o)
 		return nil
@@ -164,9 +188,10 @@ func handleDeleteOrder(store OrderStore, requireIfMatch bool) handler {
 }
 
 // handleTransition serves POST /orders/{order_id}/pay and .../cancel, if
-// the order has the version If-Match names (see ifMatch).
-func handleTransition(store OrderStore, t models.Transition, requireIfMatch bool) handler {
-	return func(c *gin.Context) error {
+// the order has the version If-Match names (see ifMatch), under an
+// idempotency key if the request has one (see idempotency).
+func handleTransition(store OrderStore, t models.Transition, requireIfMatch bool) change {
+	return func(c *gin.Context, once *models.Once) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			return err
@@ -175,6 +200,14 @@ func handleTransition(store OrderStore, t models.Transition, requireIfMatch bool
 		if err != nil {
 			return err
 		}
+		return transition(c, store, who, id, t, match, once)
+	}
+}
+
+// transition applies t to owner's order id at version match, under once
+// if it is not nil, and answers with the order.
+func transition(c *gin.Context, store OrderStore, who models.OwnerID, id models.OrderID, t models.Transition, match models.Version, once *models.Once) error {
+	if once == nil {
 		o, err := store.Transition(c.Request.Context(), who, id, t, match)
 		if err != nil {
 			return err
@@ -182,6 +215,13 @@ func handleTransition(store OrderStore, t models.Transition, requireIfMatch bool
 		writeOrder(c, http.StatusOK, o)
 		return nil
 	}
+	var answer models.Answer
+	once.Answer = func(o models.Order) models.Answer { return orderAnswer(http.StatusOK, "", o, &answer) }
+	if _, err := store.TransitionOnce(c.Request.Context(), who, id, t, match, *once); err != nil {
+		return err
+	}
+	writeAnswer(c, answer)
+	return nil
 }
 
 // writeOrder answers with status and o, and o's ETag.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,12 +31,20 @@ type Payer interface {
 // failed payment changes nothing, and the same pay may be sent again.
 //
 // If-Match (see ifMatch) is checked before the payment and again by the
-// update after it.
-func handlePay(store OrderStore, payer Payer, requireIfMatch bool) handler {
-	return func(c *gin.Context) error {
+// update after it. Under an Idempotency-Key (see idempotency), a stored
+// answer is replayed before anything else, so that the payments service is
+// not called for a pay already answered.
+func handlePay(idem idempotency, payer Payer, requireIfMatch bool) change {
+	store := idem.store
+	return func(c *gin.Context, once *models.Once) error {
 		who, id, err := ownerAndOrder(c)
 		if err != nil {
 			return err
+		}
+		if once != nil {
+			if replayed, err := idem.replay(c, once); replayed || err != nil {
+				return err
+			}
 		}
 		match, err := ifMatch(c, requireIfMatch, store, who, id)
 		if err != nil {
@@ -65,11 +72,6 @@ func handlePay(store OrderStore, payer Payer, requireIfMatch bool) handler {
 		if err := payer.Pay(ctx, p.Subject, token, id); err != nil {
 			return err
 		}
-		o, err = store.Transition(ctx, who, id, models.Pay(), match)
-		if err != nil {
-			return err
-		}
-		writeOrder(c, http.StatusOK, o)
-		return nil
+		return transition(c, store, who, id, models.Pay(), match, once)
 	}
 }

@@ -43,18 +43,21 @@ type route struct {
 // registers the routes (addRoutes), and the scope-matrix and contract tests
 // walk it, so no other list restates it. Every GET also answers HEAD, with
 // the same scope (headAsGet).
-func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
+//
+// m, which may be nil, counts the replays of idempotent requests.
+func routes(cfg Config, store OrderStore, log *slog.Logger, m *metrics) []route {
+	idem := idempotency{store: store, ttl: cfg.IdempotencyTTL, m: m}
 	table := []route{
 		{http.MethodGet, "/healthz", public, handleHealth},
 		{http.MethodGet, "/readyz", public, handleReady(cfg.Ready)},
 
 		{http.MethodGet, "/orders", ScopeRead, handleListOrders(store)},
-		{http.MethodPost, "/orders", ScopeWrite, handleCreateOrder(store, log)},
+		{http.MethodPost, "/orders", ScopeWrite, idem.wrap(handleCreateOrder(store, log))},
 		{http.MethodGet, "/orders/:order_id", ScopeRead, handleGetOrder(store)},
 		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store, cfg.RequireIfMatch)},
 		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store, cfg.RequireIfMatch)},
-		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg, store)},
-		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel(), cfg.RequireIfMatch)},
+		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, idem.wrap(payHandler(cfg, idem))},
+		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, idem.wrap(handleTransition(store, models.Cancel(), cfg.RequireIfMatch))},
 	}
 	if cfg.MetricsHandler != nil {
 		table = append(table, route{http.MethodGet, "/metrics", public, serveHTTP(cfg.MetricsHandler)})
@@ -72,11 +75,11 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 
 // payHandler pays through cfg.Payer, or, without one, only marks the order
 // paid.
-func payHandler(cfg Config, store OrderStore) handler {
+func payHandler(cfg Config, idem idempotency) change {
 	if cfg.Payer == nil {
-		return handleTransition(store, models.Pay(), cfg.RequireIfMatch)
+		return handleTransition(idem.store, models.Pay(), cfg.RequireIfMatch)
 	}
-	return handlePay(store, cfg.Payer, cfg.RequireIfMatch)
+	return handlePay(idem, cfg.Payer, cfg.RequireIfMatch)
 }
 
 // addRoutes registers table on r. A route that needs a scope runs noStore,

@@ -59,7 +59,7 @@ func TestScopeMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := routes(fullConfig(), nil, authtest.Discard())
+	table := routes(fullConfig(), nil, authtest.Discard(), nil)
 	all := scopesOf(table)
 	if len(all) < 2 {
 		t.Fatalf("the table asks for scopes %v; want at least two", all)

@@ -27,6 +27,8 @@ type Orders struct {
 	// longer than Open's bound: every call runs on its pgx connections in
 	// one round trip (see pipelined).
 	pool connSource
+	// purge is when expired idempotency keys were last deleted.
+	purge keyPurge
 }
 
 // connSource gives connections of a pool: an *sql.DB, or the boundedPool
@@ -123,15 +125,10 @@ func (r orderRow) appendModel(items []models.Item) (models.Order, []models.Item,
 // has validated, and returns it with its id, creation time and status. It
 // returns only once the order is committed; any error means it was not.
 func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []models.Item) (models.Order, error) {
-	id, err := models.NewOrderID()
-	if err != nil {
-		return models.Order{}, fmt.Errorf("new order id: %w", err)
-	}
-	enc, err := encodeItems(items)
+	row, err := newOrderRow(owner, items)
 	if err != nil {
 		return models.Order{}, err
 	}
-	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc, Version: 1}
 	if r.pool != nil {
 		insert := statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items, row.Version}}
 		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
@@ -148,6 +145,19 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
 	return row.toModel()
+}
+
+// newOrderRow returns the row of a new order of owner with items.
+func newOrderRow(owner models.OwnerID, items []models.Item) (orderRow, error) {
+	id, err := models.NewOrderID()
+	if err != nil {
+		return orderRow{}, fmt.Errorf("new order id: %w", err)
+	}
+	enc, err := encodeItems(items)
+	if err != nil {
+		return orderRow{}, err
+	}
+	return orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc, Version: 1}, nil
 }
 
 // Get returns the order with the given id if it is owned by owner.
@@ -413,8 +423,19 @@ func refusal(match models.Version, current int64) error {
 
 // updateScoped is updateWhile in a transaction.
 func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
-	var rows []orderRow
+	var o models.Order
 	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
+		var err error
+		o, err = updateIn(tx, owner, id, ch)
+		return err
+	})
+	return o, err
+}
+
+// updateIn is updateWhile on tx.
+func updateIn(tx *gorm.DB, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
+	var rows []orderRow
+	err := func() error {
 		q := tx.Model(&rows).
 			Clauses(clause.Returning{}).
 			Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(ch.from))
@@ -430,7 +451,7 @@ func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id mode
 			return err
 		}
 		return refusal(ch.match, current)
-	})
+	}()
 	if err != nil {
 		return models.Order{}, err
 	}
