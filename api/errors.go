@@ -57,6 +57,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, errRateLimited), errors.Is(err, errTooManyFailures):
+		return http.StatusTooManyRequests
 	case errors.Is(err, models.ErrPaymentTimeout):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, models.ErrPaymentUnavailable):
@@ -129,7 +131,7 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "the payments service failed or refused the payment; the order was not paid", nil
 	}
 	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod, errPreconditionRequired,
-		errBadIdempotencyKey, errKeyReused} {
+		errBadIdempotencyKey, errKeyReused, errRateLimited, errTooManyFailures} {
 		if errors.Is(err, e) {
 			return e.Error(), nil
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -83,10 +84,15 @@ func payHandler(cfg Config, idem idempotency) change {
 }
 
 // addRoutes registers table on r. A route that needs a scope runs noStore,
-// auth.Authenticate, auth.RequireScope with its scope, then its handler; a
-// public route runs its handler alone. It fails for a route with no scope.
-func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.WriteError) error {
-	authenticate := auth.Authenticate(v, writeError)
+// auth.Authenticate (behind the limit of failed authentications, if any),
+// the per-caller rate limit (if any), auth.RequireScope with its scope,
+// then its handler; a public route runs its handler alone. It fails for a
+// route with no scope.
+func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.WriteError, limits *limiting) error {
+	guarded := []gin.HandlerFunc{noStore, limits.guardAuthentication(auth.Authenticate(v, writeError), writeError)}
+	if perCaller := limits.perCaller(writeError); perCaller != nil {
+		guarded = append(guarded, perCaller)
+	}
 	for _, rt := range table {
 		h := adapt(rt.handle, writeError)
 		switch rt.scope {
@@ -95,7 +101,7 @@ func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.W
 		case public:
 			r.Handle(rt.method, rt.path, h)
 		default:
-			r.Handle(rt.method, rt.path, noStore, authenticate, auth.RequireScope(rt.scope, v, writeError), h)
+			r.Handle(rt.method, rt.path, append(slices.Clone(guarded), auth.RequireScope(rt.scope, v, writeError), h)...)
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/coffeemesh/orders/repository/repotest"
 )
 
@@ -182,4 +184,25 @@ func TestIdempotentPay(t *testing.T) {
 			t.Errorf("repeat of a paid pay = %s, %d more payment calls; want the replay, none", again.body, calls.Load()-before)
 		}
 	})
+}
+
+// TestControlMetrics: replays, reused keys and failed preconditions are
+// counted in orders_request_controls_total.
+func TestControlMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	e := newEnvFor(t, nil, func(c *envConfig) { c.api.Metrics = reg })
+	tok := e.token(t, "alice", rw)
+	latte := `{"order":[{"product":"latte","size":"big"}]}`
+	for range 3 {
+		e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: latte, header: withKey("k")}).wantStatus(t, http.StatusCreated)
+	}
+	e.do(t, request{method: http.MethodPost, path: "/orders", token: tok, body: `{"order":[]}`, header: withKey("k")})
+	o := e.create(t, tok, item{"tea", "big", 1})
+	e.do(t, request{method: http.MethodPost, path: "/orders/" + o.ID + "/cancel", token: tok, header: http.Header{"If-Match": {`"7"`}}}).wantProblem(t, http.StatusPreconditionFailed)
+	for control, want := range map[string]float64{"idempotent_replay": 2, "idempotency_key_reused": 1, "precondition_failed": 1} {
+		if got := controlCount(t, reg, control); got != want {
+			t.Errorf("%s counted %v; want %v", control, got, want)
+		}
+	}
 }

@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/coffeemesh/orders/auth"
+)
+
+var (
+	// errRateLimited means the caller has made more requests than its
+	// rate limit allows.
+	errRateLimited = errors.New("too many requests from this caller; retry after the time in Retry-After")
+	// errTooManyFailures means too many requests from the client's address
+	// failed authentication.
+	errTooManyFailures = errors.New("too many requests from this address failed authentication; retry after the time in Retry-After")
+)
+
+// RateLimit is a limit on requests (draft-ietf-httpapi-ratelimit-headers):
+// Quota requests per Window, whose quotas, one per key, Take keeps.
+type RateLimit struct {
+	// Policy names the limit in the RateLimit-Policy and RateLimit headers.
+	Policy string
+	Quota  int
+	Window time.Duration
+	// Take takes n requests, 0 or 1, from key's quota if it allows them,
+	// and returns the quota as it is then; with 0 it only looks. An error
+	// means the quotas cannot be read: the request is let through.
+	Take func(ctx context.Context, key string, n int) (Quota, error)
+}
+
+// Quota is a key's quota after a RateLimit.Take.
+type Quota struct {
+	// Allowed says whether the requests were allowed (for 0 requests,
+	// whether one would be).
+	Allowed bool
+	// Remaining is how many requests are allowed now.
+	Remaining int
+	// RetryAfter, when a request was refused, is how long until one is
+	// allowed; ResetAfter, how long until the quota is full again.
+	RetryAfter, ResetAfter time.Duration
+}
+
+// limiting holds what the rate limits need: the limits of Config, the
+// log and metrics for a limiter that fails, and when it last logged.
+type limiting struct {
+	cfg        Config
+	log        *slog.Logger
+	m          *metrics
+	lastWarned atomic.Int64
+}
+
+// warnInterval bounds how often a failing limiter is logged: once per
+// interval, however many requests it lets through.
+const warnInterval = 10 * time.Second
+
+// failOpen lets a request through whose limit could not be read, counts
+// it, and logs why at most once per warnInterval.
+func (l *limiting) failOpen(ctx context.Context, rl *RateLimit, err error) {
+	l.m.control("limiter_unavailable")
+	now := time.Now().UnixNano()
+	last := l.lastWarned.Load()
+	if now-last >= int64(warnInterval) && l.lastWarned.CompareAndSwap(last, now) {
+		l.log.WarnContext(ctx, "rate limiter unavailable; requests go through unlimited", "policy", rl.Policy, "error", err)
+	}
+}
+
+// perCaller limits each authenticated caller, by owner, to
+// Config.CallerLimit; nil when there is no such limit. Every answer says
+// the caller's quota; an answer over it is 429 with Retry-After.
+func (l *limiting) perCaller(writeError auth.WriteError) gin.HandlerFunc {
+	rl := l.cfg.CallerLimit
+	if rl == nil {
+		return nil
+	}
+	return func(c *gin.Context) {
+		who, err := owner(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		q, err := rl.Take(c.Request.Context(), string(who), 1)
+		if err != nil {
+			l.failOpen(c.Request.Context(), rl, err)
+			return
+		}
+		setRateHeaders(c, rl, q)
+		if !q.Allowed {
+			l.m.control("rate_limited")
+			writeError(c, errRateLimited)
+		}
+	}
+}
+
+// guardAuthentication runs authenticate unless too many requests from
+// the client's address (see clientAddr) have failed authentication
+// lately (Config.FailedAuthLimit), so that a flood of bad tokens is
+// refused before any signature is checked. Only a request that sent
+// credentials and was refused 401 counts as a failure.
+func (l *limiting) guardAuthentication(authenticate gin.HandlerFunc, writeError auth.WriteError) gin.HandlerFunc {
+	rl := l.cfg.FailedAuthLimit
+	if rl == nil {
+		return authenticate
+	}
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		addr := clientAddr(c.Request, l.cfg.TrustedProxies).String()
+		q, err := rl.Take(ctx, addr, 0)
+		if err != nil {
+			l.failOpen(ctx, rl, err)
+		} else if !q.Allowed {
+			setRateHeaders(c, rl, q)
+			l.m.control("failed_auth_limited")
+			writeError(c, errTooManyFailures)
+			return
+		}
+		authenticate(c)
+		if !c.IsAborted() || c.Writer.Status() != http.StatusUnauthorized || c.GetHeader("Authorization") == "" {
+			return
+		}
+		if _, err := rl.Take(ctx, addr, 1); err != nil {
+			l.failOpen(ctx, rl, err)
+		}
+	}
+}
+
+// setRateHeaders says rl's policy and q in the RateLimit-Policy and
+// RateLimit fields (draft-ietf-httpapi-ratelimit-headers-09), and, when q
+// refused the request, when to retry in Retry-After (RFC 9110, 10.2.3).
+func setRateHeaders(c *gin.Context, rl *RateLimit, q Quota) {
+	policy := strconv.Quote(rl.Policy)
+	c.Header("RateLimit-Policy", policy+";q="+strconv.Itoa(rl.Quota)+";w="+seconds(rl.Window))
+	c.Header("RateLimit", policy+";r="+strconv.Itoa(q.Remaining)+";t="+seconds(q.ResetAfter))
+	if !q.Allowed {
+		c.Header("Retry-After", seconds(max(q.RetryAfter, time.Second)))
+	}
+}
+
+// seconds is d in whole seconds, rounded up.
+func seconds(d time.Duration) string {
+	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
+}
+
+// clientAddr is the address of the client that sent r: the peer's, unless
+// the peer is one of the trusted proxies, which say in X-Forwarded-For
+// whom they forward for. Then it is the rightmost address there that is
+// not itself a trusted proxy, since only the entries the trusted proxies
+// appended can be believed; every address to its left may be forged. An
+// entry that is not an address stops the walk at the last one believed.
+func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	isTrusted := func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(n netip.Prefix) bool { return n.Contains(a) })
+	}
+	if !isTrusted(addr) {
+		return addr
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr
+		}
+		addr = hop.Unmap()
+		if !isTrusted(addr) {
+			return addr
+		}
+	}
+	return addr
+}
