@@ -84,6 +84,7 @@ func (l *limiting) perCaller(writeError auth.WriteError) gin.HandlerFunc {
 	if rl == nil {
 		return nil
 	}
+	fields := newRateFields(rl)
 	return func(c *gin.Context) {
 		who, err := owner(c)
 		if err != nil {
@@ -95,7 +96,7 @@ func (l *limiting) perCaller(writeError auth.WriteError) gin.HandlerFunc {
 			l.failOpen(c.Request.Context(), rl, err)
 			return
 		}
-		setRateHeaders(c, rl, q)
+		setRateHeaders(c, fields, q)
 		if !q.Allowed {
 			l.m.control("rate_limited")
 			writeError(c, errRateLimited)
@@ -113,6 +114,7 @@ func (l *limiting) guardAuthentication(authenticate gin.HandlerFunc, writeError 
 	if rl == nil {
 		return authenticate
 	}
+	fields := newRateFields(rl)
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		addr := clientAddr(c.Request, l.cfg.TrustedProxies).String()
@@ -120,7 +122,7 @@ func (l *limiting) guardAuthentication(authenticate gin.HandlerFunc, writeError 
 		if err != nil {
 			l.failOpen(ctx, rl, err)
 		} else if !q.Allowed {
-			setRateHeaders(c, rl, q)
+			setRateHeaders(c, fields, q)
 			l.m.control("failed_auth_limited")
 			writeError(c, errTooManyFailures)
 			return
@@ -135,16 +137,38 @@ func (l *limiting) guardAuthentication(authenticate gin.HandlerFunc, writeError 
 	}
 }
 
+// The names of the fields of draft-ietf-httpapi-ratelimit-headers-09, in
+// the canonical form of net/http, which would otherwise make that form
+// anew for every answer; field names are case-insensitive.
+const (
+	rateLimitPolicyField = "Ratelimit-Policy"
+	rateLimitField       = "Ratelimit"
+)
+
 // setRateHeaders says rl's policy and q in the RateLimit-Policy and
 // RateLimit fields (draft-ietf-httpapi-ratelimit-headers-09), and, when q
 // refused the request, when to retry in Retry-After (RFC 9110, 10.2.3).
-func setRateHeaders(c *gin.Context, rl *RateLimit, q Quota) {
-	policy := strconv.Quote(rl.Policy)
-	c.Header("RateLimit-Policy", policy+";q="+strconv.Itoa(rl.Quota)+";w="+seconds(rl.Window))
-	c.Header("RateLimit", policy+";r="+strconv.Itoa(q.Remaining)+";t="+seconds(q.ResetAfter))
+func setRateHeaders(c *gin.Context, f rateFields, q Quota) {
+	h := c.Writer.Header()
+	h[rateLimitPolicyField] = f.policy
+	h[rateLimitField] = []string{f.name + ";r=" + strconv.Itoa(q.Remaining) + ";t=" + seconds(q.ResetAfter)}
 	if !q.Allowed {
 		c.Header("Retry-After", seconds(max(q.RetryAfter, time.Second)))
 	}
+}
+
+// rateFields is what the fields of one limit hold whatever the quota:
+// made once, not for every answer.
+type rateFields struct {
+	// name is the policy's name, quoted.
+	name string
+	// policy is the RateLimit-Policy field.
+	policy []string
+}
+
+func newRateFields(rl *RateLimit) rateFields {
+	name := strconv.Quote(rl.Policy)
+	return rateFields{name: name, policy: []string{name + ";q=" + strconv.Itoa(rl.Quota) + ";w=" + seconds(rl.Window)}}
 }
 
 // seconds is d in whole seconds, rounded up.

@@ -435,27 +435,23 @@ func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id mode
 // updateIn is updateWhile on tx.
 func updateIn(tx *gorm.DB, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
 	var rows []orderRow
-	err := func() error {
-		q := tx.Model(&rows).
-			Clauses(clause.Returning{}).
-			Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(ch.from))
-		if ch.match != models.AnyVersion {
-			q = q.Where("version = ?", int64(ch.match))
-		}
-		err := q.Updates(map[string]any{ch.column: ch.value, "version": gorm.Expr("version + 1")}).Error
-		if err != nil || len(rows) == 1 {
-			return err
-		}
-		var current int64
-		if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderVersion, string(owner), string(id)).Scan(&current); err != nil {
-			return err
-		}
-		return refusal(ch.match, current)
-	}()
-	if err != nil {
+	q := tx.Model(&rows).
+		Clauses(clause.Returning{}).
+		Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(ch.from))
+	if ch.match != models.AnyVersion {
+		q = q.Where("version = ?", int64(ch.match))
+	}
+	if err := q.Updates(map[string]any{ch.column: ch.value, "version": gorm.Expr("version + 1")}).Error; err != nil {
 		return models.Order{}, err
 	}
-	return rows[0].toModel()
+	if len(rows) == 1 {
+		return rows[0].toModel()
+	}
+	var current int64
+	if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderVersion, string(owner), string(id)).Scan(&current); err != nil {
+		return models.Order{}, err
+	}
+	return models.Order{}, refusal(ch.match, current)
 }
 
 // updatePipelined is updateWhile on PostgreSQL in one round trip (see

@@ -23,6 +23,12 @@ import (
 // metrics, a log that goes nowhere and a fresh SQLite store.
 func newBenchServer(b *testing.B) (*authtest.IdP, http.Handler) {
 	b.Helper()
+	return newBenchServerWith(b, api.Config{})
+}
+
+// newBenchServerWith is newBenchServer with the API configured as cfg.
+func newBenchServerWith(b *testing.B, cfg api.Config) (*authtest.IdP, http.Handler) {
+	b.Helper()
 	idp := authtest.NewIdP(b)
 	v, err := auth.NewVerifier(idp.Config(), authtest.Discard())
 	if err != nil {
@@ -31,7 +37,8 @@ func newBenchServer(b *testing.B) (*authtest.IdP, http.Handler) {
 	go v.Run(b.Context())
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	store := repository.NewOrders(repotest.Open(b, repotest.SQLite(b)))
-	h, err := api.New(api.Config{Metrics: prometheus.NewRegistry()}, v, store, log)
+	cfg.Metrics = prometheus.NewRegistry()
+	h, err := api.New(cfg, v, store, log)
 	if err != nil {
 		b.Fatal(err)
 	}
