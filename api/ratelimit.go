@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,32 +110,72 @@ func (l *limiting) perCaller(writeError auth.WriteError) gin.HandlerFunc {
 // lately (Config.FailedAuthLimit), so that a flood of bad tokens is
 // refused before any signature is checked. Only a request that sent
 // credentials and was refused 401 counts as a failure.
+//
+// The address's quota is looked at only if this process saw a failure
+// from it within the limit's window (recentFailures): the quota of any
+// other address is full, unless other replicas spent it, and then this
+// process checks one bad token from there before it looks too. Clients
+// whose tokens are good never wait for Redis here.
 func (l *limiting) guardAuthentication(authenticate gin.HandlerFunc, writeError auth.WriteError) gin.HandlerFunc {
 	rl := l.cfg.FailedAuthLimit
 	if rl == nil {
 		return authenticate
 	}
 	fields := newRateFields(rl)
+	recent := &recentFailures{window: rl.Window, at: map[netip.Addr]time.Time{}}
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		addr := clientAddr(c.Request, l.cfg.TrustedProxies).String()
-		q, err := rl.Take(ctx, addr, 0)
-		if err != nil {
-			l.failOpen(ctx, rl, err)
-		} else if !q.Allowed {
-			setRateHeaders(c, fields, q)
-			l.m.control("failed_auth_limited")
-			writeError(c, errTooManyFailures)
-			return
+		ip := clientAddr(c.Request, l.cfg.TrustedProxies)
+		if recent.seen(ip, time.Now()) {
+			q, err := rl.Take(ctx, ip.String(), 0)
+			if err != nil {
+				l.failOpen(ctx, rl, err)
+			} else if !q.Allowed {
+				setRateHeaders(c, fields, q)
+				l.m.control("failed_auth_limited")
+				writeError(c, errTooManyFailures)
+				return
+			}
 		}
 		authenticate(c)
 		if !c.IsAborted() || c.Writer.Status() != http.StatusUnauthorized || c.GetHeader("Authorization") == "" {
 			return
 		}
-		if _, err := rl.Take(ctx, addr, 1); err != nil {
+		recent.add(ip, time.Now())
+		if _, err := rl.Take(ctx, ip.String(), 1); err != nil {
 			l.failOpen(ctx, rl, err)
 		}
 	}
+}
+
+// maxRecentFailures bounds the addresses recentFailures remembers; past
+// it, it forgets them all, and each then costs one more checked token.
+const maxRecentFailures = 100_000
+
+// recentFailures are the client addresses whose authentication failed in
+// this process within window. It is safe for concurrent use.
+type recentFailures struct {
+	window time.Duration
+	mu     sync.Mutex
+	at     map[netip.Addr]time.Time
+}
+
+// seen reports whether addr failed within the window before now.
+func (r *recentFailures) seen(addr netip.Addr, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.at[addr]
+	return ok && now.Sub(at) < r.window
+}
+
+// add records a failure of addr at now.
+func (r *recentFailures) add(addr netip.Addr, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.at) >= maxRecentFailures {
+		clear(r.at)
+	}
+	r.at[addr] = now
 }
 
 // The names of the fields of draft-ietf-httpapi-ratelimit-headers-09, in

@@ -153,8 +153,12 @@ func TestRateLimitRedisDown(t *testing.T) {
 	for range 5 {
 		e.do(t, request{method: http.MethodGet, path: "/orders", token: alice}).wantStatus(t, http.StatusOK)
 	}
-	if n := controlCount(t, reg, "limiter_unavailable"); n != 10 {
-		t.Errorf("limiter_unavailable counted %v; want 10, two limits for each of 5 requests", n)
+	e.do(t, request{method: http.MethodGet, path: "/orders", token: "not.a.token"}).wantProblem(t, http.StatusUnauthorized)
+	e.do(t, request{method: http.MethodGet, path: "/orders", token: alice}).wantStatus(t, http.StatusOK)
+	// 5 per-caller takes; the failure's take; then the look at the
+	// address that failed, and the per-caller take.
+	if n := controlCount(t, reg, "limiter_unavailable"); n != 8 {
+		t.Errorf("limiter_unavailable counted %v; want 8", n)
 	}
 	if log := e.log.String(); strings.Count(log, "rate limiter unavailable") != 1 {
 		t.Errorf("the log warns %d times of the limiter; want once", strings.Count(log, "rate limiter unavailable"))
@@ -183,6 +187,35 @@ func TestFailedAuthenticationLimit(t *testing.T) {
 		if n := controlCount(t, reg, "failed_auth_limited"); n != 1 {
 			t.Errorf("failed_auth_limited counted %v; want 1", n)
 		}
+	})
+	t.Run("replicas on one Redis", func(t *testing.T) {
+		t.Parallel()
+		opts, err := redis.ParseURL(testRedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := "test:" + rand.Text() + ":"
+		idp := authtest.NewIdP(t)
+		replica := func() *env {
+			client := redis.NewClient(opts)
+			t.Cleanup(func() { client.Close() })
+			lim, err := ratelimit.NewRedis(client, prefix, threePerMinute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newEnvFor(t, idp, func(c *envConfig) { c.api.FailedAuthLimit = apiLimit("failed-auth", lim) })
+		}
+		one, other := replica(), replica()
+		good := one.token(t, "alice", rw)
+		for range 3 {
+			one.do(t, request{method: http.MethodGet, path: "/orders", token: "not.a.token"}).wantProblem(t, http.StatusUnauthorized)
+		}
+		wantLimited(t, one.do(t, request{method: http.MethodGet, path: "/orders", token: good}), "failed-auth")
+		// The other replica has seen no failure from the address: it checks
+		// one bad token, and from then on it too refuses unchecked.
+		other.do(t, request{method: http.MethodGet, path: "/orders", token: "not.a.token"}).wantProblem(t, http.StatusUnauthorized)
+		wantLimited(t, other.do(t, request{method: http.MethodGet, path: "/orders", token: "not.a.token"}), "failed-auth")
+		wantLimited(t, other.do(t, request{method: http.MethodGet, path: "/orders", token: good}), "failed-auth")
 	})
 	t.Run("behind a trusted proxy", func(t *testing.T) {
 		t.Parallel()
