@@ -134,11 +134,17 @@ func (r *Orders) Answered(ctx context.Context, owner models.OwnerID, key string)
 }
 
 // transaction runs fn in one transaction scoped to owner (see scoped),
-// on SQLite too, where scoped runs none.
+// on SQLite too, where scoped runs none. SQLite runs one writing
+// transaction at a time, and makes the others wait in its busy handler,
+// which sleeps in steps of up to 100 ms: the store's own transactions
+// queue on a mutex instead, and each starts as soon as the one before
+// ends.
 func (r *Orders) transaction(ctx context.Context, owner models.OwnerID, fn func(tx *gorm.DB) error) error {
 	if r.rowSecurity {
 		return r.scoped(ctx, owner, fn)
 	}
+	r.sqliteWrites.Lock()
+	defer r.sqliteWrites.Unlock()
 	return r.db.WithContext(context.WithoutCancel(ctx)).Transaction(fn) // WithoutCancel: see scoped
 }
 

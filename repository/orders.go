@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,8 @@ type Orders struct {
 	pool connSource
 	// purge is when expired idempotency keys were last deleted.
 	purge keyPurge
+	// sqliteWrites queues the transactions of transaction on SQLite.
+	sqliteWrites sync.Mutex
 }
 
 // connSource gives connections of a pool: an *sql.DB, or the boundedPool
