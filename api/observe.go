@@ -73,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"outcome"}),
 		controls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_request_controls_total",
-			Help: "Requests answered by a control: idempotent_replay, idempotency_key_reused, precondition_failed, precondition_required, rate_limited, failed_auth_limited.",
+			Help: "Requests answered by a control: idempotent_replay, idempotency_key_reused, precondition_failed, precondition_required, rate_limited, failed_auth_limited; limiter_unavailable counts requests let through because a rate limit could not be read.",
 		}, []string{"control"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.auth, m.controls} {
