@@ -48,6 +48,7 @@ type config struct {
 	pprofAddr            string
 	tls                  tlsSettings
 	payments             paymentSettings
+	limits               limitSettings
 	// redisURL, when set, is the Redis that keeps the DPoP proofs used,
 	// shared by every replica.
 	redisURL string

@@ -203,6 +203,9 @@ func newHandler(ctx context.Context, cfg config, db *gorm.DB, verifier *auth.Ver
 		}
 		cfg.api.Payer = payer
 	}
+	if err := setRateLimits(ctx, &cfg, log); err != nil {
+		return nil, err
+	}
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
 			return nil, err
@@ -413,6 +416,11 @@ func logConfig(ctx context.Context, log *slog.Logger, cfg config) {
 		"public_url", cfg.auth.DPoP.PublicURL,
 		"redis_url", redactURL(cfg.redisURL),
 		"cors_origins", cfg.api.CORSOrigins,
+		"require_if_match", cfg.api.RequireIfMatch,
+		"idempotency_ttl", cfg.api.IdempotencyTTL.String(),
+		"rate_limit", cfg.limits.perCaller,
+		"rate_limit_burst", cfg.limits.burst(),
+		"failed_auth_rate", cfg.limits.failedAuthPerMinute,
 		"docs_client_id", cfg.docsClientID,
 		"admin_addr", cfg.adminAddr,
 		"auth_decryption_key_file", cfg.decryptionKeyFile,

@@ -41,7 +41,7 @@ type values struct {
 
 // settings declares every setting, in the order of the documentation.
 func settings() []setting {
-	return append(append(append(serverSettings(), tlsSettingsDecl()...), issuerSettingsDecl()...), paymentSettingsDecl()...)
+	return append(append(append(append(serverSettings(), tlsSettingsDecl()...), issuerSettingsDecl()...), paymentSettingsDecl()...), controlSettings()...)
 }
 
 // tlsSettingsDecl are the settings of TLS and client certificates, which

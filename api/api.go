@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"slices"
@@ -42,6 +43,21 @@ type Config struct {
 	// Payer, when set, takes the payment of POST /orders/{order_id}/pay
 	// before the order is marked paid; nil marks it paid at once.
 	Payer Payer
+	// RequireIfMatch makes a change of an order (PUT, DELETE, pay, cancel)
+	// without If-Match a 428, so that no client can overwrite a change it
+	// has not seen.
+	RequireIfMatch bool
+	// IdempotencyTTL is how long an Idempotency-Key and its answer are
+	// kept; DefaultIdempotencyTTL when zero.
+	IdempotencyTTL time.Duration
+	// CallerLimit, when set, limits the requests of each caller (owner).
+	CallerLimit *RateLimit
+	// FailedAuthLimit, when set, limits the requests that fail
+	// authentication, per client address.
+	FailedAuthLimit *RateLimit
+	// TrustedProxies are the networks of the proxies whose
+	// X-Forwarded-For names the client, for FailedAuthLimit.
+	TrustedProxies []netip.Prefix
 }
 
 // Validate checks c.
@@ -116,7 +132,8 @@ func newEngine(cfg Config, v *auth.Verifier, store OrderStore, log *slog.Logger)
 	}
 	e.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
-	if err := addRoutes(e, routes(cfg, store, log), v, writeError); err != nil {
+	limits := &limiting{cfg: cfg, log: log, m: m}
+	if err := addRoutes(e, routes(cfg, store, log, m), v, writeError, limits); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -146,9 +163,10 @@ func headAsGet(h http.Handler) http.Handler {
 // 405), rather than with gin-contrib/cors's bare 403.
 func newCORS(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
-		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:     []string{"Authorization", "Content-Type", "DPoP"},
-		ExposeHeaders:    []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce"},
+		AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowHeaders: []string{"Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match", "Idempotency-Key"},
+		ExposeHeaders: []string{"Link", "Location", "WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", replayedHeader,
+			"RateLimit", "RateLimit-Policy"},
 		AllowCredentials: false,
 		MaxAge:           10 * time.Minute,
 	}

@@ -82,7 +82,7 @@ func TestContractMatchesRoutes(t *testing.T) {
 		}
 	}
 	table := map[string]route{}
-	for _, rt := range routes(fullConfig(), nil, authtest.Discard()) {
+	for _, rt := range routes(fullConfig(), nil, authtest.Discard(), nil) {
 		if rt.path == "/docs/*file" {
 			continue // the documentation page's assets
 		}

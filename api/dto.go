@@ -23,6 +23,9 @@ import (
 // maxBodyBytes bounds a request body; a larger one is 413.
 const maxBodyBytes = 1 << 20
 
+// jsonContentType is the media type of every JSON answer but problems.
+const jsonContentType = "application/json; charset=utf-8"
+
 // orderRequest is the body of POST /orders and PUT /orders/{order_id}. The
 // order is kept raw, and members of other names are gathered in Unknown,
 // so that one pass finds every problem of the body: decoding into typed
@@ -379,7 +382,7 @@ const maxPooledBody = 64 << 10
 func writeBody(c *gin.Context, status int, appendBody func([]byte) []byte) {
 	buf := bodies.Get().(*[]byte)
 	body := appendBody((*buf)[:0])
-	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Header("Content-Type", jsonContentType)
 	c.Header("Content-Length", strconv.Itoa(len(body)))
 	c.Status(status)
 	_, _ = c.Writer.Write(body) // the client has gone if this fails; nothing to do

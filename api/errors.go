@@ -37,11 +37,17 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, models.ErrStale):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, errPreconditionRequired):
+		return http.StatusPreconditionRequired
 	case errors.Is(err, auth.ErrInsufficientScope):
 		return http.StatusForbidden
 	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidProof):
 		return http.StatusUnauthorized
-	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody):
+	case errors.Is(err, errKeyReused):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, auth.ErrInvalidRequest), errors.Is(err, errMalformedBody), errors.Is(err, errBadIdempotencyKey):
 		return http.StatusBadRequest
 	case errors.Is(err, auth.ErrUnavailable), errors.Is(err, errNotReady), errors.Is(err, models.ErrUnavailable):
 		return http.StatusServiceUnavailable
@@ -51,6 +57,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, errRateLimited), errors.Is(err, errTooManyFailures):
+		return http.StatusTooManyRequests
 	case errors.Is(err, models.ErrPaymentTimeout), errors.Is(err, models.ErrIssuerTimeout):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, models.ErrPaymentUnavailable), errors.Is(err, models.ErrIssuerUnavailable):
@@ -111,6 +119,8 @@ func detailOf(err error, status int) (string, []fieldError) {
 		return "no order with this id", nil
 	case errors.Is(err, models.ErrConflict):
 		return "the order's status does not allow this change", nil
+	case errors.Is(err, models.ErrStale):
+		return "the order has changed since the ETag in If-Match; nothing was changed; read the order again", nil
 	case errors.Is(err, models.ErrUnavailable):
 		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
 	case errors.Is(err, models.ErrPaymentOrphaned):
@@ -128,7 +138,8 @@ func detailOf(err error, status int) (string, []fieldError) {
 	case errors.Is(err, models.ErrPaymentFailed):
 		return "the payments service failed or refused the payment; the order is still created; if the payment was taken, paying again will not charge twice", nil
 	}
-	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod} {
+	for _, e := range []error{errMalformedBody, errBodyTooLarge, errMediaType, errNoRoute, errNoMethod, errPreconditionRequired,
+		errBadIdempotencyKey, errKeyReused, errRateLimited, errTooManyFailures} {
 		if errors.Is(err, e) {
 			return e.Error(), nil
 		}
@@ -169,6 +180,19 @@ func logError(ctx context.Context, log *slog.Logger, route string, status int, e
 	}
 }
 
+// countControl counts a refusal by one of the controls of retries and
+// concurrent edits.
+func countControl(m *metrics, status int, err error) {
+	switch {
+	case status == http.StatusPreconditionFailed:
+		m.control("precondition_failed")
+	case status == http.StatusPreconditionRequired:
+		m.control("precondition_required")
+	case errors.Is(err, errKeyReused):
+		m.control("idempotency_key_reused")
+	}
+}
+
 // errorWriter returns the function that answers every failed request with
 // problem+json. It logs server errors with their cause, refusals of
 // authentication or authorization at info level with their reason code,
@@ -178,6 +202,7 @@ func errorWriter(log *slog.Logger, m *metrics) auth.WriteError {
 		status := statusOf(err)
 		detail, fields := detailOf(err, status)
 		m.authRefused(err)
+		countControl(m, status, err)
 		logError(c.Request.Context(), log, c.FullPath(), status, err)
 		c.Header("Content-Type", "application/problem+json")
 		c.Header("Cache-Control", "no-store")

@@ -49,6 +49,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	auth     *prometheus.CounterVec
+	// controls counts the requests that a control answered: replays of
+	// idempotent requests, failed preconditions, rate limits.
+	controls *prometheus.CounterVec
 	// authOK is auth's counter of accepted requests, looked up once.
 	authOK prometheus.Counter
 }
@@ -68,14 +71,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_auth_outcomes_total", Help: "Authentication and authorization outcomes: ok, or why a request was refused.",
 		}, []string{"outcome"}),
+		controls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_request_controls_total",
+			Help: "Requests answered by a control: idempotent_replay, idempotency_key_reused, precondition_failed, precondition_required, rate_limited, failed_auth_limited; limiter_unavailable counts requests let through because a rate limit could not be read.",
+		}, []string{"control"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.auth} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.auth, m.controls} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	m.authOK = m.auth.WithLabelValues("ok")
 	return m, nil
+}
+
+// control counts a request answered by the named control.
+func (m *metrics) control(name string) {
+	if m != nil {
+		m.controls.WithLabelValues(name).Inc()
+	}
 }
 
 // authRefused counts an authentication or authorization failure.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,15 +36,31 @@ type Payer interface {
 // while the payments service sees one idempotency key for all of them. A
 // failed payment changes nothing, and the same pay may be sent again.
 //
-// A cancel or delete may land between the payment and the update: the
-// payment is then taken for an order that is no longer payable. That is
-// found by reading the order again, logged at Error with the order id and
-// the idempotency key, for the payment to be refunded, and answered 409
-// with a detail that says so (models.ErrPaymentOrphaned). Making cancel
-// wait for a pay in flight would need a state of its own in the database.
-func handlePay(store OrderStore, payer Payer, log *slog.Logger) handler {
-	return func(c *gin.Context) error {
+// If-Match (see ifMatch) is checked before the payment and again by the
+// update after it. Under an Idempotency-Key (see idempotency), a stored
+// answer is replayed before anything else, so that the payments service is
+// not called for a pay already answered.
+//
+// A cancel, delete or replacement may land between the payment and the
+// update: the payment is then taken for an order that is no longer payable
+// as it was. That is found by reading the order again, logged at Error with
+// the order id and the idempotency key, for the payment to be refunded,
+// and answered 409 with a detail that says so (models.ErrPaymentOrphaned).
+// Making such changes wait for a pay in flight would need a state of its
+// own in the database.
+func handlePay(idem idempotency, payer Payer, requireIfMatch bool, log *slog.Logger) change {
+	store := idem.store
+	return func(c *gin.Context, once *models.Once) error {
 		who, id, err := ownerAndOrder(c)
+		if err != nil {
+			return err
+		}
+		if once != nil {
+			if replayed, err := idem.replay(c, once); replayed || err != nil {
+				return err
+			}
+		}
+		match, err := ifMatch(c, requireIfMatch, store, who, id)
 		if err != nil {
 			return err
 		}
@@ -53,6 +68,9 @@ func handlePay(store OrderStore, payer Payer, log *slog.Logger) handler {
 		o, err := store.Get(ctx, who, id)
 		if err != nil {
 			return err
+		}
+		if match != models.AnyVersion && o.Version != match {
+			return models.ErrStale
 		}
 		if !models.Pay().Allows(o.Status) {
 			return models.ErrConflict
@@ -68,23 +86,19 @@ func handlePay(store OrderStore, payer Payer, log *slog.Logger) handler {
 		if err := payer.Pay(ctx, p.Issuer, p.Subject, token, id); err != nil {
 			return err
 		}
-		o, err = store.Transition(ctx, who, id, models.Pay())
-		if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrNotFound) {
+		err = transition(c, store, who, id, models.Pay(), match, once)
+		if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrStale) {
 			return paidMeanwhile(ctx, store, log, who, id, payer.Key(id), err)
 		}
-		if err != nil {
-			return err
-		}
-		writeOrder(c, http.StatusOK, o)
-		return nil
+		return err
 	}
 }
 
 // paidMeanwhile says why the order id, just paid at the payments service,
 // could not be marked paid (err): another pay of it came first, which is
 // a plain conflict, since the payments service charged once for both; or
-// it was cancelled or deleted, and the payment taken under key is
-// orphaned.
+// it was cancelled, deleted or replaced, and the payment taken under key
+// is orphaned.
 func paidMeanwhile(ctx context.Context, store OrderStore, log *slog.Logger, who models.OwnerID, id models.OrderID, key string, err error) error {
 	o, gerr := store.Get(ctx, who, id)
 	if gerr == nil && o.Status == models.StatusPaid {
@@ -93,6 +107,6 @@ func paidMeanwhile(ctx context.Context, store OrderStore, log *slog.Logger, who 
 	log.ErrorContext(ctx, "payment taken for an order that changed meanwhile; refund it",
 		"order_id", id, "idempotency_key", key, "status", o.Status, "error", errors.Join(err, gerr))
 	// err is not wrapped: the answer is about the orphaned payment, not a
-	// plain conflict or a missing order.
+	// plain conflict, a stale version or a missing order.
 	return fmt.Errorf("pay order %s: %w (%v)", id, models.ErrPaymentOrphaned, err)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,18 +44,21 @@ type route struct {
 // registers the routes (addRoutes), and the scope-matrix and contract tests
 // walk it, so no other list restates it. Every GET also answers HEAD, with
 // the same scope (headAsGet).
-func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
+//
+// m, which may be nil, counts the replays of idempotent requests.
+func routes(cfg Config, store OrderStore, log *slog.Logger, m *metrics) []route {
+	idem := idempotency{store: store, ttl: cfg.IdempotencyTTL, m: m}
 	table := []route{
 		{http.MethodGet, "/healthz", public, handleHealth},
 		{http.MethodGet, "/readyz", public, handleReady(cfg.Ready)},
 
 		{http.MethodGet, "/orders", ScopeRead, handleListOrders(store)},
-		{http.MethodPost, "/orders", ScopeWrite, handleCreateOrder(store, log)},
+		{http.MethodPost, "/orders", ScopeWrite, idem.wrap(handleCreateOrder(store, log))},
 		{http.MethodGet, "/orders/:order_id", ScopeRead, handleGetOrder(store)},
-		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store)},
-		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store)},
-		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, payHandler(cfg.Payer, store, log)},
-		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, handleTransition(store, models.Cancel())},
+		{http.MethodPut, "/orders/:order_id", ScopeWrite, handleReplaceOrder(store, cfg.RequireIfMatch)},
+		{http.MethodDelete, "/orders/:order_id", ScopeWrite, handleDeleteOrder(store, cfg.RequireIfMatch)},
+		{http.MethodPost, "/orders/:order_id/pay", ScopeWrite, idem.wrap(payHandler(cfg, idem, log))},
+		{http.MethodPost, "/orders/:order_id/cancel", ScopeWrite, idem.wrap(handleTransition(store, models.Cancel(), cfg.RequireIfMatch))},
 	}
 	if cfg.MetricsHandler != nil {
 		table = append(table, route{http.MethodGet, "/metrics", public, serveHTTP(cfg.MetricsHandler)})
@@ -70,20 +74,25 @@ func routes(cfg Config, store OrderStore, log *slog.Logger) []route {
 	return table
 }
 
-// payHandler pays through payer, or, without one, only marks the order
+// payHandler pays through cfg.Payer, or, without one, only marks the order
 // paid.
-func payHandler(payer Payer, store OrderStore, log *slog.Logger) handler {
-	if payer == nil {
-		return handleTransition(store, models.Pay())
+func payHandler(cfg Config, idem idempotency, log *slog.Logger) change {
+	if cfg.Payer == nil {
+		return handleTransition(idem.store, models.Pay(), cfg.RequireIfMatch)
 	}
-	return handlePay(store, payer, log)
+	return handlePay(idem, cfg.Payer, cfg.RequireIfMatch, log)
 }
 
 // addRoutes registers table on r. A route that needs a scope runs noStore,
-// auth.Authenticate, auth.RequireScope with its scope, then its handler; a
-// public route runs its handler alone. It fails for a route with no scope.
-func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.WriteError) error {
-	authenticate := auth.Authenticate(v, writeError)
+// auth.Authenticate (behind the limit of failed authentications, if any),
+// the per-caller rate limit (if any), auth.RequireScope with its scope,
+// then its handler; a public route runs its handler alone. It fails for a
+// route with no scope.
+func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.WriteError, limits *limiting) error {
+	guarded := []gin.HandlerFunc{noStore, limits.guardAuthentication(auth.Authenticate(v, writeError), writeError)}
+	if perCaller := limits.perCaller(writeError); perCaller != nil {
+		guarded = append(guarded, perCaller)
+	}
 	for _, rt := range table {
 		h := adapt(rt.handle, writeError)
 		switch rt.scope {
@@ -92,7 +101,7 @@ func addRoutes(r gin.IRouter, table []route, v *auth.Verifier, writeError auth.W
 		case public:
 			r.Handle(rt.method, rt.path, h)
 		default:
-			r.Handle(rt.method, rt.path, noStore, authenticate, auth.RequireScope(rt.scope, v, writeError), h)
+			r.Handle(rt.method, rt.path, append(slices.Clone(guarded), auth.RequireScope(rt.scope, v, writeError), h)...)
 		}
 	}
 	return nil

@@ -59,7 +59,7 @@ func TestScopeMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := routes(fullConfig(), nil, authtest.Discard())
+	table := routes(fullConfig(), nil, authtest.Discard(), nil)
 	all := scopesOf(table)
 	if len(all) < 2 {
 		t.Fatalf("the table asks for scopes %v; want at least two", all)
@@ -111,7 +111,7 @@ func TestScopeMatrix(t *testing.T) {
 func TestRouteWithoutScopeIsRefused(t *testing.T) {
 	t.Parallel()
 	table := []route{{method: http.MethodGet, path: "/orders", handle: func(*gin.Context) error { return nil }}}
-	err := addRoutes(gin.New(), table, authtest.NewIdP(t).NewVerifier(t), func(*gin.Context, error) {})
+	err := addRoutes(gin.New(), table, authtest.NewIdP(t).NewVerifier(t), func(*gin.Context, error) {}, &limiting{})
 	if err == nil || !strings.Contains(err.Error(), "GET /orders has no scope") {
 		t.Errorf("addRoutes with a route without scope = %v; want an error naming it", err)
 	}

@@ -16,6 +16,10 @@ var (
 	ErrNotFound = errors.New("order not found")
 	// ErrConflict means the order's status does not allow the change.
 	ErrConflict = errors.New("order status does not allow this change")
+	// ErrStale means the order no longer has the version that the change
+	// required: someone changed it since the caller read it. Nothing was
+	// changed.
+	ErrStale = errors.New("order has changed since the required version")
 	// ErrUnavailable means the store cannot answer for now: the database is
 	// unreachable or restarting, a statement ran past its time limit, or no
 	// connection was free in time. The same request may succeed when retried

@@ -88,7 +88,17 @@ type Order struct {
 	Created time.Time
 	Status  Status
 	Items   []Item
+	// Version is 1 when the order is created and one more after each
+	// change, so that two states of an order never share a version.
+	Version Version
 }
+
+// Version counts the changes of an order (Order.Version).
+type Version int64
+
+// AnyVersion, as the version a change requires, lets the change apply to
+// whatever version the order has.
+const AnyVersion Version = 0
 
 // Cursor is a position in an owner's list of orders, which runs newest first:
 // the list resumes with the orders that come after it.

@@ -89,20 +89,20 @@ func FuzzItems(f *testing.F) {
 func TestParseOrderText(t *testing.T) {
 	t.Parallel()
 	const owner = models.OwnerID("https://issuer.example alice")
-	first, items, err := parseOrderText(owner, `1700000000123456 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e [{"product":"flat white","size":"big","quantity":2}]`, nil)
+	first, items, err := parseOrderText(owner, `1700000000123456 7 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e [{"product":"flat white","size":"big","quantity":2}]`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, items, err := parseOrderText(owner, `-1 cancelled 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8f [{"product":"the \"house\" blend","size":"small","quantity":1},{"product":"tea","size":"medium","quantity":3}]`, items)
+	second, items, err := parseOrderText(owner, `-1 1 cancelled 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8f [{"product":"the \"house\" blend","size":"small","quantity":1},{"product":"tea","size":"medium","quantity":3}]`, items)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []models.Order{{
 		ID: "0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e", Owner: owner, Created: time.UnixMicro(1700000000123456).UTC(), Status: models.StatusPaid,
-		Items: []models.Item{{Product: "flat white", Size: models.SizeBig, Quantity: 2}},
+		Items: []models.Item{{Product: "flat white", Size: models.SizeBig, Quantity: 2}}, Version: 7,
 	}, {
 		ID: "0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8f", Owner: owner, Created: time.UnixMicro(-1).UTC(), Status: models.StatusCancelled,
-		Items: []models.Item{{Product: `the "house" blend`, Size: models.SizeSmall, Quantity: 1}, {Product: "tea", Size: models.SizeMedium, Quantity: 3}},
+		Items: []models.Item{{Product: `the "house" blend`, Size: models.SizeSmall, Quantity: 1}, {Product: "tea", Size: models.SizeMedium, Quantity: 3}}, Version: 1,
 	}}
 	if diff := cmp.Diff(want, []models.Order{first, second}); diff != "" {
 		t.Errorf("orders (-want +got):\n%s", diff)
@@ -112,11 +112,12 @@ func TestParseOrderText(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, text string }{
 		{"empty", ""},
-		{"no id", "1700000000123456 paid"},
-		{"created not a number", "soon paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []"},
-		{"items not an array", `1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e {"product":"tea"}`},
-		{"id with a space", `1 paid 0192f1f4 6b1e [{"product":"tea","size":"big","quantity":1}]`},
-		{"id ending in a space", `1 paid 0192f1f4  [{"product":"tea","size":"big","quantity":1}]`},
+		{"no id", "1700000000123456 1 paid"},
+		{"created not a number", "soon 1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []"},
+		{"no version", "1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e []"},
+		{"items not an array", `1 1 paid 0192f1f4-6b1e-7c3a-9d2e-3f4a5b6c7d8e {"product":"tea"}`},
+		{"id with a space", `1 1 paid 0192f1f4 6b1e [{"product":"tea","size":"big","quantity":1}]`},
+		{"id ending in a space", `1 1 paid 0192f1f4  [{"product":"tea","size":"big","quantity":1}]`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if o, _, err := parseOrderText(owner, tt.text, nil); err == nil {
@@ -137,13 +138,13 @@ func FuzzOrderText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, micros int64, status uint8, id, product, size string, quantity int64) {
 		want := models.Order{
 			ID: models.OrderID(id), Owner: "o", Created: time.UnixMicro(micros).UTC(), Status: statuses[int(status)%len(statuses)],
-			Items: []models.Item{{Product: product, Size: models.Size(size), Quantity: quantity}},
+			Items: []models.Item{{Product: product, Size: models.Size(size), Quantity: quantity}}, Version: 1,
 		}
 		enc, err := encodeItems(want.Items)
 		if err != nil {
 			return // not storable: JSON v2 refuses invalid UTF-8
 		}
-		text := fmt.Sprintf("%d %s %s %s", micros, want.Status, id, enc)
+		text := fmt.Sprintf("%d 1 %s %s %s", micros, want.Status, id, enc)
 		got, _, err := parseOrderText(want.Owner, text, nil)
 		if strings.Contains(id, " ") {
 			if err == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,10 @@ type Orders struct {
 	// longer than Open's bound: every call runs on its pgx connections in
 	// one round trip (see pipelined).
 	pool connSource
+	// purge is when expired idempotency keys were last deleted.
+	purge keyPurge
+	// sqliteWrites queues the transactions of transaction on SQLite.
+	sqliteWrites sync.Mutex
 }
 
 // connSource gives connections of a pool: an *sql.DB, or the boundedPool
@@ -91,6 +96,7 @@ type orderRow struct {
 	Created int64  `gorm:"column:created"`
 	Status  string `gorm:"column:status"`
 	Items   string `gorm:"column:items"`
+	Version int64  `gorm:"column:version"`
 }
 
 func (orderRow) TableName() string { return "orders" }
@@ -114,6 +120,7 @@ func (r orderRow) appendModel(items []models.Item) (models.Order, []models.Item,
 		Created: time.UnixMicro(r.Created).UTC(),
 		Status:  models.Status(r.Status),
 		Items:   items[n:len(items):len(items)],
+		Version: models.Version(r.Version),
 	}, items, nil
 }
 
@@ -121,17 +128,12 @@ func (r orderRow) appendModel(items []models.Item) (models.Order, []models.Item,
 // has validated, and returns it with its id, creation time and status. It
 // returns only once the order is committed; any error means it was not.
 func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []models.Item) (models.Order, error) {
-	id, err := models.NewOrderID()
-	if err != nil {
-		return models.Order{}, fmt.Errorf("new order id: %w", err)
-	}
-	enc, err := encodeItems(items)
+	row, err := newOrderRow(owner, items)
 	if err != nil {
 		return models.Order{}, err
 	}
-	row := orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc}
 	if r.pool != nil {
-		insert := statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items}}
+		insert := statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items, row.Version}}
 		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
 			if err == nil && tag.RowsAffected() != 1 {
@@ -146,6 +148,19 @@ func (r *Orders) Create(ctx context.Context, owner models.OwnerID, items []model
 		return models.Order{}, fmt.Errorf("create order: %w", translate(err))
 	}
 	return row.toModel()
+}
+
+// newOrderRow returns the row of a new order of owner with items.
+func newOrderRow(owner models.OwnerID, items []models.Item) (orderRow, error) {
+	id, err := models.NewOrderID()
+	if err != nil {
+		return orderRow{}, fmt.Errorf("new order id: %w", err)
+	}
+	enc, err := encodeItems(items)
+	if err != nil {
+		return orderRow{}, err
+	}
+	return orderRow{ID: string(id), Owner: string(owner), Created: time.Now().UnixMicro(), Status: string(models.StatusCreated), Items: enc, Version: 1}, nil
 }
 
 // Get returns the order with the given id if it is owned by owner.
@@ -183,7 +198,7 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 // They select an order as one text, orderText: the drivers allocate two
 // objects for every column of every row they return, most of a list's
 // allocations otherwise. Every part but the last holds no
-// space: created is digits, status is checked against its values, and id is
+// space: created and version are digits, status is checked against its values, and id is
 // a UUID, which Create alone writes; items, an array whatever it holds,
 // come last. An id with a space, which no call of the API can write, would
 // make its order unreadable: what follows the id must be the array.
@@ -194,30 +209,33 @@ func (r *Orders) Get(ctx context.Context, owner models.OwnerID, id models.OrderI
 // way: written into the SQL, each limit would be a statement of its own,
 // prepared on every pooled connection.
 const (
-	orderText  = "CAST(created AS TEXT) || ' ' || status || ' ' || id || ' ' || items"
+	orderText  = "CAST(created AS TEXT) || ' ' || CAST(version AS TEXT) || ' ' || status || ' ' || id || ' ' || items"
 	getOrder   = "SELECT " + orderText + " FROM orders WHERE owner = $1 AND id = $2"
 	listOrders = "SELECT " + orderText + " FROM orders WHERE owner = CAST($1 AS TEXT)"
 	// insertOrder is Create's statement on PostgreSQL, where it runs
 	// without gorm (see pipelined).
-	insertOrder = "INSERT INTO orders (id, owner, created, status, items) VALUES ($1, $2, $3, $4, $5)"
-	// deleteOrder is Delete's statement on PostgreSQL (see pipelined).
-	deleteOrder = "DELETE FROM orders WHERE owner = $1 AND id = $2"
-	// orderExists tells a missing order from one whose status refused a
-	// change; the order's contents do not matter.
-	orderExists = "SELECT 1 FROM orders WHERE owner = $1 AND id = $2"
+	insertOrder = "INSERT INTO orders (id, owner, created, status, items, version) VALUES ($1, $2, $3, $4, $5, $6)"
+	// deleteOrder is Delete's statement: the order, if it has the version
+	// $3 requires (any, for models.AnyVersion).
+	deleteOrder = "DELETE FROM orders WHERE owner = $1 AND id = $2 AND (CAST($3 AS BIGINT) = 0 OR version = CAST($3 AS BIGINT))"
+	// orderVersion tells a missing order from one whose status or version
+	// refused a change, and which of the two refused it.
+	orderVersion = "SELECT version FROM orders WHERE owner = $1 AND id = $2"
 )
 
 // parseOrderText reads an order of owner selected as orderText, appending
 // its items to items, whose memory the order shares.
 func parseOrderText(owner models.OwnerID, text string, items []models.Item) (models.Order, []models.Item, error) {
 	created, rest, _ := strings.Cut(text, " ")
+	version, rest, _ := strings.Cut(rest, " ")
 	status, rest, _ := strings.Cut(rest, " ")
 	id, enc, ok := strings.Cut(rest, " ")
 	micros, err := strconv.ParseInt(created, 10, 64)
-	if !ok || err != nil || !strings.HasPrefix(enc, "[") {
+	v, verr := strconv.ParseInt(version, 10, 64)
+	if !ok || err != nil || verr != nil || !strings.HasPrefix(enc, "[") {
 		return models.Order{}, items, fmt.Errorf("read order: %d bytes that are not an order's text", len(text))
 	}
-	return orderRow{ID: id, Owner: string(owner), Created: micros, Status: status, Items: enc}.appendModel(items)
+	return orderRow{ID: id, Owner: string(owner), Created: micros, Status: status, Items: enc, Version: v}.appendModel(items)
 }
 
 // listQuery returns the statement that selects the page q of owner's
@@ -343,75 +361,111 @@ func (r *Orders) List(ctx context.Context, owner models.OwnerID, q models.ListQu
 }
 
 // ReplaceItems replaces the items of owner's order id while its status allows
-// it (models.EditableFrom), and returns the order as stored.
-// It returns models.ErrNotFound as Get does, and models.ErrConflict when the
-// order's status does not allow the change.
-func (r *Orders) ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item) (models.Order, error) {
+// it (models.EditableFrom) and it has version match (any, for
+// models.AnyVersion), and returns the order as stored.
+// It returns models.ErrNotFound as Get does, models.ErrStale when the order
+// has another version, and models.ErrConflict when the order's status does
+// not allow the change.
+func (r *Orders) ReplaceItems(ctx context.Context, owner models.OwnerID, id models.OrderID, items []models.Item, match models.Version) (models.Order, error) {
 	enc, err := encodeItems(items)
 	if err != nil {
 		return models.Order{}, err
 	}
-	return r.updateWhile(ctx, owner, id, models.EditableFrom(), "items", enc)
+	return r.updateWhile(ctx, owner, id, change{models.EditableFrom(), match, "items", enc})
 }
 
-// Transition applies t to owner's order id if its status allows it, in one
-// statement, so two concurrent transitions cannot both succeed from the same
-// status. It returns the order as stored, models.ErrNotFound as Get does,
-// and models.ErrConflict when t does not start from the order's status.
-func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition) (models.Order, error) {
-	return r.updateWhile(ctx, owner, id, t.From, "status", string(t.To))
+// Transition applies t to owner's order id if its status allows it and it
+// has version match (any, for models.AnyVersion), in one statement, so two
+// concurrent transitions cannot both succeed from the same status or
+// version. It returns the order as stored, models.ErrNotFound as Get does,
+// models.ErrStale when the order has another version, and
+// models.ErrConflict when t does not start from the order's status.
+func (r *Orders) Transition(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition, match models.Version) (models.Order, error) {
+	return r.updateWhile(ctx, owner, id, change{t.From, match, "status", string(t.To)})
 }
 
-// updateWhile sets column to value on owner's order id if its status is one
-// of from. When no row changes, it reads the order's status, still scoped to
-// owner, to tell a missing order from a conflicting one.
-func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
+// change is one conditional update of an order: set column to value, and
+// count one more version, if the order's status is one of from and its
+// version is match (any, for models.AnyVersion). column is one of the
+// repository's own names, never input.
+type change struct {
+	from   []models.Status
+	match  models.Version
+	column string
+	value  any
+}
+
+// updateWhile makes ch on owner's order id. When no row changes, it reads
+// the order's version, still scoped to owner, to tell a missing order from
+// a stale or conflicting one.
+func (r *Orders) updateWhile(ctx context.Context, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
 	var (
 		o   models.Order
 		err error
 	)
 	if r.pool != nil {
-		o, err = r.updatePipelined(ctx, owner, id, from, column, value)
+		o, err = r.updatePipelined(ctx, owner, id, ch)
 	} else {
-		o, err = r.updateScoped(ctx, owner, id, from, column, value)
+		o, err = r.updateScoped(ctx, owner, id, ch)
 	}
 	if err != nil {
-		return models.Order{}, fmt.Errorf("update %s of order %s: %w", column, id, translate(err))
+		return models.Order{}, fmt.Errorf("update %s of order %s: %w", ch.column, id, translate(err))
 	}
 	return o, nil
 }
 
+// refusal says why a change that names version match changed no row of an
+// order whose version is current: models.ErrStale if the versions differ,
+// models.ErrConflict (its status) otherwise.
+func refusal(match models.Version, current int64) error {
+	if match != models.AnyVersion && int64(match) != current {
+		return models.ErrStale
+	}
+	return models.ErrConflict
+}
+
 // updateScoped is updateWhile in a transaction.
-func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
-	var rows []orderRow
+func (r *Orders) updateScoped(ctx context.Context, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
+	var o models.Order
 	err := r.scoped(ctx, owner, func(tx *gorm.DB) error {
-		err := tx.Model(&rows).
-			Clauses(clause.Returning{}).
-			Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(from)).
-			Update(column, value).Error
-		if err != nil || len(rows) == 1 {
-			return err
-		}
-		var exists int
-		if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderExists, string(owner), string(id)).Scan(&exists); err != nil {
-			return err
-		}
-		return models.ErrConflict
+		var err error
+		o, err = updateIn(tx, owner, id, ch)
+		return err
 	})
-	if err != nil {
+	return o, err
+}
+
+// updateIn is updateWhile on tx.
+func updateIn(tx *gorm.DB, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
+	var rows []orderRow
+	q := tx.Model(&rows).
+		Clauses(clause.Returning{}).
+		Where("owner = ? AND id = ? AND status IN ?", string(owner), string(id), statusStrings(ch.from))
+	if ch.match != models.AnyVersion {
+		q = q.Where("version = ?", int64(ch.match))
+	}
+	if err := q.Updates(map[string]any{ch.column: ch.value, "version": gorm.Expr("version + 1")}).Error; err != nil {
 		return models.Order{}, err
 	}
-	return rows[0].toModel()
+	if len(rows) == 1 {
+		return rows[0].toModel()
+	}
+	var current int64
+	if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderVersion, string(owner), string(id)).Scan(&current); err != nil {
+		return models.Order{}, err
+	}
+	return models.Order{}, refusal(ch.match, current)
 }
 
 // updatePipelined is updateWhile on PostgreSQL in one round trip (see
-// pipelined): the update, then, in the same transaction, whether the order
-// exists, which tells a missing order from a conflicting one when the
-// update changed no row. column is one of the repository's own names,
-// never input.
-func (r *Orders) updatePipelined(ctx context.Context, owner models.OwnerID, id models.OrderID, from []models.Status, column string, value any) (models.Order, error) {
-	update := statement{"UPDATE orders SET " + column + " = $3 WHERE owner = $1 AND id = $2 AND status = ANY($4) RETURNING " + orderText,
-		[]any{string(owner), string(id), value, statusStrings(from)}}
+// pipelined): the update, then, in the same transaction, the order's
+// version, which tells a missing order from a stale or conflicting one
+// when the update changed no row.
+func (r *Orders) updatePipelined(ctx context.Context, owner models.OwnerID, id models.OrderID, ch change) (models.Order, error) {
+	update := statement{"UPDATE orders SET " + ch.column + " = $3, version = version + 1" +
+		" WHERE owner = $1 AND id = $2 AND status = ANY($4) AND (CAST($5 AS BIGINT) = 0 OR version = CAST($5 AS BIGINT))" +
+		" RETURNING " + orderText,
+		[]any{string(owner), string(id), ch.value, statusStrings(ch.from), int64(ch.match)}}
 	var o models.Order
 	err := r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 		var text string
@@ -420,37 +474,51 @@ func (r *Orders) updatePipelined(ctx context.Context, owner models.OwnerID, id m
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		var exists int
-		if err := br.QueryRow().Scan(&exists); err != nil {
+		var current int64
+		if err := br.QueryRow().Scan(&current); err != nil {
 			return err // pgx.ErrNoRows when the order is missing
 		}
 		if !updated {
-			return models.ErrConflict
+			return refusal(ch.match, current)
 		}
 		o, _, err = parseOrderText(owner, text, nil)
 		return err
-	}, update, statement{orderExists, []any{string(owner), string(id)}})
+	}, update, statement{orderVersion, []any{string(owner), string(id)}})
 	return o, err
 }
 
-// Delete removes owner's order id. It returns models.ErrNotFound as Get does.
-func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID) error {
+// Delete removes owner's order id if it has version match (any, for
+// models.AnyVersion). It returns models.ErrNotFound as Get does, and
+// models.ErrStale when the order has another version.
+func (r *Orders) Delete(ctx context.Context, owner models.OwnerID, id models.OrderID, match models.Version) error {
+	args := []any{string(owner), string(id), int64(match)}
 	var err error
 	if r.pool != nil {
 		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
-			if err == nil && tag.RowsAffected() == 0 {
-				return models.ErrNotFound
+			if err != nil || tag.RowsAffected() == 1 {
+				return err
 			}
-			return err
-		}, statement{deleteOrder, []any{string(owner), string(id)}})
+			var current int64
+			if err := br.QueryRow().Scan(&current); err != nil {
+				return err // pgx.ErrNoRows when the order is missing
+			}
+			return models.ErrStale
+		}, statement{deleteOrder, args}, statement{orderVersion, args[:2]})
 	} else {
 		err = r.scoped(ctx, owner, func(tx *gorm.DB) error {
-			res := tx.Where("owner = ? AND id = ?", string(owner), string(id)).Delete(&orderRow{})
-			if res.Error == nil && res.RowsAffected == 0 {
-				return models.ErrNotFound
+			res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, deleteOrder, args...)
+			if err != nil {
+				return err
 			}
-			return res.Error
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
+			var current int64
+			if err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, orderVersion, args[:2]...).Scan(&current); err != nil {
+				return err // sql.ErrNoRows when the order is missing
+			}
+			return models.ErrStale
 		})
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package repository_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/repository"
@@ -56,6 +57,16 @@ func BenchmarkRepository(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := s.Create(ctx, "owner-1", latte); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		n := 0
+		b.Run(name+"/create-once", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				n++
+				if _, err := s.CreateOnce(ctx, "owner-1", latte, once(fmt.Sprintf("bench-%s-%d", name, n), time.Hour)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -72,10 +72,16 @@ func TestOwnership(t *testing.T) {
 
 		ops := map[string]func() error{
 			"get":     func() error { _, err := s.Get(ctx, "bob", order.ID); return err },
-			"replace": func() error { _, err := s.ReplaceItems(ctx, "bob", order.ID, other); return err },
-			"pay":     func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Pay()); return err },
-			"cancel":  func() error { _, err := s.Transition(ctx, "bob", order.ID, models.Cancel()); return err },
-			"delete":  func() error { return s.Delete(ctx, "bob", order.ID) },
+			"replace": func() error { _, err := s.ReplaceItems(ctx, "bob", order.ID, other, models.AnyVersion); return err },
+			"pay": func() error {
+				_, err := s.Transition(ctx, "bob", order.ID, models.Pay(), models.AnyVersion)
+				return err
+			},
+			"cancel": func() error {
+				_, err := s.Transition(ctx, "bob", order.ID, models.Cancel(), models.AnyVersion)
+				return err
+			},
+			"delete": func() error { return s.Delete(ctx, "bob", order.ID, models.AnyVersion) },
 		}
 		for name, op := range ops {
 			t.Run(name, func(t *testing.T) {
@@ -112,9 +118,15 @@ func TestStatusRules(t *testing.T) {
 			want    models.Status
 			wantErr error
 		}
-		pay := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Pay()) }
-		cancel := func(id models.OrderID) (models.Order, error) { return s.Transition(ctx, "alice", id, models.Cancel()) }
-		replace := func(id models.OrderID) (models.Order, error) { return s.ReplaceItems(ctx, "alice", id, items) }
+		pay := func(id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Pay(), models.AnyVersion)
+		}
+		cancel := func(id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Cancel(), models.AnyVersion)
+		}
+		replace := func(id models.OrderID) (models.Order, error) {
+			return s.ReplaceItems(ctx, "alice", id, items, models.AnyVersion)
+		}
 		tests := []struct {
 			name  string
 			steps []step
@@ -144,7 +156,7 @@ func TestStatusRules(t *testing.T) {
 		}
 
 		o := mustCreate(t, s, "alice", latte)
-		got, err := s.ReplaceItems(ctx, "alice", o.ID, items)
+		got, err := s.ReplaceItems(ctx, "alice", o.ID, items, models.AnyVersion)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,10 +179,10 @@ func TestMissingOrder(t *testing.T) {
 		if _, err := s.Get(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("Get = %v; want ErrNotFound", err)
 		}
-		if _, err := s.Transition(ctx, "alice", id, models.Pay()); !errors.Is(err, models.ErrNotFound) {
+		if _, err := s.Transition(ctx, "alice", id, models.Pay(), models.AnyVersion); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("Transition = %v; want ErrNotFound", err)
 		}
-		if err := s.Delete(ctx, "alice", id); !errors.Is(err, models.ErrNotFound) {
+		if err := s.Delete(ctx, "alice", id, models.AnyVersion); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("Delete = %v; want ErrNotFound", err)
 		}
 	})
@@ -183,13 +195,13 @@ func TestDelete(t *testing.T) {
 		s, _ := newStore(t, db)
 		ctx := t.Context()
 		o := mustCreate(t, s, "alice", latte)
-		if err := s.Delete(ctx, "alice", o.ID); err != nil {
+		if err := s.Delete(ctx, "alice", o.ID, models.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Get(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("Get after Delete = %v; want ErrNotFound", err)
 		}
-		if err := s.Delete(ctx, "alice", o.ID); !errors.Is(err, models.ErrNotFound) {
+		if err := s.Delete(ctx, "alice", o.ID, models.AnyVersion); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("second Delete = %v; want ErrNotFound", err)
 		}
 	})
@@ -242,7 +254,7 @@ func TestListFiltersCancelled(t *testing.T) {
 		ctx := t.Context()
 		open := mustCreate(t, s, "alice", latte)
 		gone := mustCreate(t, s, "alice", latte)
-		if _, err := s.Transition(ctx, "alice", gone.ID, models.Cancel()); err != nil {
+		if _, err := s.Transition(ctx, "alice", gone.ID, models.Cancel(), models.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
 		yes, no := true, false
@@ -290,7 +302,7 @@ func TestConcurrentWriters(t *testing.T) {
 				for range each {
 					o, err := s.Create(ctx, owner, latte)
 					if err == nil {
-						_, err = s.Transition(ctx, owner, o.ID, models.Pay())
+						_, err = s.Transition(ctx, owner, o.ID, models.Pay(), models.AnyVersion)
 					}
 					if err == nil {
 						_, err = s.List(ctx, owner, models.ListQuery{Limit: 5})
@@ -482,6 +494,55 @@ func TestSQLiteReadsRunToTheirEnd(t *testing.T) {
 		}
 		if len(page.Orders) != 1 || page.Orders[0].ID != o.ID {
 			t.Errorf("List without cancellation = %+v; want alice's order", page.Orders)
+		}
+	})
+}
+
+// TestVersions checks that every change counts one more version, and that a
+// change naming another version than the order's changes nothing.
+func TestVersions(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, _ := newStore(t, db)
+		ctx := t.Context()
+		o := mustCreate(t, s, "alice", latte)
+		if o.Version != 1 {
+			t.Fatalf("created at version %d; want 1", o.Version)
+		}
+		mocha := []models.Item{{Product: "mocha", Size: models.SizeSmall, Quantity: 1}}
+		if _, err := s.ReplaceItems(ctx, "alice", o.ID, mocha, 2); !errors.Is(err, models.ErrStale) {
+			t.Fatalf("ReplaceItems at a version to come = %v; want ErrStale", err)
+		}
+		replaced, err := s.ReplaceItems(ctx, "alice", o.ID, mocha, 1)
+		if err != nil || replaced.Version != 2 {
+			t.Fatalf("ReplaceItems at version 1 = version %d, %v; want version 2", replaced.Version, err)
+		}
+		if _, err := s.Transition(ctx, "alice", o.ID, models.Pay(), 1); !errors.Is(err, models.ErrStale) {
+			t.Fatalf("pay at version 1 = %v; want ErrStale", err)
+		}
+		if err := s.Delete(ctx, "alice", o.ID, 1); !errors.Is(err, models.ErrStale) {
+			t.Fatalf("Delete at version 1 = %v; want ErrStale", err)
+		}
+		got, err := s.Get(ctx, "alice", o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(replaced, got); diff != "" {
+			t.Errorf("stale changes changed the order (-want +got):\n%s", diff)
+		}
+		paid, err := s.Transition(ctx, "alice", o.ID, models.Pay(), 2)
+		if err != nil || paid.Version != 3 || paid.Status != models.StatusPaid {
+			t.Fatalf("pay at version 2 = %+v, %v; want paid at version 3", paid, err)
+		}
+		if _, err := s.Transition(ctx, "alice", o.ID, models.Pay(), 3); !errors.Is(err, models.ErrConflict) {
+			t.Errorf("pay again at the current version = %v; want ErrConflict", err)
+		}
+		if err := s.Delete(ctx, "bob", o.ID, 3); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Delete of another owner's order = %v; want ErrNotFound", err)
+		}
+		if err := s.Delete(ctx, "alice", o.ID, 3); err != nil {
+			t.Errorf("Delete at the current version: %v", err)
 		}
 	})
 }

@@ -34,7 +34,7 @@ func TestPipelinedMatchesTransactions(t *testing.T) {
 		mine = append(mine, mustCreate(t, s, "alice", latte))
 		mustCreate(t, s, "bob", latte)
 	}
-	if _, err := plain.Transition(ctx, "alice", mine[2].ID, models.Cancel()); err != nil {
+	if _, err := plain.Transition(ctx, "alice", mine[2].ID, models.Cancel(), models.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	page, err := plain.List(ctx, "alice", models.ListQuery{Limit: 2})
@@ -97,34 +97,40 @@ func TestPipelinedChangesMatchTransactions(t *testing.T) {
 		change func(s *repository.Orders, id models.OrderID) (models.Order, error)
 	}{
 		{"replace items", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.ReplaceItems(ctx, "alice", id, mocha)
+			return s.ReplaceItems(ctx, "alice", id, mocha, models.AnyVersion)
 		}},
 		{"pay", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.Transition(ctx, "alice", id, models.Pay())
+			return s.Transition(ctx, "alice", id, models.Pay(), models.AnyVersion)
 		}},
 		{"pay again", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.Transition(ctx, "alice", id, models.Pay())
+			return s.Transition(ctx, "alice", id, models.Pay(), models.AnyVersion)
 		}},
 		{"replace items once paid", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.ReplaceItems(ctx, "alice", id, latte)
+			return s.ReplaceItems(ctx, "alice", id, latte, models.AnyVersion)
+		}},
+		{"cancel a stale version", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return s.Transition(ctx, "alice", id, models.Cancel(), 2)
+		}},
+		{"delete a stale version", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
+			return models.Order{}, s.Delete(ctx, "alice", id, 1)
 		}},
 		{"another owner's order", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.Transition(ctx, "bob", id, models.Cancel())
+			return s.Transition(ctx, "bob", id, models.Cancel(), models.AnyVersion)
 		}},
 		{"delete", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return models.Order{}, s.Delete(ctx, "alice", id)
+			return models.Order{}, s.Delete(ctx, "alice", id, models.AnyVersion)
 		}},
 		{"delete again", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return models.Order{}, s.Delete(ctx, "alice", id)
+			return models.Order{}, s.Delete(ctx, "alice", id, models.AnyVersion)
 		}},
 		{"cancel a deleted order", func(s *repository.Orders, id models.OrderID) (models.Order, error) {
-			return s.Transition(ctx, "alice", id, models.Cancel())
+			return s.Transition(ctx, "alice", id, models.Cancel(), models.AnyVersion)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want, wantErr := tt.change(plain, orders[plain])
 			got, err := tt.change(fast, orders[fast])
-			for _, domain := range []error{models.ErrNotFound, models.ErrConflict} {
+			for _, domain := range []error{models.ErrNotFound, models.ErrConflict, models.ErrStale} {
 				if errors.Is(err, domain) != errors.Is(wantErr, domain) {
 					t.Fatalf("pipelined: %v; the transaction's: %v", err, wantErr)
 				}
@@ -260,15 +266,18 @@ func TestPipelineLeavesNoOwner(t *testing.T) {
 			return nil
 		}},
 		{"list", func() error { _, err := s.List(ctx, "alice", models.ListQuery{Limit: 20}); return err }},
-		{"replace items", func() error { _, err := s.ReplaceItems(ctx, "alice", mine.ID, latte); return err }},
-		{"pay", func() error { _, err := s.Transition(ctx, "alice", mine.ID, models.Pay()); return err }},
+		{"replace items", func() error { _, err := s.ReplaceItems(ctx, "alice", mine.ID, latte, models.AnyVersion); return err }},
+		{"pay", func() error {
+			_, err := s.Transition(ctx, "alice", mine.ID, models.Pay(), models.AnyVersion)
+			return err
+		}},
 		{"pay again, refused", func() error {
-			if _, err := s.Transition(ctx, "alice", mine.ID, models.Pay()); !errors.Is(err, models.ErrConflict) {
+			if _, err := s.Transition(ctx, "alice", mine.ID, models.Pay(), models.AnyVersion); !errors.Is(err, models.ErrConflict) {
 				return fmt.Errorf("got %v; want models.ErrConflict", err)
 			}
 			return nil
 		}},
-		{"delete", func() error { return s.Delete(ctx, "alice", mine.ID) }},
+		{"delete", func() error { return s.Delete(ctx, "alice", mine.ID, models.AnyVersion) }},
 		{"statement that fails after the owner is set", func() error {
 			if _, err := s.PipelinedIDs(ctx, "alice", "SELECT (1/0)::text FROM orders"); err == nil {
 				return errors.New("division by zero succeeded")

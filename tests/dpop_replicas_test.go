@@ -34,7 +34,7 @@ func testRedisURL(t *testing.T) string {
 
 // reachableRedis returns the URL of testRedisURL's Redis, or why it cannot
 // be reached, for tests that use Redis where there is one.
-func reachableRedis(t *testing.T) (string, error) {
+func reachableRedis(t testing.TB) (string, error) {
 	t.Helper()
 	u := os.Getenv("ORDERS_TEST_REDIS_URL")
 	if u == "" {

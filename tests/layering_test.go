@@ -14,7 +14,7 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "ratelimit", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
 		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/internal/jsonobject"},
 		"auth/introspect":          {"auth/jwks", "auth/dpop"},
@@ -31,6 +31,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"models":                   nil,
 		"repository":               {"models"},
 		"payments":                 {"models"},
+		"ratelimit":                nil,
 		"migrations":               nil,
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()

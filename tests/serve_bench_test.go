@@ -23,24 +23,27 @@ import (
 // metrics, a log that goes nowhere and a fresh SQLite store.
 func newBenchServer(b *testing.B) (*authtest.IdP, http.Handler) {
 	b.Helper()
-	return newBenchServerWith(b, func(*authtest.IdP, *auth.Config) {})
+	return newBenchServerWith(b, api.Config{}, nil)
 }
 
-// newBenchServerWith is newBenchServer with the verifier's configuration
-// changed by edit.
-func newBenchServerWith(b *testing.B, edit func(*authtest.IdP, *auth.Config)) (*authtest.IdP, http.Handler) {
+// newBenchServerWith is newBenchServer with the API configured as cfg and
+// the verifier's configuration changed by edit, if not nil.
+func newBenchServerWith(b *testing.B, cfg api.Config, edit func(*authtest.IdP, *auth.Config)) (*authtest.IdP, http.Handler) {
 	b.Helper()
 	idp := authtest.NewIdP(b)
-	cfg := idp.Config()
-	edit(idp, &cfg)
-	v, err := auth.NewVerifier(cfg, authtest.Discard())
+	authCfg := idp.Config()
+	if edit != nil {
+		edit(idp, &authCfg)
+	}
+	v, err := auth.NewVerifier(authCfg, authtest.Discard())
 	if err != nil {
 		b.Fatal(err)
 	}
 	go v.Run(b.Context())
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	store := repository.NewOrders(repotest.Open(b, repotest.SQLite(b)))
-	h, err := api.New(api.Config{Metrics: prometheus.NewRegistry()}, v, store, log)
+	cfg.Metrics = prometheus.NewRegistry()
+	h, err := api.New(cfg, v, store, log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func BenchmarkServeDPoP(b *testing.B) {
 // with an opaque token whose introspection answer is cached: both are then
 // one lookup in the verified-token cache.
 func BenchmarkServeOpaque(b *testing.B) {
-	idp, h := newBenchServerWith(b, func(idp *authtest.IdP, c *auth.Config) {
+	idp, h := newBenchServerWith(b, api.Config{}, func(idp *authtest.IdP, c *auth.Config) {
 		c.Issuers = []auth.Issuer{idp.TrustIntrospecting()}
 		c.IntrospectionCacheTTL = auth.DefaultIntrospectionCacheTTL
 	})

@@ -12,6 +12,11 @@
 //
 //	go run ./tests/load [-db sqlite|postgres] [-database-url URL] [-duration 10s] [-slices 5] [-conns 50] [-rounds 1] [-scale] [-dpop-alg ES256|EdDSA]
 //
+// It measures the create twice: plain, and with a new Idempotency-Key on
+// every request. The server reads the rest of its configuration from the
+// environment, so ORDERS_RATE_LIMIT and ORDERS_RATE_LIMIT_BURST set there
+// (high enough never to refuse) measure what the rate limits cost.
+//
 // Beside the bearer point read, it measures one with DPoP: tokens bound to
 // a key of -dpop-alg, issued by the dev issuer to token requests with a
 // proof, and a fresh proof on every request, each sent once. The Go driver
@@ -95,6 +100,8 @@ type scenario struct {
 	// prover, when set, signs a fresh DPoP proof for every request, whose
 	// token is then sent with the DPoP scheme.
 	prover *prover
+	// keyed sends every request with an Idempotency-Key of its own.
+	keyed bool
 }
 
 // slice is what one run of a scenario measured.
@@ -220,13 +227,15 @@ func run(d driver, duration time.Duration, nslices, rounds int, scale bool) erro
 const healthzName = "GET /healthz"
 
 // newScenarios are the endpoints measured: /healthz, the ceiling, then a
-// point read, a list of 20 and a create of 3 items, spread over users.
+// point read, a list of 20 and a create of 3 items, spread over users, and
+// the create again with a new Idempotency-Key on every request.
 func newScenarios(ids [][]string, tokens []string, users, each int) []scenario {
 	const body = `{"order":[{"product":"cappuccino","size":"big","quantity":2},{"product":"croissant","size":"small"},{"product":"latte","size":"medium"}]}`
 	healthz := scenario{name: healthzName, want: 200, calls: []call{{method: "GET", path: "/healthz"}}}
 	get := scenario{name: "GET /orders/{id}", want: 200}
 	list := scenario{name: "GET /orders (20)", want: 200}
 	post := scenario{name: "POST /orders (3 items)", want: 201, record: true}
+	keyed := scenario{name: "POST /orders (3 items, Idempotency-Key)", want: 201, record: true, keyed: true}
 	for j := range each {
 		for u := range users {
 			get.calls = append(get.calls, call{method: "GET", path: "/orders/" + ids[u][j], token: tokens[u]})
@@ -236,7 +245,8 @@ func newScenarios(ids [][]string, tokens []string, users, each int) []scenario {
 		list.calls = append(list.calls, call{method: "GET", path: "/orders?limit=20", token: tokens[u]})
 		post.calls = append(post.calls, call{method: "POST", path: "/orders", token: tokens[u], body: body})
 	}
-	return []scenario{healthz, get, list, post}
+	keyed.calls = post.calls
+	return []scenario{healthz, get, list, post, keyed}
 }
 
 // measure warms the server up for a second per scenario, then drives the
@@ -478,7 +488,25 @@ func bearerScript(s scenario) string {
 		if c.body != "" {
 			body = fmt.Sprintf("%q", c.body)
 		}
+		if s.keyed {
+			fmt.Fprintf(&lua, "calls[#calls+1] = {%q, %q, %s, %s}\n", c.method, c.path, headers, body)
+			continue
+		}
 		fmt.Fprintf(&lua, "calls[#calls+1] = wrk.format(%q, %q, %s, %s)\n", c.method, c.path, headers, body)
+	}
+	if s.keyed {
+		// Each request is formatted as it is sent, with a key of its own.
+		fmt.Fprintf(&lua, `end
+local i, n, prefix = 0, 0, "%d-"
+request = function()
+  i = i %% #calls + 1
+  n = n + 1
+  local c = calls[i]
+  c[3]["Idempotency-Key"] = prefix .. n
+  return wrk.format(c[1], c[2], c[3], c[4])
+end
+`, time.Now().UnixNano())
+		return lua.String()
 	}
 	lua.WriteString(`end
 local i = 0
@@ -533,6 +561,7 @@ func (d driver) goClient(s scenario, duration time.Duration) slice {
 	)
 	start := time.Now()
 	deadline := start.Add(duration)
+	keyPrefix := strconv.FormatInt(start.UnixNano(), 36) + "-"
 	for range d.conns {
 		wg.Go(func() {
 			var mine []time.Duration
@@ -540,6 +569,9 @@ func (d driver) goClient(s scenario, duration time.Duration) slice {
 				c := s.calls[int(next.Add(1))%len(s.calls)]
 				sent := time.Now()
 				req := newReq(c.method, d.base+c.path, c.token, c.body)
+				if s.keyed {
+					req.Header.Set("Idempotency-Key", keyPrefix+strconv.FormatInt(next.Add(1), 10))
+				}
 				var err error
 				if s.prover != nil {
 					req.Header.Set("Authorization", "DPoP "+c.token)
