@@ -18,6 +18,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"api":                      {"auth", "models"},
 		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/internal/jsonobject"},
 		"auth/introspect":          {"auth/jwks", "auth/dpop"},
+		"auth/clientauth":          {"auth/internal/pemkey"},
 		"auth/jwe":                 {"auth/internal/jsonobject", "auth/internal/pemkey"},
 		"auth/jwks":                nil,
 		"auth/dpop":                {"auth/jwks", "auth/internal/jsonobject"},
