@@ -14,10 +14,10 @@ func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/clientauth", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
-		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/internal/jsonobject"},
-		"auth/introspect":          {"auth/jwks", "auth/dpop"},
+		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/clientauth", "auth/internal/jsonobject"},
+		"auth/introspect":          {"auth/jwks", "auth/dpop", "auth/clientauth"},
 		"auth/clientauth":          {"auth/internal/pemkey"},
 		"auth/jwe":                 {"auth/internal/jsonobject", "auth/internal/pemkey"},
 		"auth/jwks":                nil,
@@ -28,7 +28,7 @@ func TestImportsPointOneWay(t *testing.T) {
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
 		"internal/devpayments":     {"auth"},
-		"auth/authtest":            {"auth", "auth/jwe", "auth/introspect", "internal/devissuer"},
+		"auth/authtest":            {"auth", "auth/jwe", "auth/clientauth", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
 		"repository":               {"models"},
