@@ -14,7 +14,7 @@ import (
 
 	"github.com/coffeemesh/orders/api"
 	"github.com/coffeemesh/orders/auth"
-	"github.com/coffeemesh/orders/auth/introspect"
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/repository"
 )
 
@@ -479,7 +479,7 @@ func (s issuerSettings) introspection(name func(string) string) (auth.Introspect
 	if given[keyFile] {
 		b, err := os.ReadFile(s.IntrospectionClientKeyFile)
 		if err == nil {
-			in.ClientKey, err = introspect.ParseKey(b, s.IntrospectionClientKeyID)
+			in.ClientKey, err = clientauth.ParseKey(b, s.IntrospectionClientKeyID)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name(keyFile), err))

@@ -2,9 +2,6 @@ package main
 
 import (
 	"cmp"
-	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffeemesh/orders/auth"
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/payments"
 )
 
@@ -63,7 +61,7 @@ func paymentSettingsDecl() []setting {
 		{env: "ORDERS_CLIENT_SECRET_FILE", flag: "client-secret-file", doc: "file holding ORDERS_CLIENT_SECRET, instead of it",
 			key: "client.secret_file", file: func(f *fileConfig) string { return f.Client.SecretFile },
 			apply: field(func(p *paymentSettings) *string { return &p.clientSecretFile })},
-		{env: "ORDERS_CLIENT_KEY_FILE", flag: "client-key-file", doc: "PEM private key (RSA, ECDSA P-256 or Ed25519) that signs the API's client assertions (private_key_jwt), instead of a secret",
+		{env: "ORDERS_CLIENT_KEY_FILE", flag: "client-key-file", doc: "PEM private key (RSA, EC or Ed25519) that signs the API's client assertions (private_key_jwt), instead of a secret",
 			key: "client.key_file", file: func(f *fileConfig) string { return f.Client.KeyFile },
 			apply: field(func(p *paymentSettings) *string { return &p.clientKeyFile })},
 		{env: "ORDERS_CLIENT_KEY_ID", flag: "client-key-id", doc: "kid of ORDERS_CLIENT_KEY_FILE's key, if the issuer wants one",
@@ -141,7 +139,7 @@ func (p *paymentSettings) load(dev bool) []error {
 
 // client reads the API's client credentials: exactly one of a secret, a
 // secret file or a key file.
-func (p *paymentSettings) client() (payments.ClientAuth, error) {
+func (p *paymentSettings) client() (clientauth.Credentials, error) {
 	given := 0
 	for _, s := range []string{p.clientSecret, p.clientSecretFile, p.clientKeyFile} {
 		if s != "" {
@@ -149,9 +147,9 @@ func (p *paymentSettings) client() (payments.ClientAuth, error) {
 		}
 	}
 	if given != 1 {
-		return payments.ClientAuth{}, errors.New("ORDERS_PAYMENTS_URL needs exactly one of ORDERS_CLIENT_SECRET, ORDERS_CLIENT_SECRET_FILE and ORDERS_CLIENT_KEY_FILE")
+		return clientauth.Credentials{}, errors.New("ORDERS_PAYMENTS_URL needs exactly one of ORDERS_CLIENT_SECRET, ORDERS_CLIENT_SECRET_FILE and ORDERS_CLIENT_KEY_FILE")
 	}
-	a := payments.ClientAuth{ID: p.clientID, Secret: p.clientSecret, KeyID: p.clientKeyID}
+	a := clientauth.Credentials{ID: p.clientID, Secret: p.clientSecret}
 	switch {
 	case p.clientSecretFile != "":
 		b, err := os.ReadFile(p.clientSecretFile)
@@ -162,41 +160,13 @@ func (p *paymentSettings) client() (payments.ClientAuth, error) {
 			return a, fmt.Errorf("ORDERS_CLIENT_SECRET_FILE %s is empty", p.clientSecretFile)
 		}
 	case p.clientKeyFile != "":
-		key, err := readPrivateKey(p.clientKeyFile)
+		b, err := os.ReadFile(p.clientKeyFile)
+		if err == nil {
+			a.Key, err = clientauth.ParseKey(b, p.clientKeyID)
+		}
 		if err != nil {
 			return a, fmt.Errorf("ORDERS_CLIENT_KEY_FILE %s: %w", p.clientKeyFile, err)
 		}
-		a.Key = key
 	}
 	return a, nil
-}
-
-// readPrivateKey reads the first PEM block of path as a PKCS #8, PKCS #1
-// (RSA) or SEC 1 (EC) private key.
-func readPrivateKey(path string) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("holds no PEM block")
-	}
-	var key any
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("not a private key: %w", err)
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("a key of type %T cannot sign", key)
-	}
-	return s, nil
 }

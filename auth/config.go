@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/auth/dpop"
 	"github.com/coffeemesh/orders/auth/introspect"
 	"github.com/coffeemesh/orders/auth/jwe"
@@ -120,8 +121,9 @@ type Introspection struct {
 	// (client_secret_basic).
 	ClientSecret string
 	// ClientKey authenticates the API with a client assertion it signs
-	// (private_key_jwt, RFC 7523); see introspect.ParseKey.
-	ClientKey *introspect.Key
+	// (private_key_jwt, RFC 7523); see clientauth.ParseKey. Without an ID
+	// it is named by its RFC 7638 thumbprint.
+	ClientKey *clientauth.Key
 	// AssertionAudience is the aud of the client assertions; "" means the
 	// issuer's identifier.
 	AssertionAudience string

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/auth/introspect"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
@@ -97,7 +98,8 @@ func newIntrospector(iss Issuer, meta func(context.Context) (jwks.Metadata, erro
 		return nil, nil
 	}
 	client, err := introspect.New(introspect.Options{
-		Endpoint: in.URL, Discover: meta, ClientID: in.ClientID, Secret: in.ClientSecret, Key: in.ClientKey,
+		Endpoint: in.URL, Discover: meta,
+		Client: clientauth.Credentials{ID: in.ClientID, Secret: in.ClientSecret, Key: in.ClientKey},
 		Issuer: iss.URL, Audience: in.AssertionAudience,
 		Timeout: cfg.IntrospectionTimeout, Now: cfg.Now,
 	})

@@ -26,6 +26,7 @@ import (
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/auth/introspect"
 )
 
@@ -574,7 +575,7 @@ func TestIntrospectionFailuresAre503(t *testing.T) {
 			if !strings.Contains(out, `"level":"WARN","msg":"introspection failed"`) {
 				t.Errorf("log = %s; want a warning", out)
 			}
-			basic := strings.TrimPrefix(introspect.BasicAuth(authtest.ClientID, idp.ClientSecret()), "Basic ")
+			basic := strings.TrimPrefix(clientauth.BasicAuth(authtest.ClientID, idp.ClientSecret()), "Basic ")
 			for _, s := range []string{tok, idp.ClientSecret(), url.QueryEscape(idp.ClientSecret()), basic} {
 				if strings.Contains(out, s) {
 					t.Errorf("log = %s; holds the token or the secret (%q)", out, s)
@@ -595,11 +596,15 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 	t.Parallel()
 	idp := authtest.NewIdP(t)
 	pemKey, pub := newPEMKey(t)
-	fromPEM, err := introspect.ParseKey(pemKey, "")
+	fromPEM, err := clientauth.ParseKey(pemKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	idp.RegisterClientKey(fromPEM.ID, pub)
+	thumbprint, err := clientauth.Thumbprint(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp.RegisterClientKey(thumbprint, pub)
 	unregistered := authtest.NewKey(t, "unregistered", "ES256")
 	tests := []struct {
 		name string
@@ -613,7 +618,7 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 		{"private_key_jwt RS256", auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "RS256")}, 0},
 		{"private_key_jwt EdDSA", auth.Introspection{ClientID: authtest.ClientID, ClientKey: idp.NewClientKey(t, "EdDSA")}, 0},
 		{"private_key_jwt from PEM, kid its thumbprint", auth.Introspection{ClientID: authtest.ClientID, ClientKey: fromPEM}, 0},
-		{"private_key_jwt by an unregistered key", auth.Introspection{ClientID: authtest.ClientID, ClientKey: &introspect.Key{Signer: unregistered.Signer, Alg: "ES256", ID: "unregistered"}}, auth.ReasonIntrospectionDown},
+		{"private_key_jwt by an unregistered key", auth.Introspection{ClientID: authtest.ClientID, ClientKey: &clientauth.Key{Signer: unregistered.Signer, Alg: "ES256", ID: "unregistered"}}, auth.ReasonIntrospectionDown},
 		{"explicit URL", auth.Introspection{ClientID: authtest.ClientID, ClientSecret: idp.ClientSecret(), URL: idp.IntrospectionURL()}, 0},
 		{"private_key_jwt for another audience", auth.Introspection{ClientID: authtest.ClientID, ClientKey: fromPEM, AssertionAudience: idp.IntrospectionURL()}, auth.ReasonIntrospectionDown},
 	}

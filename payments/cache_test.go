@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/payments"
 )
@@ -52,7 +53,7 @@ func TestTokenCacheExpiry(t *testing.T) {
 			s := newIssuerAndPayments(t)
 			s.answer["expires_in"] = tt.expiresIn
 			clk := &clock{now: time.Unix(1_700_000_000, 0)}
-			cfg := s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"})
+			cfg := s.config(payments.Exchange, clientauth.Credentials{ID: "orders-api", Secret: "secret"})
 			cfg.Now = clk.Now
 			c := mustNew(t, cfg)
 			pay := func() {
@@ -97,7 +98,7 @@ func TestRefusedTokenIsForgotten(t *testing.T) {
 			t.Parallel()
 			s := newIssuerAndPayments(t)
 			s.paid = tt.status
-			c := mustNew(t, s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
+			c := mustNew(t, s.config(payments.Exchange, clientauth.Credentials{ID: "orders-api", Secret: "secret"}))
 			for range 2 {
 				if err := c.Pay(t.Context(), issuerA, "alice", "callers-token", "order-1"); !errors.Is(err, tt.want) {
 					t.Fatalf("Pay = %v; want %v", err, tt.want)
@@ -118,7 +119,7 @@ func TestCacheKeyHasTheIssuer(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			s := newIssuerAndPayments(t)
-			c := mustNew(t, s.config(mode, payments.ClientAuth{ID: "orders-api", Secret: "secret"}))
+			c := mustNew(t, s.config(mode, clientauth.Credentials{ID: "orders-api", Secret: "secret"}))
 			for _, iss := range []string{issuerA, "https://b.example.com", issuerA} {
 				if err := c.Pay(t.Context(), iss, "alice", "callers-token", "order-1"); err != nil {
 					t.Fatal(err)
@@ -161,7 +162,7 @@ func TestTimeoutSaysWho(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newIssuerAndPayments(t)
-			cfg := s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"})
+			cfg := s.config(payments.Exchange, clientauth.Credentials{ID: "orders-api", Secret: "secret"})
 			cfg.Timeout = timeout
 			tt.hangAt(s, &cfg)
 			c := mustNew(t, cfg)
@@ -203,7 +204,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			}))
 			t.Cleanup(redirect.Close)
 			s := newIssuerAndPayments(t)
-			cfg := s.config(payments.Exchange, payments.ClientAuth{ID: "orders-api", Secret: "secret"})
+			cfg := s.config(payments.Exchange, clientauth.Credentials{ID: "orders-api", Secret: "secret"})
 			tt.at(&cfg, redirect.URL)
 			c := mustNew(t, cfg)
 			if err := c.Pay(t.Context(), issuerA, "alice", "callers-token", "order-1"); !errors.Is(err, tt.want) {

@@ -11,8 +11,10 @@
 // It is a package of its own, beside repository, because it is one
 // external dependency with its own failures; it is not under internal/,
 // which holds code for development only. It imports models, for the order
-// id and the errors of paying, and nothing else of the project: package api
-// declares the Payer interface it needs, and main passes a *Client.
+// id and the errors of paying, and auth/clientauth, which authenticates the
+// API at the token endpoint as it does at the introspection endpoint, and
+// nothing else of the project: package api declares the Payer interface it
+// needs, and main passes a *Client.
 package payments
 
 import (
@@ -27,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/models"
 )
 
@@ -63,7 +66,8 @@ type Config struct {
 	// Mode is Exchange or ClientCredentials.
 	Mode Mode
 	// Client authenticates the API at the issuer's token endpoint.
-	Client ClientAuth
+	// Its client assertions name the token endpoint as their audience.
+	Client clientauth.Credentials
 	// TokenEndpoint returns the token endpoint of the trusted issuer
 	// issuer, from its OpenID discovery. A caller's token is exchanged at
 	// the endpoint of the issuer that signed it, and nowhere else.
@@ -94,8 +98,8 @@ func New(cfg Config) (*Client, error) {
 	case cfg.TokenEndpoint == nil:
 		return nil, errors.New("payments: no token endpoint")
 	}
-	if err := cfg.Client.check(); err != nil {
-		return nil, err
+	if err := cfg.Client.Check(); err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout

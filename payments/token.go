@@ -2,16 +2,8 @@ package payments
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,108 +13,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/coffeemesh/orders/models"
 )
 
-// Parameters of token exchange (RFC 8693, sections 2.1 and 3) and of
-// private_key_jwt (RFC 7523, section 2.2).
+// Parameters of token exchange (RFC 8693, sections 2.1 and 3).
 const (
 	grantTokenExchange  = "urn:ietf:params:oauth:grant-type:token-exchange"
 	tokenTypeAccess     = "urn:ietf:params:oauth:token-type:access_token"
-	assertionTypeJWT    = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	maxTokenAnswerBytes = 64 << 10
 	// maxTokenLife bounds how long a token is used, whatever the issuer's
 	// expires_in says: a token revoked at the issuer stops being used
 	// within it, and a huge expires_in cannot overflow.
 	maxTokenLife = time.Hour
-	// assertionTTL is how long a client assertion is valid: it is used at
-	// once, and a short life limits a replay.
-	assertionTTL = time.Minute
 )
-
-// ClientAuth is the API's client at the issuer, and how it proves it:
-// client_secret_basic with Secret, or private_key_jwt with Key.
-type ClientAuth struct {
-	ID string
-	// Secret is sent with HTTP Basic, both parts form-encoded first (RFC
-	// 6749, section 2.3.1).
-	Secret string
-	// Key signs a client assertion (RFC 7523) instead: RSA (RS256), ECDSA
-	// P-256 (ES256) or Ed25519 (EdDSA); KeyID is its kid, if the issuer
-	// wants one.
-	Key   crypto.Signer
-	KeyID string
-}
-
-func (a ClientAuth) check() error {
-	switch {
-	case a.ID == "":
-		return errors.New("payments: no client id")
-	case (a.Secret == "") == (a.Key == nil):
-		return errors.New("payments: the client needs either a secret or a private key, not both")
-	}
-	if a.Key != nil {
-		if _, err := assertionMethod(a.Key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// assertionMethod is the algorithm that signs client assertions with key.
-func assertionMethod(key crypto.Signer) (jwt.SigningMethod, error) {
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		return jwt.SigningMethodRS256, nil
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return jwt.SigningMethodES256, nil
-		}
-	case ed25519.PrivateKey:
-		return jwt.SigningMethodEdDSA, nil
-	}
-	return nil, fmt.Errorf("payments: a client key of type %T cannot sign; use RSA, ECDSA P-256 or Ed25519", key)
-}
-
-// authenticate adds the client's credentials to the token request r with
-// form, for the token endpoint endpoint.
-func (a ClientAuth) authenticate(r *http.Request, form url.Values, endpoint string) error {
-	if a.Key == nil {
-		r.SetBasicAuth(url.QueryEscape(a.ID), url.QueryEscape(a.Secret))
-		return nil
-	}
-	method, err := assertionMethod(a.Key)
-	if err != nil {
-		return err
-	}
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
-		return err
-	}
-	now := time.Now()
-	// The audience is the token endpoint, as RFC 7523 (section 3) allows,
-	// rather than the issuer identifier alone that
-	// draft-ietf-oauth-rfc7523bis prefers: Ory Hydra (fosite) accepts an
-	// assertion only when its aud names the token endpoint.
-	t := jwt.NewWithClaims(method, jwt.RegisteredClaims{
-		Issuer: a.ID, Subject: a.ID, Audience: jwt.ClaimStrings{endpoint},
-		ID: base64.RawURLEncoding.EncodeToString(jti), IssuedAt: jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(assertionTTL)),
-	})
-	if a.KeyID != "" {
-		t.Header["kid"] = a.KeyID
-	}
-	assertion, err := t.SignedString(a.Key)
-	if err != nil {
-		return fmt.Errorf("sign the client assertion: %w", err)
-	}
-	form.Set("client_id", a.ID)
-	form.Set("client_assertion_type", assertionTypeJWT)
-	form.Set("client_assertion", assertion)
-	return nil
-}
 
 // token returns the cache key and a token for the payments service on
 // behalf of who: from the cache, or from the token endpoint of who's
@@ -185,18 +88,14 @@ func (c *Client) requestToken(ctx context.Context, issuer string, form url.Value
 	if err != nil {
 		return a, fmt.Errorf("%w: the issuer's token endpoint: %w", models.ErrIssuerUnavailable, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
+	// The audience of a client assertion is the token endpoint, as RFC
+	// 7523 (section 3) allows, rather than the issuer identifier alone that
+	// draft-ietf-oauth-rfc7523bis prefers: Ory Hydra (fosite) accepts an
+	// assertion only when its aud names the token endpoint.
+	req, err := c.cfg.Client.NewRequest(ctx, endpoint, form, endpoint, time.Now())
 	if err != nil {
 		return a, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
 	}
-	if err := c.cfg.Client.authenticate(req, form, endpoint); err != nil {
-		return a, fmt.Errorf("%w: %w", models.ErrExchangeRefused, err)
-	}
-	body := form.Encode()
-	req.Body = io.NopCloser(strings.NewReader(body))
-	req.ContentLength = int64(len(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return a, fmt.Errorf("%w: token request: %w", transportError(err, models.ErrIssuerTimeout, models.ErrIssuerUnavailable), err)

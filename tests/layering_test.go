@@ -10,27 +10,32 @@ import (
 // TestImportsPointOneWay checks the direction of imports between the
 // project's packages (STYLE.md, section 1): api never reaches repository,
 // and auth, models and migrations import no project package but auth's own.
+// payments may import auth/clientauth, which authenticates the API as an
+// OAuth client at the token endpoint as introspection does at its own, and
+// nothing else of auth.
 func TestImportsPointOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/coffeemesh/orders"
 	allowed := map[string][]string{
-		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "ratelimit", "repository", "migrations", "models"},
+		"":                         {"api", "auth", "auth/dpop", "auth/jwe", "auth/introspect", "auth/clientauth", "auth/dpop/redisstore", "internal/devissuer", "internal/devpayments", "payments", "ratelimit", "repository", "migrations", "models"},
 		"api":                      {"auth", "models"},
-		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/internal/jsonobject"},
-		"auth/introspect":          {"auth/jwks", "auth/dpop"},
-		"auth/jwe":                 {"auth/internal/jsonobject"},
+		"auth":                     {"auth/jwks", "auth/dpop", "auth/jwe", "auth/introspect", "auth/clientauth", "auth/internal/jsonobject"},
+		"auth/introspect":          {"auth/jwks", "auth/dpop", "auth/clientauth"},
+		"auth/clientauth":          {"auth/internal/pemkey"},
+		"auth/jwe":                 {"auth/internal/jsonobject", "auth/internal/pemkey"},
 		"auth/jwks":                nil,
 		"auth/dpop":                {"auth/jwks", "auth/internal/jsonobject"},
 		"auth/internal/jsonobject": nil,
+		"auth/internal/pemkey":     nil,
 		"auth/dpop/dpoptest":       {"auth/dpop"},
 		"auth/dpop/redisstore":     {"auth/dpop"},
 		"internal/devissuer":       {"auth/dpop"},
 		"internal/devpayments":     {"auth"},
-		"auth/authtest":            {"auth", "auth/jwe", "auth/introspect", "internal/devissuer"},
+		"auth/authtest":            {"auth", "auth/jwe", "auth/clientauth", "internal/devissuer"},
 		"repository/repotest":      {"repository", "migrations"},
 		"models":                   nil,
 		"repository":               {"models"},
-		"payments":                 {"models"},
+		"payments":                 {"auth/clientauth", "models"},
 		"ratelimit":                nil,
 		"migrations":               nil,
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/internal/devissuer"
 	"github.com/coffeemesh/orders/internal/devpayments"
 	"github.com/coffeemesh/orders/models"
@@ -77,7 +78,7 @@ func newPayEnv(t *testing.T, db repotest.Database, configure func(*payments.Conf
 	pe.paymentsURL = srv.URL
 	cfg := payments.Config{
 		URL: srv.URL, Audience: paymentsAudience, Scope: paymentsScope, Timeout: 2 * time.Second,
-		Mode: payments.Exchange, Client: payments.ClientAuth{ID: ordersClientID, Secret: clientSecret},
+		Mode: payments.Exchange, Client: clientauth.Credentials{ID: ordersClientID, Secret: clientSecret},
 		TokenEndpoint: func(_ context.Context, iss string) (string, error) { return iss + devissuer.TokenPath, nil },
 		HTTP:          &http.Client{Transport: countTokenRequests{n: &pe.tokenRequests, url: idp.URL() + devissuer.TokenPath}},
 	}
@@ -383,7 +384,7 @@ func TestPayExchangesAtTheCallersIssuer(t *testing.T) {
 	go v.Run(t.Context())
 	var requests [2]atomic.Int64
 	cfg := payments.Config{URL: paySrv.URL, Audience: paymentsAudience, Scope: paymentsScope, Timeout: 2 * time.Second, Mode: payments.Exchange,
-		Client: payments.ClientAuth{ID: ordersClientID, Secret: clientSecret},
+		Client: clientauth.Credentials{ID: ordersClientID, Secret: clientSecret},
 		TokenEndpoint: func(ctx context.Context, iss string) (string, error) {
 			m, err := v.IssuerMetadata(ctx, iss)
 			return m.TokenEndpoint, err

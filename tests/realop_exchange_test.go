@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffeemesh/orders/auth"
 	"github.com/coffeemesh/orders/auth/authtest"
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/internal/devpayments"
 	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/payments"
@@ -170,7 +171,7 @@ func TestPayWithRealProviderExchange(t *testing.T) {
 	t.Cleanup(paySrv.Close)
 	newPayer := func(scope string) *payments.Client {
 		p, err := payments.New(payments.Config{URL: paySrv.URL, Audience: paymentsAudience, Scope: scope, Timeout: 5 * time.Second, Mode: payments.Exchange,
-			Client:        payments.ClientAuth{ID: provider.apiID, Secret: provider.apiSecret},
+			Client:        clientauth.Credentials{ID: provider.apiID, Secret: provider.apiSecret},
 			TokenEndpoint: func(ctx context.Context, iss string) (string, error) { return discoveredTokenEndpoint(ctx, iss) }})
 		if err != nil {
 			t.Fatal(err)

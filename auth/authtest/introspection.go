@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/coffeemesh/orders/auth"
-	"github.com/coffeemesh/orders/auth/introspect"
+	"github.com/coffeemesh/orders/auth/clientauth"
 )
 
 // IntrospectionPath is where the IdP answers introspection requests (RFC
@@ -96,11 +96,11 @@ func (p *IdP) ExpectAssertionAudience(aud string) {
 }
 
 // NewClientKey generates a client key, registers it and returns it.
-func (p *IdP) NewClientKey(tb testing.TB, alg string) *introspect.Key {
+func (p *IdP) NewClientKey(tb testing.TB, alg string) *clientauth.Key {
 	tb.Helper()
 	k := NewKey(tb, "client-"+alg, alg)
 	p.RegisterClientKey(k.ID, k.Signer.Public())
-	return &introspect.Key{Signer: k.Signer, Alg: k.Alg, ID: k.ID}
+	return &clientauth.Key{Signer: k.Signer, Alg: k.Alg, ID: k.ID}
 }
 
 // OpaqueToken returns a new random opaque token that the introspection

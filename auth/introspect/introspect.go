@@ -1,8 +1,8 @@
 // Package introspect asks an issuer whether a token is active: it posts
 // the token to the issuer's introspection endpoint (RFC 7662), authenticated
 // as the API's own client with client_secret_basic (RFC 6749, section
-// 2.3.1) or private_key_jwt (RFC 7523), and returns the answer's JSON object
-// as it came.
+// 2.3.1) or private_key_jwt (RFC 7523) by auth/clientauth, and returns the
+// answer's JSON object as it came.
 //
 // It reads nothing of the answer beyond its status, media type and size:
 // deciding what an answer grants is the caller's. It never puts the token,
@@ -11,20 +11,15 @@ package introspect
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/coffeemesh/orders/auth/clientauth"
 	"github.com/coffeemesh/orders/auth/jwks"
 )
 
@@ -36,24 +31,12 @@ const (
 	MaxTimeout = 10 * time.Second
 	// MaxAnswerBytes bounds an answer's body; a longer one is an error.
 	MaxAnswerBytes = 64 << 10
-	// assertionLifetime is how long a client assertion is valid.
-	assertionLifetime = time.Minute
 )
 
 // ErrUnavailable means the issuer could not tell: it did not answer in
 // time, answered with another status than 200 (including 401 or 403 to the
 // API's own credentials) or with something other than a JSON object.
 var ErrUnavailable = errors.New("introspection unavailable")
-
-// Key is the API's private key for private_key_jwt.
-type Key struct {
-	// Signer signs client assertions.
-	Signer crypto.Signer
-	// Alg is the JWS algorithm of Signer, such as ES256.
-	Alg string
-	// ID is the kid the issuer knows the key by.
-	ID string
-}
 
 // Options configure a Client.
 type Options struct {
@@ -63,14 +46,10 @@ type Options struct {
 	// Discover returns the issuer's discovery document; used only while
 	// Endpoint is empty.
 	Discover func(ctx context.Context) (jwks.Metadata, error)
-	// ClientID is the API's client id at the issuer. Required.
-	ClientID string
-	// Secret authenticates the client with HTTP Basic
-	// (client_secret_basic); exactly one of Secret and Key is set.
-	Secret string
-	// Key authenticates the client with a signed client assertion
-	// (private_key_jwt); exactly one of Secret and Key is set.
-	Key *Key
+	// Client is the API's client at the issuer: its id, and its secret
+	// (client_secret_basic) or its key (private_key_jwt). A key without an
+	// ID is named by its RFC 7638 thumbprint.
+	Client clientauth.Credentials
 	// Issuer is the issuer's identifier, the default audience of client
 	// assertions.
 	Issuer string
@@ -94,13 +73,15 @@ type Client struct {
 // New returns a Client for opts, or why opts are unusable.
 func New(opts Options) (*Client, error) {
 	var errs []error
-	switch {
-	case opts.ClientID == "":
-		errs = append(errs, errors.New("a client id is required"))
-	case (opts.Secret == "") == (opts.Key == nil):
-		errs = append(errs, errors.New("exactly one of a client secret and a client key is required"))
-	case opts.Key != nil && opts.Audience == "" && opts.Issuer == "":
-		errs = append(errs, errors.New("a client key needs the issuer or an assertion audience"))
+	if err := opts.Client.Check(); err != nil {
+		errs = append(errs, err)
+	} else if opts.Client.Key != nil {
+		if opts.Audience == "" && opts.Issuer == "" {
+			errs = append(errs, errors.New("a client key needs the issuer or an assertion audience"))
+		}
+		if opts.Client.Key, err = named(opts.Client.Key); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if opts.Endpoint != "" {
 		if err := jwks.CheckURL(opts.Endpoint); err != nil {
@@ -117,6 +98,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Audience == "" {
+		opts.Audience = opts.Issuer
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -140,23 +124,9 @@ func (c *Client) Introspect(ctx context.Context, token string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	if c.opts.Key != nil {
-		assertion, err := c.assertion()
-		if err != nil {
-			return nil, fmt.Errorf("%w: client assertion: %w", ErrUnavailable, err)
-		}
-		form.Set("client_id", c.opts.ClientID)
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", assertion)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req, err := c.opts.Client.NewRequest(ctx, endpoint, form, c.opts.Audience, c.opts.Now())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a URL", ErrUnavailable, endpoint)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if c.opts.Key == nil {
-		req.Header.Set("Authorization", BasicAuth(c.opts.ClientID, c.opts.Secret))
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -224,32 +194,15 @@ func (c *Client) endpoint(ctx context.Context) (string, error) {
 	return meta.IntrospectionEndpoint, nil
 }
 
-// assertion returns a client assertion (RFC 7523, section 3) for one
-// request: issued by the client about itself, for one audience as a single
-// string, valid for a minute, with a jti of its own.
-func (c *Client) assertion() (string, error) {
-	aud := c.opts.Audience
-	if aud == "" {
-		aud = c.opts.Issuer
+// named returns k, or a copy of it named by its RFC 7638 thumbprint when
+// it has no kid of its own.
+func named(k *clientauth.Key) (*clientauth.Key, error) {
+	if k.ID != "" {
+		return k, nil
 	}
-	now := c.opts.Now()
-	claims := jwt.MapClaims{
-		"iss": c.opts.ClientID,
-		"sub": c.opts.ClientID,
-		"aud": aud,
-		"jti": rand.Text(),
-		"iat": now.Unix(),
-		"exp": now.Add(assertionLifetime).Unix(),
+	tp, err := clientauth.Thumbprint(k.Signer.Public())
+	if err != nil {
+		return nil, err
 	}
-	t := jwt.NewWithClaims(jwt.GetSigningMethod(c.opts.Key.Alg), claims)
-	t.Header["kid"] = c.opts.Key.ID
-	return t.SignedString(c.opts.Key.Signer)
-}
-
-// BasicAuth returns the Authorization header of client_secret_basic: the
-// client id and secret each form-urlencoded (RFC 6749, section 2.3.1), then
-// joined by a colon and base64-encoded (RFC 7617).
-func BasicAuth(id, secret string) string {
-	pair := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pair))
+	return &clientauth.Key{Signer: k.Signer, Alg: k.Alg, ID: tp}, nil
 }

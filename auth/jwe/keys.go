@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/coffeemesh/orders/auth/internal/jsonobject"
+	"github.com/coffeemesh/orders/auth/internal/pemkey"
 )
 
 // Bounds of a decryption key.
@@ -106,26 +106,12 @@ func parsePEM(b []byte) ([]key, error) {
 			return keys, nil
 		}
 		b = rest
-		var (
-			private any
-			err     error
-		)
-		switch block.Type {
-		case "EC PARAMETERS", "CERTIFICATE":
+		if block.Type == "EC PARAMETERS" || block.Type == "CERTIFICATE" {
 			continue
-		case "PRIVATE KEY":
-			private, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			private, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			private, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, fmt.Errorf("PEM block %d is encrypted; store the key unencrypted (openssl pkey -in KEY -out PLAIN) and protect the file instead", n)
-		default:
-			return nil, fmt.Errorf("PEM block %d is a %s, not a private key", n, block.Type)
 		}
+		private, err := pemkey.Parse(block)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+			return nil, fmt.Errorf("PEM block %d %w", n, err)
 		}
 		if err := checkKey(private); err != nil {
 			return nil, fmt.Errorf("PEM block %d: %w", n, err)
