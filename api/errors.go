@@ -120,7 +120,7 @@ func detailOf(err error, status int) (string, []fieldError) {
 	case errors.Is(err, models.ErrConflict):
 		return "the order's status does not allow this change", nil
 	case errors.Is(err, models.ErrStale):
-		return "the order has changed since the ETag in If-Match; nothing was changed; read the order again", nil
+		return "If-Match names no current ETag of the order (it changed, or the tag is weak, which never matches); nothing was changed; read the order again", nil
 	case errors.Is(err, models.ErrUnavailable):
 		return "the database is unavailable or overloaded; retry after the time in Retry-After", nil
 	case errors.Is(err, models.ErrPaymentOrphaned):
