@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ type values struct {
 
 // settings declares every setting, in the order of the documentation.
 func settings() []setting {
-	return append(append(append(append(serverSettings(), tlsSettingsDecl()...), issuerSettingsDecl()...), paymentSettingsDecl()...), controlSettings()...)
+	return slices.Concat(serverSettings(), operationSettings(), tlsSettingsDecl(), issuerSettingsDecl(), paymentSettingsDecl(), controlSettings())
 }
 
 // tlsSettingsDecl are the settings of TLS and client certificates, which
@@ -144,6 +145,14 @@ func serverSettings() []setting {
 		{env: "ORDERS_AUTH_DPOP_NONCE_SECRET", flag: "auth-dpop-nonce-secret", secret: true, doc: "secret of at least 32 bytes the DPoP nonces derive from, the same on every replica so that each accepts the others' nonces; default: random per process",
 			key: "auth.dpop_nonce_secret", file: func(f *fileConfig) string { return f.Auth.DPoPNonceSecret },
 			apply: secret(func(v *values) *[]byte { return &v.cfg.auth.DPoP.NonceSecret })},
+	}
+}
+
+// operationSettings are the settings of how serve runs beside the API
+// itself: its public URL, Redis, CORS, logs, the docs client, pprof, the
+// admin listener and the dev issuer.
+func operationSettings() []setting {
+	return []setting{
 		{env: "ORDERS_PUBLIC_URL", flag: "public-url", doc: "URL clients call the API at, which DPoP proofs name (htu); required behind a proxy; default: each request's scheme and Host",
 			key: "public_url", file: func(f *fileConfig) string { return f.PublicURL },
 			apply: text(func(v *values) *string { return &v.cfg.auth.DPoP.PublicURL })},
