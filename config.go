@@ -106,6 +106,11 @@ type fileConfig struct {
 		KeyID      string `yaml:"key_id"`
 	} `yaml:"client"`
 	DevPaymentsAddr string `yaml:"dev_payments_addr"`
+	RequireIfMatch  string `yaml:"require_if_match"`
+	IdempotencyTTL  string `yaml:"idempotency_ttl"`
+	RateLimit       string `yaml:"rate_limit"`
+	RateLimitBurst  string `yaml:"rate_limit_burst"`
+	FailedAuthRate  string `yaml:"failed_auth_rate"`
 	Auth            struct {
 		Leeway                string           `yaml:"leeway"`
 		CacheSize             string           `yaml:"cache_size"`

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"time"
@@ -64,6 +65,13 @@ func (r *Orders) CreateOnce(ctx context.Context, owner models.OwnerID, items []m
 	now := time.Now()
 	stmts := append(keyStatements(owner, once, once.Answer(o), now),
 		statement{insertOrder, []any{row.ID, row.Owner, row.Created, row.Status, row.Items, row.Version}})
+	var prepared []*sql.Stmt
+	if r.pool == nil {
+		prepared, err = r.prepare(ctx, stmts)
+	}
+	if err != nil {
+		return models.Order{}, fmt.Errorf("create order under an idempotency key: %w", err)
+	}
 	if r.pool != nil {
 		err = r.pipelined(ctx, owner, func(br pgx.BatchResults) error {
 			for range stmts {
@@ -74,7 +82,7 @@ func (r *Orders) CreateOnce(ctx context.Context, owner models.OwnerID, items []m
 			return nil
 		}, stmts...)
 	} else {
-		err = r.transaction(ctx, owner, func(tx *gorm.DB) error { return execAll(tx, stmts) })
+		err = r.transaction(ctx, owner, func(tx *gorm.DB) error { return execAll(tx, stmts, prepared) })
 	}
 	if err != nil {
 		return models.Order{}, fmt.Errorf("create order under an idempotency key: %w", translate(err))
@@ -91,13 +99,19 @@ func (r *Orders) CreateOnce(ctx context.Context, owner models.OwnerID, items []m
 func (r *Orders) TransitionOnce(ctx context.Context, owner models.OwnerID, id models.OrderID, t models.Transition, match models.Version, once models.Once) (models.Order, error) {
 	ch := change{t.From, match, "status", string(t.To)}
 	now := time.Now()
+	// The key's statements, with no arguments yet, to prepare them before
+	// the transaction.
+	prepared, err := r.prepare(ctx, keyStatements(owner, once, models.Answer{}, now))
+	if err != nil {
+		return models.Order{}, fmt.Errorf("update status of order %s under an idempotency key: %w", id, err)
+	}
 	var o models.Order
-	err := r.transaction(ctx, owner, func(tx *gorm.DB) error {
+	err = r.transaction(ctx, owner, func(tx *gorm.DB) error {
 		var err error
 		if o, err = updateIn(tx, owner, id, ch); err != nil {
 			return err
 		}
-		return execAll(tx, keyStatements(owner, once, once.Answer(o), now))
+		return execAll(tx, keyStatements(owner, once, once.Answer(o), now), prepared)
 	})
 	if err != nil {
 		return models.Order{}, fmt.Errorf("update status of order %s under an idempotency key: %w", id, translate(err))
@@ -148,14 +162,65 @@ func (r *Orders) transaction(ctx context.Context, owner models.OwnerID, fn func(
 	return r.db.WithContext(context.WithoutCancel(ctx)).Transaction(fn) // WithoutCancel: see scoped
 }
 
-// execAll runs stmts in tx, in order, up to the first that fails.
-func execAll(tx *gorm.DB, stmts []statement) error {
-	for _, s := range stmts {
-		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, s.sql, s.args...); err != nil {
+// execAll runs stmts in tx, in order, up to the first that fails: each
+// through its statement of prepared (see prepare) when tx is a transaction
+// of database/sql and prepared holds them, else through gorm's pool.
+func execAll(tx *gorm.DB, stmts []statement, prepared []*sql.Stmt) error {
+	sqlTx := sqlTransaction(tx)
+	for i, s := range stmts {
+		var err error
+		if sqlTx != nil && len(prepared) == len(stmts) {
+			_, err = sqlTx.StmtContext(tx.Statement.Context, prepared[i]).ExecContext(tx.Statement.Context, s.args...)
+		} else {
+			_, err = tx.Statement.ConnPool.ExecContext(tx.Statement.Context, s.sql, s.args...)
+		}
+		if err != nil {
 			return driverError(tx, err)
 		}
 	}
 	return nil
+}
+
+// sqlTransaction returns the transaction of database/sql under tx, or nil.
+func sqlTransaction(tx *gorm.DB) *sql.Tx {
+	switch p := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return p
+	case *gorm.PreparedStmtTX:
+		t, _ := p.Tx.(*sql.Tx)
+		return t
+	}
+	return nil
+}
+
+// prepare returns the statements of stmts prepared on the store's pool,
+// each once per store, in order; nil for a store on a transaction's
+// handle. gorm's cache of prepared statements (gorm.Config.PrepareStmt)
+// keeps a statement it first meets in a transaction as that
+// transaction's, which database/sql cannot lend to another
+// (sql.Tx.StmtContext prepares it again, a round trip on PostgreSQL): a
+// statement of the pool it lends to every transaction, prepared once per
+// connection. Call it before the transaction begins, which may hold the
+// pool's last connection that a first prepare would wait for.
+func (r *Orders) prepare(ctx context.Context, stmts []statement) ([]*sql.Stmt, error) {
+	if r.prepareOn == nil {
+		return nil, nil
+	}
+	r.preparedMu.Lock()
+	defer r.preparedMu.Unlock()
+	out := make([]*sql.Stmt, len(stmts))
+	for i, s := range stmts {
+		ps, ok := r.prepared[s.sql]
+		if !ok {
+			var err error
+			if ps, err = r.prepareOn.PrepareContext(ctx, s.sql); err != nil {
+				return nil, fmt.Errorf("prepare statement: %w", err)
+			}
+			r.prepared[s.sql] = ps
+		}
+		out[i] = ps
+	}
+	return out, nil
 }
 
 // keyPurge is when a store last purged expired idempotency keys.

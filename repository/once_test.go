@@ -1,9 +1,12 @@
 package repository_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/coffeemesh/orders/models"
 	"github.com/coffeemesh/orders/repository"
@@ -81,6 +84,46 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 		if n := countExpired(); n != 0 {
 			t.Errorf("%d expired keys after a purge; want none", n)
+		}
+	})
+}
+
+// TestKeyedChangesOnOneConnection checks that keyed changes, whose
+// statements a store prepares on its pool, do not wait forever for a
+// second connection when the pool has one, and that a store on a
+// transaction's handle makes them in that transaction.
+func TestKeyedChangesOnOneConnection(t *testing.T) {
+	t.Parallel()
+	repotest.ForEach(t, func(t *testing.T, db repotest.Database) {
+		t.Parallel()
+		s, g := newStore(t, db)
+		pool, err := g.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.SetMaxOpenConns(1)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		for i, key := range []string{"first", "second"} {
+			o, err := s.CreateOnce(ctx, "alice", latte, once(key, time.Hour))
+			if err != nil {
+				t.Fatalf("CreateOnce %d: %v", i+1, err)
+			}
+			if _, err := s.TransitionOnce(ctx, "alice", o.ID, models.Cancel(), models.AnyVersion, once(key+"-cancel", time.Hour)); err != nil {
+				t.Fatalf("TransitionOnce %d: %v", i+1, err)
+			}
+		}
+		var inTx models.Order
+		err = g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var err error
+			inTx, err = repository.NewOrders(tx).CreateOnce(ctx, "alice", latte, once("in-tx", time.Hour))
+			return err
+		})
+		if err != nil {
+			t.Fatalf("CreateOnce of a store in a transaction: %v", err)
+		}
+		if a, err := s.Answered(ctx, "alice", "in-tx"); err != nil || string(a.Body) != string(inTx.ID) {
+			t.Errorf("Answered(in-tx) = %+v, %v; want the committed answer", a, err)
 		}
 	})
 }

@@ -32,6 +32,12 @@ type Orders struct {
 	purge keyPurge
 	// sqliteWrites queues the transactions of transaction on SQLite.
 	sqliteWrites sync.Mutex
+	// prepareOn is the pool that prepare prepares the statements of keyed
+	// changes on, nil for a store on a transaction's handle; prepared holds
+	// them, by their SQL.
+	prepareOn  *sql.DB
+	preparedMu sync.Mutex
+	prepared   map[string]*sql.Stmt
 }
 
 // connSource gives connections of a pool: an *sql.DB, or the boundedPool
@@ -42,12 +48,16 @@ type connSource interface {
 
 // NewOrders returns a store on db, whose schema migrations.Up has made.
 func NewOrders(db *gorm.DB) *Orders {
-	r := &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres"}
+	r := &Orders{db: db, rowSecurity: db.Dialector.Name() == "postgres", prepared: map[string]*sql.Stmt{}}
 	// A store on a transaction's handle runs in that transaction: db.DB()
 	// would return the pool beneath it, whose calls the transaction would
 	// not hold.
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
-	if pool, err := db.DB(); r.rowSecurity && !inTx && err == nil {
+	pool, err := db.DB()
+	if !inTx && err == nil {
+		r.prepareOn = pool
+	}
+	if r.rowSecurity && !inTx && err == nil {
 		r.pool = pool
 		if bounded, ok := unprepared(db.Statement.ConnPool).(boundedPool); ok {
 			r.pool = bounded
