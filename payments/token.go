@@ -10,8 +10,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/coffeemesh/orders/models"
 )
@@ -124,11 +125,11 @@ func (c *Client) requestToken(ctx context.Context, issuer string, form url.Value
 const maxCachedTokens = 10_000
 
 // tokenCache keeps tokens for the payments service until shortly before
-// they expire, keyed by tokenKey.
+// they expire, keyed by tokenKey, in an LRU of at most maxCachedTokens, as
+// package auth keeps verified tokens: an expired entry is never returned
+// and leaves when the LRU needs its room.
 type tokenCache struct {
-	max int
-	mu  sync.Mutex
-	m   map[[sha256.Size]byte]cachedToken
+	lru *lru.Cache[[sha256.Size]byte, cachedToken]
 }
 
 type cachedToken struct {
@@ -137,46 +138,25 @@ type cachedToken struct {
 }
 
 func newTokenCache(n int) *tokenCache {
-	return &tokenCache{max: n, m: map[[sha256.Size]byte]cachedToken{}}
+	c, _ := lru.New[[sha256.Size]byte, cachedToken](n) // n is positive, so this cannot fail
+	return &tokenCache{lru: c}
 }
 
 func (tc *tokenCache) get(key [sha256.Size]byte, now time.Time) (string, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	t, ok := tc.m[key]
+	t, ok := tc.lru.Get(key)
 	if !ok || !now.Before(t.until) {
 		return "", false
 	}
 	return t.token, true
 }
 
-// put keeps token until until, unless that has passed at now. When the
-// cache is full it drops the expired tokens, then, if it is still full,
-// any one.
+// put keeps token until until, unless that has passed at now.
 func (tc *tokenCache) put(key [sha256.Size]byte, token string, now, until time.Time) {
-	if !now.Before(until) {
-		return
+	if now.Before(until) {
+		tc.lru.Add(key, cachedToken{token: token, until: until})
 	}
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if len(tc.m) >= tc.max {
-		for k, t := range tc.m {
-			if !now.Before(t.until) {
-				delete(tc.m, k)
-			}
-		}
-		for k := range tc.m {
-			if len(tc.m) < tc.max {
-				break
-			}
-			delete(tc.m, k)
-		}
-	}
-	tc.m[key] = cachedToken{token: token, until: until}
 }
 
 func (tc *tokenCache) forget(key [sha256.Size]byte) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	delete(tc.m, key)
+	tc.lru.Remove(key)
 }
